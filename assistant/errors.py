@@ -1,0 +1,37 @@
+"""Error hierarchy. Messages are shown to users as-is, so they say what to do."""
+
+
+class SourcewiseError(Exception):
+    """Base for every error whose message is fit for the user."""
+
+
+class ConfigError(SourcewiseError):
+    """Settings or command-line input that cannot work."""
+
+
+class SourceError(SourcewiseError):
+    """A whole source cannot be read (bad path, wrong ref, unreachable URL, malformed export)."""
+
+
+class StoreError(SourcewiseError):
+    """The vector store or catalog refused an operation."""
+
+
+class LockedError(StoreError):
+    """Another process holds the data directory's writer lock."""
+
+
+class EmbeddingError(SourcewiseError):
+    """The embedding model could not be loaded or run."""
+
+
+class ItemError(SourcewiseError):
+    """One item (file, page) cannot be indexed; recorded and counted, the run goes on.
+
+    ``reason`` is a short machine-friendly code (``binary``, ``too-large``, ...) and the
+    message a human explanation.
+    """
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        super().__init__(message or reason)
+        self.reason = reason

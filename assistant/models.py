@@ -1,0 +1,143 @@
+"""Frozen value types shared by every layer.
+
+Sources produce ``Document``s and ``ItemFailure``s, chunkers produce ``Chunk``s, the
+pipeline turns them into ``Point``s for a ``VectorStore``, and queries return ``Hit``s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+DocKind = Literal["code", "docs", "wiki"]
+
+# Namespace for deterministic point ids: uuid5(NAMESPACE, f"{doc_id}#{index}").
+POINT_NAMESPACE = uuid.UUID("5f0c1d2e-9a7b-4c3d-8e6f-0a1b2c3d4e5f")
+
+
+def point_id(doc_id: str, chunk_index: int) -> str:
+    """Deterministic point id, so re-indexing overwrites instead of duplicating."""
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{doc_id}#{chunk_index}"))
+
+
+def sha256_text(text: str | bytes) -> str:
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Document:
+    """One indexable item (a file, a page) as a source sees it.
+
+    ``content_hash`` must change whenever the text changes and be cheap to get (a git
+    blob sha, a page revision hash) so the pipeline's hash gate can skip unchanged items
+    without reading them. ``loader`` returns the text and raises ``ItemError`` for
+    per-item problems (binary, too large, undecodable).
+    """
+
+    doc_id: str
+    source: str
+    path: str
+    kind: DocKind
+    content_hash: str
+    updated_at: datetime
+    version: str
+    loader: Callable[[], str] = field(repr=False, compare=False)
+    url: str | None = None
+    title: str | None = None
+    author: str | None = None
+    owner: str | None = None
+    language: str | None = None
+    size: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def read_text(self) -> str:
+        return self.loader()
+
+    def meta_hash(self, access_groups: Sequence[str] = ()) -> str:
+        """Hash of everything in the payload that is not the text.
+
+        A change here with the same ``content_hash`` updates payloads without
+        re-chunking or re-embedding.
+        """
+        meta = {
+            "updated_at": self.updated_at.isoformat(),
+            "version": self.version,
+            "url": self.url,
+            "title": self.title,
+            "author": self.author,
+            "owner": self.owner,
+            "groups": sorted(access_groups),
+            "extra": {k: str(v) for k, v in sorted(self.extra.items())},
+        }
+        return sha256_text(json.dumps(meta, sort_keys=True))
+
+
+@dataclass(frozen=True)
+class ItemFailure:
+    """A per-item problem reported by a source as a value; the run goes on."""
+
+    path: str
+    reason: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A line-exact slice of a document.
+
+    ``start_line``/``end_line`` are 1-based and inclusive. ``symbol`` is a dotted path
+    (``HttpClient.send``) for code; ``title`` the heading path for prose; ``context`` the
+    enclosing signature kept with a split body.
+    """
+
+    index: int
+    text: str
+    start_line: int
+    end_line: int
+    symbol: str | None = None
+    title: str | None = None
+    context: str | None = None
+    chunk_kind: str = "window"
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Point:
+    id: str
+    dense: Sequence[float]
+    sparse: SparseVector
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Conjunction of ``field in values`` conditions (Qdrant MatchAny on keyword fields).
+
+    An empty value list matches nothing: an empty access-group list must never mean
+    "everything".
+    """
+
+    any_of: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    def and_(self, key: str, values: Sequence[str]) -> Filter:
+        merged = dict(self.any_of)
+        merged[key] = tuple(values)
+        return Filter(merged)

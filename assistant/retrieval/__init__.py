@@ -1,0 +1,1 @@
+"""Retrieval: hybrid queries over the vector store."""

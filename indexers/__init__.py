@@ -1,0 +1,1 @@
+"""Indexing side: sources yield documents, chunkers cut them, the pipeline writes."""

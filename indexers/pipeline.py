@@ -1,0 +1,361 @@
+"""The one writer: plan (hash gate) -> chunk -> embed -> store -> catalog -> sweep.
+
+Crash safety comes from ordering. Before a batch's points go to the store its document
+ids are marked pending in the catalog; the store is flushed before the catalog records
+the documents (and clears the marks). A run killed anywhere leaves either finished
+documents or pending marks, and the next run first deletes the points of pending
+documents and forgets them, so they are redone exactly as a clean run would do them.
+Deletions go store first, then catalog, which is idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from assistant.catalog.repo import Catalog, DocState
+from assistant.catalog.schema import SourceRow
+from assistant.embedding.base import Embedder
+from assistant.embedding.sparse import SparseEncoder, path_terms, terms
+from assistant.errors import ItemError, SourceError
+from assistant.models import Chunk, Document, Filter, ItemFailure, Point, point_id
+from assistant.store.base import VectorStore
+from indexers.chunking.languages import is_prose
+from indexers.chunking.select import chunk_text
+from indexers.payload import doc_payload, embed_text
+from indexers.sources.base import Source
+from indexers.sources.frontmatter import front_matter_fields, split_front_matter
+
+CRASH_ENV = "SOURCEWISE_TEST_CRASH_AT"  # fault injection for the kill -9 tests
+
+
+def crash_point(name: str) -> None:
+    """SIGKILL ourselves at a named point when a test asks for it (``name[:nth]``)."""
+    want = os.environ.get(CRASH_ENV)
+    if not want:
+        return
+    stage, _, nth = want.partition(":")
+    if stage != name:
+        return
+    _crash_counts[name] += 1
+    if _crash_counts[name] >= int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+_crash_counts: Counter[str] = Counter()
+
+
+class ProgressSink(Protocol):
+    def start(self, task: str, total: int) -> None: ...
+    def advance(self, task: str, amount: int = 1) -> None: ...
+    def finish(self, task: str) -> None: ...
+
+
+class NullProgress:
+    def start(self, task: str, total: int) -> None:
+        pass
+
+    def advance(self, task: str, amount: int = 1) -> None:
+        pass
+
+    def finish(self, task: str) -> None:
+        pass
+
+
+@dataclass
+class RunReport:
+    source: str
+    status: str = "ok"
+    version: str | None = None
+    seen: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    meta_updated: int = 0
+    deleted: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    chunks: int = 0
+    fallback: Counter[str] = field(default_factory=Counter)
+    embedded: int = 0
+    recovered: int = 0
+    history_commits: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    error: str | None = None
+    failures: list[ItemFailure] = field(default_factory=list)
+
+    @property
+    def embed_share(self) -> float:
+        return self.embed_seconds / self.seconds if self.seconds else 0.0
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "seen": self.seen, "new": self.new, "changed": self.changed, "unchanged": self.unchanged,
+            "meta_updated": self.meta_updated, "deleted": self.deleted, "skipped": dict(self.skipped),
+            "chunks": self.chunks, "fallback": dict(self.fallback), "embedded": self.embedded,
+            "recovered": self.recovered, "history_commits": self.history_commits,
+        }
+
+
+@dataclass
+class _Prepared:
+    doc: Document
+    payload: dict[str, Any]
+    chunks: tuple[Chunk, ...]
+    strategy: str
+
+
+class Pipeline:
+    """Indexes sources into one store + catalog. Callers hold the writer lock."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: VectorStore,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+        *,
+        batch_docs: int = 64,
+        chunk_max_chars: int = 1500,
+        progress: ProgressSink | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.embedder = embedder
+        self.sparse = sparse
+        self.batch_docs = batch_docs
+        self.chunk_max_chars = chunk_max_chars
+        self.progress = progress or NullProgress()
+
+    # -- entry point -----------------------------------------------------------
+    def index(self, row: SourceRow, source: Source, *, full: bool = False) -> RunReport:
+        """Bring the store and catalog in line with what ``source`` yields now."""
+        report = RunReport(source=row.name)
+        started = time.perf_counter()
+        run_id = self.catalog.start_run(row.id)
+        try:
+            self.store.ensure_collection(self.embedder.dim)
+            report.recovered = self._recover(row)
+            self._run(row, source, report, full)
+        except SourceError as exc:
+            report.status, report.error = "failed", str(exc)
+        report.seconds = time.perf_counter() - started
+        self._finish(row, run_id, report)
+        return report
+
+    def _run(self, row: SourceRow, source: Source, report: RunReport, full: bool) -> None:
+        docs: dict[str, Document] = {}
+        self.progress.start("scan", 0)
+        for item in source.scan():
+            if isinstance(item, ItemFailure):
+                report.failures.append(item)
+                report.skipped[item.reason] += 1
+            else:
+                docs[item.doc_id] = item
+            self.progress.advance("scan")
+        self.progress.finish("scan")
+        report.version = source.version
+        report.seen = len(docs) + len(report.failures)
+        report.history_commits = getattr(getattr(source, "history", None), "walked", 0)
+
+        groups = list(row.access_groups or [])
+        states = self.catalog.doc_states(row.id)
+        model_id = self.embedder.model_id
+        to_embed: list[Document] = []
+        to_relabel: list[Document] = []
+        for doc_id, doc in docs.items():
+            state = states.get(doc_id)
+            if state is None:
+                report.new += 1
+                to_embed.append(doc)
+            elif full or state.content_hash != doc.content_hash or state.model_id != model_id:
+                report.changed += 1
+                to_embed.append(doc)
+            elif state.meta_hash != doc.meta_hash(groups):
+                report.meta_updated += 1
+                to_relabel.append(doc)
+            else:
+                report.unchanged += 1
+
+        gone = sorted(set(states) - set(docs))
+        if full:
+            gone += sorted(self.store.doc_ids(Filter({"source": [row.name]})) - set(states) - set(docs))
+        self._delete(gone)
+        report.deleted = len([d for d in gone if d in states])
+
+        self._embed_all(row, to_embed, states, groups, report)
+        self._relabel(to_relabel, groups, report)
+        self._save_history(row, source)
+
+    # -- steps -----------------------------------------------------------------
+    def _recover(self, row: SourceRow) -> int:
+        pending = self.catalog.pending(row.id)
+        if pending:
+            self.store.delete_docs(pending)
+            self.store.flush()
+            self.catalog.delete_documents(pending)
+        return len(pending)
+
+    def _delete(self, doc_ids: Sequence[str]) -> None:
+        if not doc_ids:
+            return
+        self.store.delete_docs(doc_ids)
+        self.store.flush()
+        crash_point("after-store-delete")
+        self.catalog.delete_documents(list(doc_ids))
+
+    def _embed_all(
+        self, row: SourceRow, docs: list[Document], states: dict[str, DocState],
+        groups: list[str], report: RunReport,
+    ) -> None:
+        self.progress.start("embed", len(docs))
+        for start in range(0, len(docs), self.batch_docs):
+            batch = docs[start : start + self.batch_docs]
+            prepared: list[_Prepared] = []
+            dropped: list[str] = []
+            for doc in batch:
+                try:
+                    prepared.append(self._prepare(doc, groups))
+                except ItemError as exc:
+                    report.failures.append(ItemFailure(doc.path, exc.reason, str(exc)))
+                    report.skipped[exc.reason] += 1
+                    report.new -= doc.doc_id not in states
+                    report.changed -= doc.doc_id in states
+                    if doc.doc_id in states:
+                        dropped.append(doc.doc_id)
+            self._delete(dropped)
+            report.deleted += len(dropped)
+            if prepared:
+                self._write_batch(row, prepared, states, report)
+            self.progress.advance("embed", len(batch))
+        self.progress.finish("embed")
+
+    def _prepare(self, doc: Document, groups: list[str]) -> _Prepared:
+        text = doc.read_text()
+        payload = doc_payload(doc, groups, self._front_matter(doc, text), self.embedder.model_id)
+        result = chunk_text(text, doc.path, doc.language, max_chars=self.chunk_max_chars)
+        if not result.chunks:
+            raise ItemError("empty", "no text to index")
+        return _Prepared(doc, payload, result.chunks, result.strategy if not result.fallback_reason
+                         else f"window:{result.fallback_reason}")
+
+    def _write_batch(
+        self, row: SourceRow, prepared: list[_Prepared], states: dict[str, DocState], report: RunReport
+    ) -> None:
+        texts: list[str] = []
+        for item in prepared:
+            texts.extend(embed_text(item.doc, c) for c in item.chunks)
+        self.catalog.mark_pending(row.id, [p.doc.doc_id for p in prepared])
+        crash_point("after-mark-pending")
+        t0 = time.perf_counter()
+        dense = self.embedder.embed_documents(texts)
+        report.embed_seconds += time.perf_counter() - t0
+        report.embedded += len(texts)
+
+        points: list[Point] = []
+        records = []
+        k = 0
+        for item in prepared:
+            extra = path_terms(item.doc.path)
+            chunk_rows = []
+            for chunk in item.chunks:
+                pid = point_id(item.doc.doc_id, chunk.index)
+                symbol_terms = terms(chunk.symbol or "") + terms(chunk.title or "")
+                sparse = self.sparse.encode_document(
+                    f"{chunk.context or ''}\n{chunk.text}", extra + symbol_terms
+                )
+                payload = {
+                    **item.payload,
+                    "chunk_index": chunk.index, "start_line": chunk.start_line, "end_line": chunk.end_line,
+                    "symbol": chunk.symbol, "title": chunk.title, "context": chunk.context,
+                    "chunk_kind": chunk.chunk_kind, "text": chunk.text,
+                }
+                points.append(Point(pid, dense[k], sparse, payload))
+                k += 1
+                chunk_rows.append({
+                    "chunk_index": chunk.index, "point_id": pid, "start_line": chunk.start_line,
+                    "end_line": chunk.end_line, "symbol": chunk.symbol, "title": chunk.title,
+                })
+            if item.strategy.startswith("window:"):
+                report.fallback[item.strategy.split(":", 1)[1]] += 1
+            report.chunks += len(item.chunks)
+            records.append((self._doc_fields(item), chunk_rows))
+
+        for start in range(0, len(points), 256):
+            self.store.upsert(points[start : start + 256])
+            crash_point("after-upsert")
+        for item in prepared:
+            old = states.get(item.doc.doc_id)
+            if old is not None and old.chunk_count > len(item.chunks):
+                self.store.delete_doc_tail(item.doc.doc_id, len(item.chunks))
+        self.store.flush()
+        crash_point("before-catalog")
+        self.catalog.record_documents(row.id, records)
+        crash_point("after-catalog")
+
+    def _relabel(self, docs: list[Document], groups: list[str], report: RunReport) -> None:
+        payloads: list[tuple[Document, dict[str, Any]]] = []
+        for doc in docs:
+            try:
+                text = doc.read_text() if is_prose(doc.language) else ""
+            except ItemError:
+                text = ""
+            payload = doc_payload(doc, groups, self._front_matter(doc, text), self.embedder.model_id)
+            self.store.set_doc_payload(doc.doc_id, payload)
+            payloads.append((doc, payload))
+        if docs:
+            self.store.flush()
+        for doc, payload in payloads:
+            self.catalog.update_document_meta(
+                doc.doc_id, meta_hash=doc.meta_hash(groups), updated_at=doc.updated_at,
+                version=doc.version, author=doc.author, owner=payload["owner"], url=doc.url,
+                title=payload["doc_title"], status=payload["status"],
+            )
+        report.meta_updated = len(payloads)
+
+    def _save_history(self, row: SourceRow, source: Source) -> None:
+        history = getattr(source, "history", None)
+        if history is None or history.walked == 0 and (row.options or {}).get("history_commit") == history.commit:
+            return
+        self.catalog.save_history(
+            row.id, history.commit,
+            ((p, v.commit, v.committed_at, v.author) for p, v in history.files.items()),
+        )
+
+    def _finish(self, row: SourceRow, run_id: int, report: RunReport) -> None:
+        failures = [(f.path, f.reason, f.message) for f in report.failures]
+        if failures:
+            self.catalog.add_failures(run_id, row.id, failures)
+        self.catalog.finish_run(
+            run_id, status=report.status, version=report.version, counts=report.counts(),
+            seconds=report.seconds, embed_seconds=report.embed_seconds, error=report.error,
+        )
+        fields: dict[str, Any] = {"last_error": report.error}
+        if report.status == "ok":
+            from assistant.catalog.schema import utcnow
+
+            fields.update(last_indexed_at=utcnow(), last_version=report.version)
+        self.catalog.update_source(row.id, **fields)
+
+    @staticmethod
+    def _front_matter(doc: Document, text: str) -> dict[str, Any]:
+        if not text or not is_prose(doc.language):
+            return {}
+        meta, _ = split_front_matter(text)
+        return front_matter_fields(meta) if meta else {}
+
+    def _doc_fields(self, item: _Prepared) -> dict[str, Any]:
+        doc, payload = item.doc, item.payload
+        return {
+            "doc_id": doc.doc_id, "path": doc.path, "kind": doc.kind, "language": doc.language,
+            "title": payload.get("doc_title"), "content_hash": doc.content_hash,
+            "meta_hash": doc.meta_hash(payload["access_groups"]), "updated_at": doc.updated_at,
+            "version": doc.version, "author": doc.author, "owner": payload.get("owner"),
+            "url": doc.url, "status": payload.get("status", "active"), "chunk_count": len(item.chunks),
+            "chunk_strategy": item.strategy[:20], "model_id": self.embedder.model_id,
+        }

@@ -1,0 +1,62 @@
+"""Build the ``Source`` object for a catalog source row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant.catalog.repo import Catalog
+from assistant.catalog.schema import SourceRow
+from assistant.errors import ConfigError
+from assistant.settings import Settings
+from indexers.sources.base import Source
+from indexers.sources.docs import DocsSource
+from indexers.sources.git import GitSource
+from indexers.sources.git_history import FileVersion, History
+from indexers.sources.wiki import ConfluenceSource, MediaWikiSource
+
+WIKI_FORMATS = ("git", "mediawiki", "confluence")
+
+
+def detect_wiki_format(path: str) -> str:
+    """``git`` for a repo or clone URL, ``mediawiki`` for an XML export, else ``confluence``."""
+    p = Path(path).expanduser()
+    if p.is_file() and p.suffix.lower() == ".xml":
+        return "mediawiki"
+    if p.is_file() and p.suffix.lower() == ".zip":
+        return "confluence"
+    if p.is_dir() and not ((p / ".git").exists() or (p / "HEAD").is_file()):
+        return "confluence"
+    return "git"
+
+
+def make_source(row: SourceRow, settings: Settings, catalog: Catalog) -> Source:
+    opts = row.options or {}
+    include, exclude = opts.get("include", []), opts.get("exclude", [])
+    max_bytes = settings.indexing.max_file_bytes
+    wiki_format = opts.get("format")
+    if row.kind == "git" or (row.kind == "wiki" and wiki_format == "git"):
+        return GitSource(
+            row.name, row.location, ref=row.ref,
+            mirror_dir=settings.repos_dir / f"{row.name}.git",
+            include=include, exclude=exclude, max_bytes=max_bytes,
+            history=_history(row, catalog), wiki=row.kind == "wiki",
+            browse_url=opts.get("browse_url"),
+        )
+    if row.kind == "docs":
+        return DocsSource(row.name, Path(row.location), include=include, exclude=exclude,
+                          max_bytes=max_bytes, base_url=opts.get("browse_url"))
+    if row.kind == "wiki" and wiki_format == "mediawiki":
+        return MediaWikiSource(row.name, Path(row.location), base_url=opts.get("browse_url"))
+    if row.kind == "wiki" and wiki_format == "confluence":
+        return ConfluenceSource(row.name, Path(row.location), base_url=opts.get("browse_url"))
+    raise ConfigError(f"source {row.name!r} has unknown kind {row.kind!r}/{wiki_format!r}")
+
+
+def _history(row: SourceRow, catalog: Catalog) -> History | None:
+    commit = (row.options or {}).get("history_commit")
+    if not commit:
+        return None
+    files = {
+        h.path: FileVersion(h.commit, h.committed_at, h.author) for h in catalog.load_history(row.id)
+    }
+    return History(commit, files)

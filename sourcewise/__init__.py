@@ -1,0 +1,1 @@
+"""Entry points (CLI): the composition root that wires assistant/ and indexers/."""

@@ -1,0 +1,268 @@
+"""`sourcewise` command line. Scripts and the eval rely on this shape: keep it stable."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextlib import contextmanager
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from assistant.container import Container, build
+from assistant.errors import ConfigError, SourcewiseError
+from assistant.lock import WriterLock
+from assistant.retrieval.search import HybridSearcher
+from assistant.settings import load_settings
+from indexers.pipeline import Pipeline, RunReport
+from indexers.sources.factory import detect_wiki_format, make_source
+from indexers.sources.git import is_clone_url
+from sourcewise.progress import RichProgress
+from sourcewise.reports import print_report, status_table
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sourcewise: answers from your code and docs.")
+source_app = typer.Typer(no_args_is_help=True, help="Add, change, list and remove sources.")
+app.add_typer(source_app, name="source")
+console = Console()
+err = Console(stderr=True)
+log = logging.getLogger("sourcewise")
+
+
+@contextmanager
+def _container(write: bool = False) -> Iterator[Container]:
+    settings = load_settings()
+    lock = WriterLock(settings.home).acquire() if write else None
+    container = build(settings)
+    try:
+        yield container
+    finally:
+        container.close()
+        if lock:
+            lock.release()
+
+
+def _groups(value: str | None) -> list[str]:
+    return sorted({g.strip() for g in (value or "").split(",") if g.strip()})
+
+
+@source_app.command("add")
+def source_add(
+    name: Annotated[str, typer.Argument(help="A short unique name, used in citations.")],
+    git: Annotated[Optional[str], typer.Option("--git", help="Local path, bare repo or clone URL.")] = None,
+    docs: Annotated[Optional[Path], typer.Option("--docs", help="A directory of docs.")] = None,
+    wiki: Annotated[Optional[str], typer.Option("--wiki", help="Git wiki, MediaWiki XML or Confluence export.")] = None,
+    ref: Annotated[Optional[str], typer.Option("--ref", help="Branch, tag or commit (git).")] = None,
+    groups: Annotated[Optional[str], typer.Option("--groups", help="Access groups, comma-separated.")] = None,
+    include: Annotated[list[str], typer.Option("--include", help="Glob to include (repeatable).")] = [],
+    exclude: Annotated[list[str], typer.Option("--exclude", help="Glob to exclude (repeatable).")] = [],
+    browse_url: Annotated[Optional[str], typer.Option("--browse-url", help="URL template with {commit} and {path}.")] = None,
+) -> None:
+    """Register a source (index it with `sourcewise index NAME`)."""
+    given = [x for x in (git, docs, wiki) if x is not None]
+    if len(given) != 1:
+        raise ConfigError("give exactly one of --git, --docs or --wiki")
+    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ConfigError(f"source name {name!r}: use letters, digits, '-', '_' or '.'")
+    options: dict = {"include": include, "exclude": exclude}
+    if browse_url:
+        options["browse_url"] = browse_url
+    if git is not None:
+        kind, location = "git", git if is_clone_url(git) else str(Path(git).expanduser().resolve())
+    elif docs is not None:
+        kind, location = "docs", str(docs.expanduser().resolve())
+        if not Path(location).is_dir():
+            raise ConfigError(f"{docs} is not a directory")
+    else:
+        assert wiki is not None
+        fmt = detect_wiki_format(wiki)
+        kind, location = "wiki", wiki if is_clone_url(wiki) else str(Path(wiki).expanduser().resolve())
+        options["format"] = fmt
+        if fmt != "git" and not Path(location).exists():
+            raise ConfigError(f"{wiki} does not exist")
+    if ref and kind == "docs":
+        raise ConfigError("--ref applies to git sources only")
+    with _container(write=True) as c:
+        c.catalog.add_source(name, kind, location, ref=ref, access_groups=_groups(groups), options=options)
+    console.print(f"added {kind} source [bold]{name}[/bold] ({location}); run `sourcewise index {name}`")
+
+
+@source_app.command("update")
+def source_update(
+    name: str,
+    ref: Annotated[Optional[str], typer.Option("--ref", help="New branch, tag or commit.")] = None,
+    groups: Annotated[Optional[str], typer.Option("--groups", help="New access groups.")] = None,
+) -> None:
+    """Change a source's ref or access groups (re-index to apply)."""
+    if ref is None and groups is None:
+        raise ConfigError("nothing to change: give --ref and/or --groups")
+    with _container(write=True) as c:
+        row = c.catalog.get_source(name)
+        fields: dict = {}
+        if ref is not None:
+            if row.kind != "git" and (row.options or {}).get("format") != "git":
+                raise ConfigError(f"{name} is a {row.kind} source; --ref applies to git sources")
+            fields["ref"] = ref
+        if groups is not None:
+            fields["access_groups"] = _groups(groups)
+        c.catalog.update_source(row.id, **fields)
+    console.print(f"updated {name}; run `sourcewise index {name}` to apply")
+
+
+@source_app.command("list")
+def source_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List sources."""
+    with _container() as c:
+        rows = c.catalog.list_sources()
+    if as_json:
+        print(json.dumps([{"name": r.name, "kind": r.kind, "location": r.location, "ref": r.ref,
+                           "groups": r.access_groups, "status": r.status} for r in rows], indent=2))
+        return
+    for r in rows:
+        console.print(f"{r.name}\t{r.kind}\t{r.location}\t{r.ref or 'HEAD'}\t{','.join(r.access_groups) or '-'}")
+    if not rows:
+        console.print("no sources yet: `sourcewise source add NAME --git PATH`")
+
+
+@source_app.command("remove")
+def source_remove(name: str) -> None:
+    """Remove a source and purge its points and catalog rows."""
+    with _container(write=True) as c:
+        row = c.catalog.get_source(name)
+        c.store.delete_source(name)
+        c.store.flush()
+        c.catalog.remove_source(row.id)
+    console.print(f"removed {name}")
+
+
+@app.command("index")
+def index(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Sources to index (default: all).")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Re-embed everything and sweep orphans.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print run reports as JSON.")] = False,
+) -> None:
+    """Index sources incrementally: only what changed is re-embedded."""
+    reports: list[RunReport] = []
+    with _container(write=True) as c:
+        rows = [c.catalog.get_source(n) for n in names] if names else c.catalog.list_sources()
+        if not rows:
+            raise ConfigError("no sources to index: `sourcewise source add NAME --git PATH` first")
+        for row in rows:
+            with RichProgress(err, row.name) as progress:
+                pipeline = Pipeline(
+                    c.catalog, c.store, c.embedder, c.sparse,
+                    batch_docs=c.settings.indexing.docs_batch,
+                    chunk_max_chars=c.settings.indexing.chunk_max_chars, progress=progress,
+                )
+                source = make_source(row, c.settings, c.catalog)
+                report = pipeline.index(row, source, full=full)
+            reports.append(report)
+            if not as_json:
+                print_report(console, report)
+    if as_json:
+        print(json.dumps([r.counts() | {"source": r.source, "status": r.status, "version": r.version,
+                                        "seconds": round(r.seconds, 3), "embed_seconds": round(r.embed_seconds, 3),
+                                        "error": r.error} for r in reports], indent=2))
+    if any(r.status != "ok" for r in reports):
+        raise typer.Exit(1)
+
+
+@app.command("search")
+def search(
+    query: str,
+    source: Annotated[Optional[list[str]], typer.Option("--source", help="Limit to a source (repeatable).")] = None,
+    k: Annotated[int, typer.Option("--k", help="Number of hits.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Hybrid search over indexed chunks."""
+    with _container() as c:
+        known = {r.name for r in c.catalog.list_sources()}
+        for s in source or []:
+            if s not in known:
+                raise ConfigError(f"unknown source {s!r}; known: {', '.join(sorted(known)) or 'none'}")
+        results = HybridSearcher(c.store, c.embedder, c.sparse).search(query, k=k, sources=source)
+    if as_json:
+        print(json.dumps([{k_: v for k_, v in r.as_json().items() if k_ != "text"} for r in results], indent=2))
+        return
+    if not results:
+        console.print("no results (is anything indexed? `sourcewise status`)")
+    for i, r in enumerate(results, 1):
+        label = r.symbol or r.title or ""
+        console.print(f"[bold]{i}.[/bold] {r.citation} {label}  [dim]{r.score:.4f} · updated {r.updated_at[:10]}[/dim]")
+
+
+@app.command("status")
+def status(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    failures: Annotated[bool, typer.Option("--failures", help="List the last run's per-file failures.")] = False,
+) -> None:
+    """Per source: documents, chunks, last indexed commit and time, failures."""
+    with _container() as c:
+        rows = c.catalog.status()
+        fails = {}
+        if failures:
+            for src in c.catalog.list_sources():
+                run = c.catalog.last_run(src.id)
+                fails[src.name] = [(f.path, f.reason, f.message) for f in c.catalog.failures(run.id)] if run else []
+    if as_json:
+        print(json.dumps([r.__dict__ | {"last_indexed_at": r.last_indexed_at.isoformat() if r.last_indexed_at else None}
+                          for r in rows], indent=2))
+    else:
+        console.print(status_table(rows))
+    for name, items in fails.items():
+        console.print(f"[bold]{name}[/bold]: {len(items)} failures")
+        for path, reason, message in items:
+            console.print(f"  {path}: {reason} {message}")
+
+
+@app.command("shell")
+def shell(k: Annotated[int, typer.Option("--k")] = 5) -> None:
+    """Interactive prompt: ask questions, see the best-matching code and docs."""
+    with _container() as c:
+        searcher = HybridSearcher(c.store, c.embedder, c.sparse)
+        console.print("Ask about the indexed code (empty line or Ctrl-D to quit).")
+        while True:
+            try:
+                question = console.input("[bold cyan]? [/bold cyan]").strip()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if not question:
+                break
+            try:
+                results = searcher.search(question, k=k)
+            except SourcewiseError as exc:
+                console.print(f"[red]{exc}[/red]")
+                continue
+            for i, r in enumerate(results, 1):
+                console.print(f"[bold][{i}][/bold] {r.citation} {r.symbol or r.title or ''} "
+                              f"[dim](updated {r.updated_at[:10]})[/dim]")
+                snippet = "\n".join(r.text.splitlines()[:8])
+                console.print(snippet, markup=False, highlight=False)
+                console.print()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(standalone_mode=False)
+    except SourcewiseError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors come through here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

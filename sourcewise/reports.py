@@ -1,0 +1,59 @@
+"""Human-readable run reports and status tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.table import Table
+
+from assistant.catalog.repo import SourceStatus
+from indexers.pipeline import RunReport
+
+
+def age(when: datetime | None) -> str:
+    if when is None:
+        return "never"
+    seconds = (datetime.now(UTC) - when).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
+def print_report(console: Console, r: RunReport) -> None:
+    if r.status != "ok":
+        console.print(f"[red]✗ {r.source}: {r.error}[/red]")
+        return
+    head = f"[green]✓ {r.source}[/green] @ {(r.version or '')[:12]}  {r.seconds:.1f}s"
+    if r.seconds:
+        head += f" (embedding {r.embed_share:.0%})"
+    console.print(head)
+    console.print(
+        f"  files seen {r.seen}: new {r.new}, changed {r.changed}, unchanged {r.unchanged}, "
+        f"relabelled {r.meta_updated}, deleted {r.deleted}, skipped {sum(r.skipped.values())}"
+    )
+    console.print(f"  chunks written {r.chunks} ({r.embedded} embedded)"
+                  + (f", line-window fallback: {dict(r.fallback)}" if r.fallback else "")
+                  + (f", recovered {r.recovered} interrupted documents" if r.recovered else ""))
+    if r.skipped:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.skipped.items()))
+        console.print(f"  skipped: {reasons}")
+        for f in r.failures[:10]:
+            console.print(f"    {f.path}: {f.reason} {('- ' + f.message) if f.message else ''}")
+        if len(r.failures) > 10:
+            console.print(f"    … {len(r.failures) - 10} more (`sourcewise status --failures`)")
+
+
+def status_table(rows: list[SourceStatus]) -> Table:
+    table = Table(title="Sources")
+    for col in ("name", "kind", "location", "ref", "groups", "docs", "chunks", "indexed commit",
+                "indexed", "failures", "error"):
+        table.add_column(col)
+    for s in rows:
+        table.add_row(
+            s.name, s.kind, s.location, s.ref or "HEAD", ",".join(s.access_groups) or "-",
+            str(s.documents), str(s.chunks), (s.last_version or "-")[:12], age(s.last_indexed_at),
+            str(s.failures), s.last_error or "",
+        )
+    return table
