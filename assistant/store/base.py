@@ -73,5 +73,8 @@ class VectorStore(Protocol):
     def flush(self) -> None:
         """Make every acknowledged write durable."""
 
+    def optimize(self) -> bool:
+        """Build indexes / merge segments after bulk writes (a no-op where the engine does it)."""
+
     def close(self) -> None:
         """Flush and release files."""

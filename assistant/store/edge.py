@@ -1,0 +1,319 @@
+"""``EdgeStore``: the embedded default store, on qdrant-edge-py (``qdrant_edge.EdgeShard``).
+
+The real Qdrant engine runs in-process: HNSW, sparse vectors with IDF, prefetch + RRF
+fusion and payload indexes, with a write-ahead log. Every update is appended to the WAL
+before it is acknowledged, so acknowledged writes survive a killed process (the WAL is
+replayed on load); ``flush()`` additionally persists the segments, shortening that replay.
+
+Quirks worth knowing:
+
+* Only one ``EdgeShard`` may hold a directory at a time (the WAL is locked); a second
+  open, in this process or another, fails and we raise ``LockedError``.
+* Edge runs no background optimizers. After bulk upserts call ``optimize()`` (not part of
+  the protocol) to build HNSW indexes and merge segments; until then queries are exact
+  scans of the appendable segment, correct but slower as the shard grows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import qdrant_edge as qe
+
+from assistant.errors import LockedError, StoreError
+from assistant.models import Filter, Hit, Point, SparseVector
+from assistant.store.base import DENSE, INTEGER_FIELDS, KEYWORD_FIELDS, SPARSE
+
+# Qdrant's own default RRF constant, so edge and server rank (and score) alike.
+RRF_K = 2
+UPSERT_BATCH = 1000
+SCROLL_PAGE = 1000
+DELETE_BATCH = 1000
+_CONFIG_FILE = "edge_config.json"
+
+T = TypeVar("T")
+
+
+def _matches_nothing(flt: Filter | None) -> bool:
+    """An empty value list must match nothing (an empty access-group list is no access)."""
+    return flt is not None and any(len(values) == 0 for values in flt.any_of.values())
+
+
+def _to_filter(flt: Filter | None) -> qe.Filter | None:
+    """``Filter.any_of`` -> a ``must`` of MatchAny conditions (AND across keys)."""
+    if flt is None or not flt.any_of:
+        return None
+    return qe.Filter(
+        must=[
+            qe.FieldCondition(key=key, match=qe.MatchAny(list(values)))
+            for key, values in flt.any_of.items()
+        ]
+    )
+
+
+def _doc_filter(doc_ids: Sequence[str]) -> qe.Filter:
+    return qe.Filter(must=[qe.FieldCondition(key="doc_id", match=qe.MatchAny(list(doc_ids)))])
+
+
+def _floats(vector: Sequence[float]) -> list[float]:
+    tolist = getattr(vector, "tolist", None)  # numpy arrays convert in C
+    return tolist() if tolist is not None else list(vector)
+
+
+class EdgeStore:
+    """``VectorStore`` on an embedded qdrant-edge shard in one directory."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = Path(path)
+        self._path.mkdir(parents=True, exist_ok=True)
+        self._shard: qe.EdgeShard | None = None
+        self._dim: int | None = None
+        self._closed = False
+        if self._has_shard():
+            self._shard = self._open(lambda: qe.EdgeShard.load(str(self._path)))
+            self._dim = self._persisted_dim()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def ensure_collection(self, dense_dim: int) -> None:
+        """Create the shard (dense cosine + sparse IDF) and its payload indexes if missing."""
+        self._check_open()
+        if self._shard is None:
+            config = qe.EdgeConfig(
+                vectors={DENSE: qe.EdgeVectorParams(size=dense_dim, distance=qe.Distance.Cosine)},
+                sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            )
+            self._shard = self._open(lambda: qe.EdgeShard.create(str(self._path), config))
+            self._dim = dense_dim
+        elif self._dim is not None and self._dim != dense_dim:
+            raise StoreError(
+                f"the vector store at {self._path} has dim {self._dim}, got {dense_dim}; "
+                "the embedding model changed — use a new collection (a new store directory)"
+            )
+        shard = self._shard
+        existing = set(self._call(lambda: shard.info().payload_schema, "read shard info"))
+        wanted = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
+        wanted += [(f, qe.PayloadSchemaType.Integer) for f in INTEGER_FIELDS]
+        for field, schema in wanted:
+            if field not in existing:
+                op = qe.UpdateOperation.create_field_index(field, schema)
+                self._call(lambda: shard.update(op), f"create payload index {field!r}")
+
+    def flush(self) -> None:
+        """Write segments to disk (``EdgeShard.flush``); the WAL already survives a kill."""
+        if self._shard is not None:
+            shard = self._shard
+            self._call(shard.flush, "flush")
+
+    def optimize(self) -> bool:
+        """Build HNSW indexes and merge/vacuum segments (edge never does this by itself).
+
+        Call after bulk indexing; returns whether anything was optimized. Blocking.
+        """
+        shard = self._reader()
+        return shard is not None and bool(self._call(shard.optimize, "optimize"))
+
+    def close(self) -> None:
+        """Flush and release the directory (and its lock). Safe to call twice."""
+        if self._shard is not None:
+            shard = self._shard
+            try:
+                self._call(shard.flush, "flush")
+            finally:
+                self._shard = None
+                self._call(shard.close, "close")
+        self._closed = True
+
+    def __enter__(self) -> EdgeStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writes ------------------------------------------------------------------------
+
+    def upsert(self, points: Sequence[Point]) -> None:
+        """Insert or overwrite points by id, in batches (one WAL record per batch)."""
+        shard = self._require_shard()
+        for p in points:  # validate all before writing any batch
+            self._check_dim(len(p.dense))
+        for start in range(0, len(points), UPSERT_BATCH):
+            batch = [self._to_point(p) for p in points[start : start + UPSERT_BATCH]]
+            op = qe.UpdateOperation.upsert_points(batch)
+            self._call(lambda: shard.update(op), "upsert")
+
+    def delete_docs(self, doc_ids: Iterable[str]) -> None:
+        ids = list(dict.fromkeys(doc_ids))
+        for start in range(0, len(ids), DELETE_BATCH):
+            flt = _doc_filter(ids[start : start + DELETE_BATCH])
+            self._update(qe.UpdateOperation.delete_points_by_filter(flt), "delete documents")
+
+    def delete_doc_tail(self, doc_id: str, keep: int) -> None:
+        flt = qe.Filter(
+            must=[
+                qe.FieldCondition(key="doc_id", match=qe.MatchValue(doc_id)),
+                qe.FieldCondition(key="chunk_index", range=qe.RangeFloat(gte=float(keep))),
+            ]
+        )
+        self._update(qe.UpdateOperation.delete_points_by_filter(flt), "delete document tail")
+
+    def delete_source(self, source: str) -> None:
+        flt = qe.Filter(must=[qe.FieldCondition(key="source", match=qe.MatchValue(source))])
+        self._update(qe.UpdateOperation.delete_points_by_filter(flt), "delete source")
+
+    def set_doc_payload(self, doc_id: str, payload: dict) -> None:
+        if payload:
+            op = qe.UpdateOperation.set_payload_by_filter(_doc_filter([doc_id]), dict(payload))
+            self._update(op, "set document payload")
+
+    # -- reads -------------------------------------------------------------------------
+
+    def query(
+        self,
+        dense: Sequence[float],
+        sparse: SparseVector,
+        flt: Filter | None,
+        limit: int,
+    ) -> list[Hit]:
+        """Dense + sparse prefetches fused with RRF; dense alone when the sparse is empty."""
+        shard = self._reader()
+        if shard is None or _matches_nothing(flt) or limit <= 0:
+            return []
+        self._check_dim(len(dense))
+        qflt = _to_filter(flt)
+        depth = max(limit * 5, 50)
+        prefetches = [
+            qe.Prefetch(
+                limit=depth, query=qe.Query.Nearest(_floats(dense), using=DENSE), filter=qflt
+            )
+        ]
+        if sparse.indices:
+            vec = qe.SparseVector(list(sparse.indices), list(sparse.values))
+            prefetches.append(
+                qe.Prefetch(limit=depth, query=qe.Query.Nearest(vec, using=SPARSE), filter=qflt)
+            )
+        request = qe.QueryRequest(
+            limit=limit, prefetches=prefetches, query=qe.Fusion.Rrf(k=RRF_K), with_payload=True
+        )
+        found = self._call(lambda: shard.query(request), "query")
+        return [Hit(id=str(p.id), score=float(p.score), payload=p.payload or {}) for p in found]
+
+    def count(self, flt: Filter | None = None) -> int:
+        shard = self._reader()
+        if shard is None or _matches_nothing(flt):
+            return 0
+        request = qe.CountRequest(exact=True, filter=_to_filter(flt))
+        return int(self._call(lambda: shard.count(request), "count"))
+
+    def doc_ids(self, flt: Filter | None = None) -> set[str]:
+        return {
+            str(r.payload["doc_id"])
+            for r in self._scroll(flt, ["doc_id"])
+            if r.payload and r.payload.get("doc_id") is not None
+        }
+
+    def points(self, flt: Filter | None = None) -> list[Hit]:
+        records = self._scroll(flt, True)
+        return [Hit(id=str(r.id), score=0.0, payload=r.payload or {}) for r in records]
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _scroll(self, flt: Filter | None, with_payload: bool | list[str]) -> list[Any]:
+        """Every matching record, page by page (works for any number of points)."""
+        shard = self._reader()
+        if shard is None or _matches_nothing(flt):
+            return []
+        qflt = _to_filter(flt)
+        records: list[Any] = []
+        offset: Any = None
+        while True:
+            request = qe.ScrollRequest(
+                offset=offset, limit=SCROLL_PAGE, filter=qflt, with_payload=with_payload
+            )
+            page, offset = self._call(lambda: shard.scroll(request), "scroll")
+            records.extend(page)
+            if offset is None or not page:
+                return records
+
+    @staticmethod
+    def _to_point(point: Point) -> qe.Point:
+        vector: dict[str, Any] = {DENSE: _floats(point.dense)}
+        if point.sparse.indices:
+            vector[SPARSE] = qe.SparseVector(list(point.sparse.indices), list(point.sparse.values))
+        return qe.Point(point.id, vector, dict(point.payload))
+
+    def _check_dim(self, got: int) -> None:
+        if self._dim is not None and got != self._dim:
+            raise StoreError(
+                f"collection has dim {self._dim}, got {got}; the embedding model changed — "
+                "use a new collection"
+            )
+
+    def _update(self, op: qe.UpdateOperation, what: str) -> None:
+        """Deletes and payload updates before any collection exists have nothing to change."""
+        shard = self._reader()
+        if shard is not None:
+            self._call(lambda: shard.update(op), what)
+
+    def _require_shard(self) -> qe.EdgeShard:
+        self._check_open()
+        if self._shard is None:
+            raise StoreError(
+                f"no collection in {self._path} yet; call ensure_collection(dim) before writing"
+            )
+        return self._shard
+
+    def _reader(self) -> qe.EdgeShard | None:
+        """The shard for a read; ``None`` before any collection exists (reads are empty)."""
+        self._check_open()
+        return self._shard
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the vector store at {self._path} is closed")
+
+    def _has_shard(self) -> bool:
+        segments = self._path / "segments"
+        return (self._path / _CONFIG_FILE).exists() or (
+            segments.is_dir() and any(segments.iterdir())
+        )
+
+    def _persisted_dim(self) -> int | None:
+        """The dense size from ``edge_config.json`` (None if unknown)."""
+        try:
+            config = json.loads((self._path / _CONFIG_FILE).read_text())
+            return int(config["vectors"][DENSE]["size"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _open(self, opener: Callable[[], qe.EdgeShard]) -> qe.EdgeShard:
+        try:
+            return opener()
+        except Exception as exc:  # qdrant_edge raises bare Exception
+            if "WouldBlock" in str(exc) or "lock" in str(exc).lower():
+                raise LockedError(
+                    f"the vector store at {self._path} is open in another process (or another "
+                    "EdgeStore in this one); stop it, or use a server store for shared access"
+                ) from exc
+            raise StoreError(f"cannot open the vector store at {self._path}: {exc}") from exc
+
+    def _call(self, fn: Callable[[], T], what: str) -> T:
+        try:
+            return fn()
+        except StoreError:
+            raise
+        except Exception as exc:  # qdrant_edge raises bare Exception
+            message = str(exc)
+            if "dimension error" in message.lower():
+                raise StoreError(
+                    f"{what} failed: {message}; the embedding model changed — "
+                    "use a new collection"
+                ) from exc
+            raise StoreError(f"vector store {what} failed at {self._path}: {message}") from exc

@@ -1,0 +1,346 @@
+"""``QdrantServerStore``: the scale-out store, on qdrant-client against a Qdrant server.
+
+Same query model as the embedded ``EdgeStore`` (named dense + IDF sparse vectors, prefetch
++ RRF in the engine, keyword/integer payload indexes), so both pass one contract suite.
+``location=":memory:"`` selects qdrant-client's in-process local mode, a pure-Python
+stand-in used by tests only: it ignores payload indexes and scans in Python (filtered
+queries take hundreds of milliseconds at 20k points).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from assistant.errors import ConfigError, StoreError
+from assistant.models import Filter, Hit, Point, SparseVector
+from assistant.store.base import DENSE, INTEGER_FIELDS, KEYWORD_FIELDS, SPARSE
+
+UPSERT_BATCH = 256
+SCROLL_PAGE = 1000
+DELETE_BATCH = 1000
+
+T = TypeVar("T")
+
+# Errors qdrant-client raises for engine/transport problems (local mode raises ValueError).
+_CLIENT_ERRORS = (UnexpectedResponse, ResponseHandlingException, ValueError, OSError)
+
+
+def _matches_nothing(flt: Filter | None) -> bool:
+    """An empty value list must match nothing (an empty access-group list is no access)."""
+    return flt is not None and any(len(values) == 0 for values in flt.any_of.values())
+
+
+def _to_filter(flt: Filter | None) -> models.Filter | None:
+    """``Filter.any_of`` -> a ``must`` of MatchAny conditions (AND across keys)."""
+    if flt is None or not flt.any_of:
+        return None
+    return models.Filter(
+        must=[
+            models.FieldCondition(key=key, match=models.MatchAny(any=list(values)))
+            for key, values in flt.any_of.items()
+        ]
+    )
+
+
+def _doc_filter(doc_ids: Sequence[str]) -> models.Filter:
+    return models.Filter(
+        must=[models.FieldCondition(key="doc_id", match=models.MatchAny(any=list(doc_ids)))]
+    )
+
+
+def _floats(vector: Sequence[float]) -> list[float]:
+    tolist = getattr(vector, "tolist", None)  # numpy arrays convert in C
+    return tolist() if tolist is not None else [float(x) for x in vector]
+
+
+def _plain(payload: Any) -> dict[str, Any]:
+    """Tuples (frozen model values) become lists, as they would on the wire."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dict(payload).items()}
+
+
+def _to_point(point: Point) -> models.PointStruct:
+    vector: dict[str, Any] = {DENSE: _floats(point.dense)}
+    if point.sparse.indices:
+        vector[SPARSE] = models.SparseVector(
+            indices=list(point.sparse.indices), values=list(point.sparse.values)
+        )
+    return models.PointStruct(id=point.id, vector=vector, payload=_plain(point.payload))
+
+
+def _dim_error(have: int, got: int) -> StoreError:
+    return StoreError(
+        f"collection has dim {have}, got {got}; the embedding model changed — "
+        "use a new collection"
+    )
+
+
+def _is_missing(exc: Exception) -> bool:
+    if isinstance(exc, UnexpectedResponse):
+        return exc.status_code == 404
+    return isinstance(exc, ValueError) and "not found" in str(exc).lower()
+
+
+class QdrantServerStore:
+    """``VectorStore`` on one collection of a Qdrant server (or qdrant-client local mode)."""
+
+    def __init__(
+        self,
+        collection: str,
+        url: str | None = None,
+        api_key: str | None = None,
+        location: str | None = None,
+        client: QdrantClient | None = None,
+    ) -> None:
+        if client is None:
+            if url is None and location is None:
+                raise ConfigError(
+                    "QdrantServerStore needs a server url (e.g. http://localhost:6333), "
+                    "a location, or a client"
+                )
+            client = QdrantClient(url=url, api_key=api_key, location=location)
+        self._client = client
+        self._collection = collection
+        self._where = url or location or "the configured client"
+        self._dim: int | None = None
+
+    @property
+    def collection(self) -> str:
+        return self._collection
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def ensure_collection(self, dense_dim: int) -> None:
+        """Create the collection (dense cosine + sparse IDF) and payload indexes if missing."""
+        name = self._collection
+        if not self._call(lambda: self._client.collection_exists(name), "check collection"):
+            try:
+                self._client.create_collection(
+                    name,
+                    vectors_config={
+                        DENSE: models.VectorParams(size=dense_dim, distance=models.Distance.COSINE)
+                    },
+                    sparse_vectors_config={
+                        SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                    },
+                )
+            except _CLIENT_ERRORS as exc:  # another writer may have created it meanwhile
+                if not self._client.collection_exists(name):
+                    raise self._error("create collection", exc) from exc
+        info = self._call(lambda: self._client.get_collection(name), "read collection")
+        self._dim = self._dense_size(info)
+        if self._dim is not None and self._dim != dense_dim:
+            raise _dim_error(self._dim, dense_dim)
+        existing = set(info.payload_schema or {})
+        wanted = [(f, models.PayloadSchemaType.KEYWORD) for f in KEYWORD_FIELDS]
+        wanted += [(f, models.PayloadSchemaType.INTEGER) for f in INTEGER_FIELDS]
+        with warnings.catch_warnings():
+            # Local mode warns that payload indexes have no effect there; that is expected.
+            warnings.filterwarnings("ignore", message="Payload indexes have no effect")
+            for field, schema in wanted:
+                if field not in existing:
+                    self._call(
+                        lambda f=field, s=schema: self._client.create_payload_index(
+                            name, f, field_schema=s, wait=True
+                        ),
+                        f"create payload index {field!r}",
+                    )
+
+    def flush(self) -> None:
+        """Writes use ``wait=True``: the server has applied (and WAL-logged) them on return."""
+
+    def optimize(self) -> bool:
+        """A Qdrant server runs its optimizers in the background; nothing to do."""
+        return False
+
+    def close(self) -> None:
+        self._call(self._client.close, "close")
+
+    # -- writes ------------------------------------------------------------------------
+
+    def upsert(self, points: Sequence[Point]) -> None:
+        """Insert or overwrite points by id, in batches."""
+        dim = self._require_dim()
+        for p in points:  # validate all before writing any batch
+            if len(p.dense) != dim:
+                raise _dim_error(dim, len(p.dense))
+        for start in range(0, len(points), UPSERT_BATCH):
+            batch = [_to_point(p) for p in points[start : start + UPSERT_BATCH]]
+            self._call(
+                lambda b=batch: self._client.upsert(self._collection, points=b, wait=True),
+                "upsert",
+            )
+
+    def delete_docs(self, doc_ids: Iterable[str]) -> None:
+        ids = list(dict.fromkeys(doc_ids))
+        for start in range(0, len(ids), DELETE_BATCH):
+            self._delete(_doc_filter(ids[start : start + DELETE_BATCH]), "delete documents")
+
+    def delete_doc_tail(self, doc_id: str, keep: int) -> None:
+        flt = models.Filter(
+            must=[
+                models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id)),
+                models.FieldCondition(key="chunk_index", range=models.Range(gte=keep)),
+            ]
+        )
+        self._delete(flt, "delete document tail")
+
+    def delete_source(self, source: str) -> None:
+        flt = models.Filter(
+            must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))]
+        )
+        self._delete(flt, "delete source")
+
+    def set_doc_payload(self, doc_id: str, payload: dict) -> None:
+        if not payload:
+            return
+        self._unless_missing(
+            lambda: self._client.set_payload(
+                self._collection,
+                payload=_plain(payload),
+                points=models.FilterSelector(filter=_doc_filter([doc_id])),
+                wait=True,
+            ),
+            "set document payload",
+        )
+
+    # -- reads -------------------------------------------------------------------------
+
+    def query(
+        self,
+        dense: Sequence[float],
+        sparse: SparseVector,
+        flt: Filter | None,
+        limit: int,
+    ) -> list[Hit]:
+        """Dense + sparse prefetches fused with RRF; dense alone when the sparse is empty."""
+        if _matches_nothing(flt) or limit <= 0:
+            return []
+        qflt = _to_filter(flt)
+        depth = max(limit * 5, 50)
+        prefetch = [models.Prefetch(query=_floats(dense), using=DENSE, limit=depth, filter=qflt)]
+        if sparse.indices:
+            vec = models.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
+            prefetch.append(models.Prefetch(query=vec, using=SPARSE, limit=depth, filter=qflt))
+        response = self._unless_missing(
+            lambda: self._client.query_points(
+                self._collection,
+                prefetch=prefetch,
+                query=models.FusionQuery(fusion=models.Fusion.RRF),
+                limit=limit,
+                with_payload=True,
+            ),
+            "query",
+        )
+        if response is None:
+            return []
+        return [
+            Hit(id=str(p.id), score=float(p.score), payload=p.payload or {})
+            for p in response.points
+        ]
+
+    def count(self, flt: Filter | None = None) -> int:
+        if _matches_nothing(flt):
+            return 0
+        result = self._unless_missing(
+            lambda: self._client.count(self._collection, count_filter=_to_filter(flt), exact=True),
+            "count",
+        )
+        return 0 if result is None else int(result.count)
+
+    def doc_ids(self, flt: Filter | None = None) -> set[str]:
+        return {
+            str(r.payload["doc_id"])
+            for r in self._scroll(flt, ["doc_id"])
+            if r.payload and r.payload.get("doc_id") is not None
+        }
+
+    def points(self, flt: Filter | None = None) -> list[Hit]:
+        records = self._scroll(flt, True)
+        return [Hit(id=str(r.id), score=0.0, payload=r.payload or {}) for r in records]
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _scroll(self, flt: Filter | None, with_payload: bool | list[str]) -> Iterator[Any]:
+        """Every matching record, page by page (works for any number of points)."""
+        if _matches_nothing(flt):
+            return
+        qflt = _to_filter(flt)
+        offset: Any = None
+        while True:
+            page = self._unless_missing(
+                lambda o=offset: self._client.scroll(
+                    self._collection,
+                    scroll_filter=qflt,
+                    limit=SCROLL_PAGE,
+                    offset=o,
+                    with_payload=with_payload,
+                    with_vectors=False,
+                ),
+                "scroll",
+            )
+            if page is None:
+                return
+            records, offset = page
+            yield from records
+            if offset is None or not records:
+                return
+
+    def _dense_size(self, info: Any) -> int | None:
+        vectors = info.config.params.vectors
+        params = vectors.get(DENSE) if isinstance(vectors, dict) else None
+        return None if params is None else int(params.size)
+
+    def _require_dim(self) -> int:
+        if self._dim is None:
+            name = self._collection
+            info = self._unless_missing(lambda: self._client.get_collection(name), "read collection")
+            size = None if info is None else self._dense_size(info)
+            if size is None:
+                raise StoreError(
+                    f"collection {self._collection!r} does not exist (or has no {DENSE!r} "
+                    "vector); call ensure_collection(dim) before writing"
+                )
+            self._dim = size
+        return self._dim
+
+    def _delete(self, flt: models.Filter, what: str) -> None:
+        self._unless_missing(
+            lambda: self._client.delete(
+                self._collection, points_selector=models.FilterSelector(filter=flt), wait=True
+            ),
+            what,
+        )
+
+    def _unless_missing(self, fn: Callable[[], T], what: str) -> T | None:
+        """Run ``fn``; ``None`` when the collection does not exist yet (reads are empty,
+        deletes and payload updates have nothing to change)."""
+        try:
+            return fn()
+        except _CLIENT_ERRORS as exc:
+            if _is_missing(exc):
+                return None
+            raise self._error(what, exc) from exc
+
+    def _call(self, fn: Callable[[], T], what: str) -> T:
+        try:
+            return fn()
+        except _CLIENT_ERRORS as exc:
+            raise self._error(what, exc) from exc
+
+    def _error(self, what: str, exc: Exception) -> StoreError:
+        message = str(exc)
+        if "dimension error" in message.lower():
+            return StoreError(
+                f"{what} failed: {message}; the embedding model changed — use a new collection"
+            )
+        if isinstance(exc, (ResponseHandlingException, OSError)):
+            return StoreError(
+                f"cannot reach Qdrant at {self._where} ({what}): {message}; "
+                "is the server running?"
+            )
+        return StoreError(f"Qdrant {what} on collection {self._collection!r} failed: {message}")

@@ -1,0 +1,407 @@
+"""The one contract every ``VectorStore`` adapter passes (edge shard and Qdrant server).
+
+Small hand-made vectors (dim 4) so every expected id is known. The server adapter runs on
+qdrant-client's in-process ``:memory:`` mode; the same suite runs against a real server
+by pointing the fixture at one.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.errors import ConfigError, LockedError, StoreError
+from assistant.models import Filter, Point, SparseVector, point_id
+from assistant.store.base import VectorStore
+from assistant.store.edge import EdgeStore
+from assistant.store.server import QdrantServerStore
+
+DIM = 4
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EMPTY = SparseVector((), ())
+
+
+def sparse(terms: dict[int, float]) -> SparseVector:
+    keys = sorted(terms)
+    return SparseVector(tuple(keys), tuple(terms[k] for k in keys))
+
+
+def pt(
+    doc_id: str,
+    index: int,
+    dense: list[float] | None = None,
+    terms: dict[int, float] | None = None,
+    *,
+    source: str = "repo",
+    groups: tuple[str, ...] = ("eng",),
+    **extra: object,
+) -> Point:
+    payload = {
+        "doc_id": doc_id,
+        "source": source,
+        "chunk_index": index,
+        "access_groups": list(groups),
+        "path": doc_id.split(":", 1)[-1],
+        **extra,
+    }
+    return Point(
+        id=point_id(doc_id, index),
+        dense=dense or [1.0, float(index), 0.5, 0.0],
+        sparse=sparse(terms if terms is not None else {index + 1: 1.0}),
+        payload=payload,
+    )
+
+
+# Corpus: a.py (4 chunks, eng), b.py (2 chunks, eng+ops), wiki page (1 chunk, all).
+A = [pt("repo:a.py", i) for i in range(4)]
+B = [pt("repo:b.py", i, groups=("eng", "ops")) for i in range(2)]
+W = [pt("wiki:Home", 0, source="wiki", groups=("all",))]
+CORPUS = A + B + W
+
+
+def ids(points: list[Point]) -> set[str]:
+    return {p.id for p in points}
+
+
+@pytest.fixture(params=["edge", "server"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
+    if request.param == "edge":
+        s: VectorStore = EdgeStore(tmp_path / "shard")
+    else:
+        s = QdrantServerStore(f"contract-{uuid.uuid4().hex}", location=":memory:")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def filled(store: VectorStore) -> VectorStore:
+    store.ensure_collection(DIM)
+    store.upsert(CORPUS)
+    return store
+
+
+# -- collection lifecycle ------------------------------------------------------------------
+
+
+def test_adapter_satisfies_protocol(store: VectorStore) -> None:
+    assert isinstance(store, VectorStore)
+
+
+def test_reads_before_collection_exists_are_empty(store: VectorStore) -> None:
+    assert store.count() == 0
+    assert store.doc_ids() == set()
+    assert store.points() == []
+    assert store.query([1.0, 0, 0, 0], sparse({1: 1.0}), None, 5) == []
+    store.delete_docs(["repo:a.py"])  # nothing to delete: no error
+    with pytest.raises(StoreError, match="ensure_collection"):
+        store.upsert(A)
+
+
+def test_ensure_collection_is_idempotent(store: VectorStore) -> None:
+    store.ensure_collection(DIM)
+    store.ensure_collection(DIM)
+    store.upsert(CORPUS)
+    store.ensure_collection(DIM)
+    assert store.count() == len(CORPUS)
+
+
+def test_ensure_collection_rejects_a_different_dim(filled: VectorStore) -> None:
+    with pytest.raises(StoreError, match="has dim 4, got 8"):
+        filled.ensure_collection(8)
+
+
+def test_upsert_wrong_dim_says_the_model_changed(filled: VectorStore) -> None:
+    bad = Point(point_id("x", 0), [1.0, 0.0, 0.0], sparse({1: 1.0}), {"doc_id": "x"})
+    msg = "collection has dim 4, got 3; the embedding model changed"
+    with pytest.raises(StoreError, match=msg):
+        filled.upsert([bad])
+    assert filled.count() == len(CORPUS)
+
+
+# -- writes --------------------------------------------------------------------------------
+
+
+def test_upsert_then_count(filled: VectorStore) -> None:
+    assert filled.count() == 7
+    assert filled.count(Filter({"doc_id": ["repo:a.py"]})) == 4
+    assert {h.id for h in filled.points()} == ids(CORPUS)
+
+
+def test_upsert_same_id_overwrites(filled: VectorStore) -> None:
+    filled.upsert([pt("repo:a.py", 1, owner="alice")])
+    filled.upsert([pt("repo:a.py", 1, owner="bob")])
+    assert filled.count() == 7
+    hits = [h for h in filled.points() if h.id == point_id("repo:a.py", 1)]
+    assert len(hits) == 1
+    assert hits[0].payload["owner"] == "bob"
+
+
+def test_upsert_accepts_points_without_sparse_terms(filled: VectorStore) -> None:
+    filled.upsert([pt("repo:c.py", 0, terms={})])
+    assert filled.count(Filter({"doc_id": ["repo:c.py"]})) == 1
+
+
+def test_delete_docs(filled: VectorStore) -> None:
+    filled.delete_docs(["repo:a.py", "wiki:Home", "never-indexed"])
+    assert filled.doc_ids() == {"repo:b.py"}
+    assert {h.id for h in filled.points()} == ids(B)
+    filled.delete_docs([])
+    assert filled.count() == 2
+
+
+def test_delete_doc_tail_keeps_the_head(filled: VectorStore) -> None:
+    filled.delete_doc_tail("repo:a.py", keep=2)
+    remaining = {h.payload["chunk_index"] for h in filled.points(Filter({"doc_id": ["repo:a.py"]}))}
+    assert remaining == {0, 1}
+    assert filled.count() == 5  # b.py and the wiki page untouched
+    assert {h.id for h in filled.points()} == ids(A[:2] + B + W)
+
+
+def test_delete_source(filled: VectorStore) -> None:
+    filled.delete_source("wiki")
+    assert filled.doc_ids() == {"repo:a.py", "repo:b.py"}
+    filled.delete_source("repo")
+    assert filled.count() == 0
+
+
+def test_set_doc_payload_changes_payload_not_vectors(filled: VectorStore) -> None:
+    q = [1.0, 2.0, 0.5, 0.0]
+    before = filled.query(q, EMPTY, None, 7)
+    filled.set_doc_payload("repo:a.py", {"owner": "alice", "access_groups": ["sec"]})
+    for hit in filled.points():
+        if hit.payload["doc_id"] == "repo:a.py":
+            assert hit.payload["owner"] == "alice"
+            assert list(hit.payload["access_groups"]) == ["sec"]
+            assert hit.payload["source"] == "repo"  # other keys kept
+        else:
+            assert "owner" not in hit.payload
+    after = filled.query(q, EMPTY, None, 7)
+    assert [(h.id, round(h.score, 6)) for h in after] == [(h.id, round(h.score, 6)) for h in before]
+    assert before[0].id == point_id("repo:a.py", 2)  # exact dense match ranks first
+    assert filled.doc_ids(Filter({"access_groups": ["sec"]})) == {"repo:a.py"}
+
+
+# -- filters -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("any_of", "expected"),
+    [
+        ({"source": ["wiki"]}, W),
+        ({"source": ["wiki", "repo"]}, CORPUS),
+        ({"doc_id": ["repo:b.py"]}, B),
+        ({"access_groups": ["ops"]}, B),  # list field: any element matches
+        ({"access_groups": ["ops", "all"]}, B + W),
+        ({"access_groups": ["eng"]}, A + B),
+        ({"source": ["repo"], "access_groups": ["ops"]}, B),  # keys are AND
+        ({"source": ["wiki"], "access_groups": ["ops"]}, []),
+        ({"access_groups": ["nobody"]}, []),
+        ({}, CORPUS),
+    ],
+)
+def test_filter_semantics(
+    filled: VectorStore, any_of: dict[str, list[str]], expected: list[Point]
+) -> None:
+    flt = Filter(any_of)
+    assert filled.count(flt) == len(expected)
+    assert {h.id for h in filled.points(flt)} == ids(expected)
+    assert filled.doc_ids(flt) == {p.payload["doc_id"] for p in expected}
+    hits = filled.query([1.0, 0.0, 0.5, 0.0], sparse({1: 1.0}), flt, 20)
+    assert {h.id for h in hits} == ids(expected)
+
+
+@pytest.mark.parametrize(
+    "any_of",
+    [
+        {"access_groups": []},
+        {"source": ["repo", "wiki"], "access_groups": []},
+        {"doc_id": []},
+    ],
+)
+def test_empty_value_list_matches_nothing(filled: VectorStore, any_of: dict) -> None:
+    flt = Filter(any_of)
+    assert filled.count(flt) == 0
+    assert filled.points(flt) == []
+    assert filled.doc_ids(flt) == set()
+    assert filled.query([1.0, 0.0, 0.5, 0.0], sparse({1: 1.0}), flt, 10) == []
+
+
+# -- hybrid query --------------------------------------------------------------------------
+
+Q_DENSE = [1.0, 0.0, 0.0, 0.0]
+Q_SPARSE = sparse({7: 1.0})
+# D: the dense query's nearest, no shared sparse term. S: only the sparse term, dense
+# opposite (ranked last, beyond the dense prefetch). BOTH: second on each side.
+D = pt("repo:d.py", 0, [1.0, 0.0, 0.0, 0.0], {1: 1.0})
+S = pt("wiki:s", 0, [-1.0, 0.0, 0.0, 0.0], {7: 1.0}, source="wiki")
+BOTH = pt("repo:both.py", 0, [0.95, 0.3, 0.0, 0.0], {7: 0.5, 2: 1.0})
+FILLER = [pt(f"repo:f{i}.py", 0, [0.5, 0.5, 0.1 + i / 100, 0.0], {100 + i: 1.0}) for i in range(60)]
+
+
+@pytest.fixture
+def hybrid(store: VectorStore) -> VectorStore:
+    store.ensure_collection(DIM)
+    store.upsert([D, S, BOTH, *FILLER])
+    return store
+
+
+def test_query_fuses_dense_and_sparse(hybrid: VectorStore) -> None:
+    hits = hybrid.query(Q_DENSE, Q_SPARSE, None, 3)
+    assert hits[0].id == BOTH.id  # high on both lists beats the top of either alone
+    assert {h.id for h in hits[1:]} == {S.id, D.id}  # S only via sparse, D only via dense
+    assert hits[0].score > hits[1].score >= hits[2].score
+    assert all(isinstance(h.id, str) for h in hits)
+    assert hits[0].payload["doc_id"] == "repo:both.py"
+
+
+def test_sparse_only_match_is_missed_by_dense_alone(hybrid: VectorStore) -> None:
+    hits = hybrid.query(Q_DENSE, EMPTY, None, 3)  # empty sparse: dense only, no crash
+    assert hits[0].id == D.id
+    assert S.id not in {h.id for h in hybrid.query(Q_DENSE, EMPTY, None, 50)}
+
+
+def test_query_respects_filter(hybrid: VectorStore) -> None:
+    hits = hybrid.query(Q_DENSE, Q_SPARSE, Filter({"source": ["repo"]}), 3)
+    assert S.id not in {h.id for h in hits}
+    assert [h.id for h in hits[:2]] == [BOTH.id, D.id]
+    hits = hybrid.query(Q_DENSE, Q_SPARSE, Filter({"source": ["wiki"]}), 3)
+    assert [h.id for h in hits] == [S.id]
+
+
+def test_query_limit(hybrid: VectorStore) -> None:
+    assert len(hybrid.query(Q_DENSE, Q_SPARSE, None, 5)) == 5
+    assert len(hybrid.query(Q_DENSE, Q_SPARSE, None, 1)) == 1
+
+
+# -- listing -------------------------------------------------------------------------------
+
+
+def test_doc_ids_and_points_paginate(store: VectorStore) -> None:
+    store.ensure_collection(DIM)
+    many = [pt(f"repo:m{d}.py", i, groups=("eng",)) for d in range(700) for i in range(3)]
+    store.upsert(many)
+    assert store.count() == 2100
+    assert store.doc_ids() == {f"repo:m{d}.py" for d in range(700)}
+    listed = store.points()
+    assert len(listed) == 2100
+    assert {h.id for h in listed} == ids(many)
+    assert all(h.score == 0 for h in listed)
+    assert store.doc_ids(Filter({"doc_id": ["repo:m5.py", "repo:m699.py"]})) == {
+        "repo:m5.py",
+        "repo:m699.py",
+    }
+
+
+# -- adapter-specific ----------------------------------------------------------------------
+
+
+def test_server_store_needs_a_target() -> None:
+    with pytest.raises(ConfigError):
+        QdrantServerStore("c")
+
+
+def test_edge_close_and_reopen_keeps_everything(tmp_path: Path) -> None:
+    path = tmp_path / "shard"
+    s = EdgeStore(path)
+    s.ensure_collection(DIM)
+    s.upsert(CORPUS)
+    s.delete_doc_tail("repo:a.py", keep=3)
+    s.flush()
+    s.close()
+    s.close()  # idempotent
+    with pytest.raises(StoreError, match="closed"):
+        s.count()
+
+    reopened = EdgeStore(path)
+    try:
+        assert reopened.count() == 6
+        assert {h.id for h in reopened.points()} == ids(A[:3] + B + W)
+        assert reopened.count(Filter({"access_groups": ["ops"]})) == 2
+        reopened.ensure_collection(DIM)  # same dim: fine, indexes already there
+        with pytest.raises(StoreError, match="has dim 4, got 8"):
+            reopened.ensure_collection(8)
+        with pytest.raises(StoreError, match="collection has dim 4, got 3"):
+            reopened.upsert([Point(point_id("x", 0), [1.0, 0.0, 0.0], EMPTY, {})])
+        hits = reopened.query([1.0, 3.0, 0.5, 0.0], EMPTY, None, 1)
+        assert hits[0].id == point_id("repo:a.py", 2)
+    finally:
+        reopened.close()
+
+
+def test_edge_directory_is_locked_while_open(tmp_path: Path) -> None:
+    path = tmp_path / "shard"
+    first = EdgeStore(path)
+    first.ensure_collection(DIM)
+    try:
+        with pytest.raises(LockedError):
+            EdgeStore(path)
+    finally:
+        first.close()
+    second = EdgeStore(path)  # released on close
+    second.close()
+
+
+def test_edge_optimize_keeps_results(tmp_path: Path) -> None:
+    s = EdgeStore(tmp_path / "shard")
+    try:
+        s.ensure_collection(DIM)
+        s.upsert([D, S, BOTH, *FILLER])
+        assert isinstance(s.optimize(), bool)
+        assert s.count() == 63
+        hits = s.query(Q_DENSE, Q_SPARSE, None, 3)
+        assert hits[0].id == BOTH.id
+        assert {h.id for h in hits[1:]} == {S.id, D.id}  # tied scores: any order
+    finally:
+        s.close()
+
+
+_KILLED_WRITER = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+from tests.contracts.test_vector_store import CORPUS, DIM, pt
+from assistant.store.edge import EdgeStore
+s = EdgeStore({path!r})
+s.ensure_collection(DIM)
+s.upsert(CORPUS)
+s.delete_docs(["wiki:Home"])
+s.set_doc_payload("repo:b.py", {{"owner": "carol"}})
+s.flush()
+print("flushed", flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_edge_sigkill_after_flush_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "shard"
+    script = textwrap.dedent(_KILLED_WRITER).format(root=str(REPO_ROOT), path=str(path))
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert "flushed" in proc.stdout
+    s = EdgeStore(path)  # the killed process's lock is gone with it
+    try:
+        assert s.count() == 6
+        assert s.doc_ids() == {"repo:a.py", "repo:b.py"}
+        owners = {h.payload.get("owner") for h in s.points(Filter({"doc_id": ["repo:b.py"]}))}
+        assert owners == {"carol"}
+    finally:
+        s.close()
+
+
+def test_edge_creates_missing_directory(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "shard"
+    s = EdgeStore(path)
+    try:
+        assert path.is_dir()
+        assert s.count() == 0
+    finally:
+        s.close()
+    assert not (path / "segments").exists()  # no shard until ensure_collection
