@@ -31,6 +31,7 @@ from indexers.payload import doc_payload, embed_text
 from indexers.sources.base import Source
 from indexers.sources.frontmatter import front_matter_fields, split_front_matter
 
+OPTIMIZE_AFTER = 500  # points written in a run before segments are rebuilt for speed
 CRASH_ENV = "SOURCEWISE_TEST_CRASH_AT"  # fault injection for the kill -9 tests
 
 
@@ -191,6 +192,8 @@ class Pipeline:
         self._embed_all(row, to_embed, states, groups, report)
         self._relabel(to_relabel, groups, report)
         self._save_history(row, source)
+        if report.chunks + report.deleted >= OPTIMIZE_AFTER:
+            self.store.optimize()
 
     # -- steps -----------------------------------------------------------------
     def _recover(self, row: SourceRow) -> int:

@@ -247,7 +247,8 @@ def shell(k: Annotated[int, typer.Option("--k")] = 5) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns the exit code of a typer.Exit
+        sys.exit(code if isinstance(code, int) else 0)
     except SourcewiseError as exc:
         err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         sys.exit(2)

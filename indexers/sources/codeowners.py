@@ -26,7 +26,7 @@ class CodeOwners:
             if not owners:
                 continue
             try:
-                spec = pathspec.PathSpec.from_lines("gitwildmatch", [pattern])
+                spec = pathspec.PathSpec.from_lines("gitignore", [pattern])
             except (ValueError, TypeError):
                 continue  # an unparseable rule is ignored, like the forges do
             self._rules.append((spec, " ".join(owners)))

@@ -35,10 +35,8 @@ class History:
 def _walk(repo: git.Repo, rev_range: str, into: dict[str, FileVersion]) -> int:
     """Add first-seen paths from ``git log rev_range`` to ``into``; returns commits read."""
     fmt = f"{_MARK}%H{_SEP}%ct{_SEP}%an <%ae>"
-    proc = repo.git.log(
-        rev_range, "--name-only", "--no-renames", f"--format={fmt}", "-z",
-        as_process=True, c="core.quotepath=false",
-    )
+    # -z prints paths verbatim (no C-quoting), NUL-terminated.
+    proc = repo.git.log(rev_range, "--name-only", "--no-renames", f"--format={fmt}", "-z", as_process=True)
     commits = 0
     current: FileVersion | None = None
     buf = b""
