@@ -83,3 +83,17 @@ def test_bad_sources_fail_alone_with_clear_messages(tmp_path: Path) -> None:
     out = run_cli(home, "search", "anything", "--source", "nope", check=False)
     assert out.returncode == 2 and "unknown source" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_second_writer_is_refused(tmp_path: Path) -> None:
+    from assistant.lock import WriterLock
+
+    repo = make_sample_repo(tmp_path / "repo")
+    home = tmp_path / "home"
+    run_cli(home, "source", "add", "app", "--git", str(repo.path))
+    with WriterLock(home):  # another writer holds the data dir
+        proc = run_cli(home, "index", check=False)
+    assert proc.returncode == 2
+    assert "another sourcewise process" in proc.stderr and "Traceback" not in proc.stderr
+    [report] = run_json(home, "index")  # free again: nothing was half-written
+    assert report["status"] == "ok" and report["new"] == 7

@@ -19,6 +19,7 @@ from assistant.errors import SourceError
 from assistant.models import Document, Filter, ItemFailure, Point, SparseVector, point_id
 from assistant.settings import load_settings
 from assistant.store.edge import EdgeStore
+from assistant.store.server import QdrantServerStore
 from indexers.pipeline import Pipeline
 from indexers.sources.factory import make_source
 from tests.fixtures.gitrepo import make_sample_repo
@@ -43,12 +44,13 @@ class CountingEmbedder:
 
 
 class World:
-    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str = "edge") -> None:
         monkeypatch.setenv("SOURCEWISE_HOME", str(tmp_path / "home"))
         self.settings = load_settings()
         self.repo = make_sample_repo(tmp_path / "repo")
         self.catalog = Catalog(Database(self.settings.catalog_url))
-        self.store = EdgeStore(tmp_path / "home" / "store")
+        self.store = (EdgeStore(tmp_path / "home" / "store") if backend == "edge"
+                      else QdrantServerStore(f"pipe-{tmp_path.name}", location=":memory:"))
         self.embedder = CountingEmbedder()
         self.row = self.catalog.add_source("app", "git", str(self.repo.path), access_groups=["eng"])
 
@@ -65,9 +67,9 @@ class World:
         assert self.catalog.pending(self.row.id) == []
 
 
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    w = World(tmp_path, monkeypatch)
+@pytest.fixture(params=["edge", "server"])
+def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    w = World(tmp_path, monkeypatch, request.param)
     yield w
     w.store.close()
 
