@@ -7,7 +7,7 @@ adapter passes the shared contract suite in ``tests/contracts``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from assistant.models import Filter, Hit, Point, SparseVector
 
@@ -78,3 +78,20 @@ class VectorStore(Protocol):
 
     def close(self) -> None:
         """Flush and release files."""
+
+
+class ScrollReads:
+    """``doc_ids`` and ``points`` for adapters that can scroll records with payloads."""
+
+    def _scroll(self, flt: Filter | None, with_payload: bool | list[str]) -> Iterable[Any]:
+        raise NotImplementedError
+
+    def doc_ids(self, flt: Filter | None = None) -> set[str]:
+        return {
+            str(r.payload["doc_id"])
+            for r in self._scroll(flt, ["doc_id"])
+            if r.payload and r.payload.get("doc_id") is not None
+        }
+
+    def points(self, flt: Filter | None = None) -> list[Hit]:
+        return [Hit(id=str(r.id), score=0.0, payload=r.payload or {}) for r in self._scroll(flt, True)]

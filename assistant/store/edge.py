@@ -25,7 +25,7 @@ import qdrant_edge as qe
 
 from assistant.errors import LockedError, StoreError
 from assistant.models import Filter, Hit, Point, SparseVector
-from assistant.store.base import DENSE, INTEGER_FIELDS, KEYWORD_FIELDS, SPARSE
+from assistant.store.base import DENSE, INTEGER_FIELDS, KEYWORD_FIELDS, SPARSE, ScrollReads
 
 # Qdrant's own default RRF constant, so edge and server rank (and score) alike.
 RRF_K = 2
@@ -63,7 +63,7 @@ def _floats(vector: Sequence[float]) -> list[float]:
     return tolist() if tolist is not None else list(vector)
 
 
-class EdgeStore:
+class EdgeStore(ScrollReads):
     """``VectorStore`` on an embedded qdrant-edge shard in one directory."""
 
     def __init__(self, path: Path) -> None:
@@ -211,17 +211,6 @@ class EdgeStore:
             return 0
         request = qe.CountRequest(exact=True, filter=_to_filter(flt))
         return int(self._call(lambda: shard.count(request), "count"))
-
-    def doc_ids(self, flt: Filter | None = None) -> set[str]:
-        return {
-            str(r.payload["doc_id"])
-            for r in self._scroll(flt, ["doc_id"])
-            if r.payload and r.payload.get("doc_id") is not None
-        }
-
-    def points(self, flt: Filter | None = None) -> list[Hit]:
-        records = self._scroll(flt, True)
-        return [Hit(id=str(r.id), score=0.0, payload=r.payload or {}) for r in records]
 
     # -- internals ---------------------------------------------------------------------
 

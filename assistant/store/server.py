@@ -18,7 +18,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from assistant.errors import ConfigError, StoreError
 from assistant.models import Filter, Hit, Point, SparseVector
-from assistant.store.base import DENSE, INTEGER_FIELDS, KEYWORD_FIELDS, SPARSE
+from assistant.store.base import DENSE, INTEGER_FIELDS, KEYWORD_FIELDS, SPARSE, ScrollReads
 
 UPSERT_BATCH = 256
 SCROLL_PAGE = 1000
@@ -85,7 +85,7 @@ def _is_missing(exc: Exception) -> bool:
     return isinstance(exc, ValueError) and "not found" in str(exc).lower()
 
 
-class QdrantServerStore:
+class QdrantServerStore(ScrollReads):
     """``VectorStore`` on one collection of a Qdrant server (or qdrant-client local mode)."""
 
     def __init__(
@@ -251,17 +251,6 @@ class QdrantServerStore:
             "count",
         )
         return 0 if result is None else int(result.count)
-
-    def doc_ids(self, flt: Filter | None = None) -> set[str]:
-        return {
-            str(r.payload["doc_id"])
-            for r in self._scroll(flt, ["doc_id"])
-            if r.payload and r.payload.get("doc_id") is not None
-        }
-
-    def points(self, flt: Filter | None = None) -> list[Hit]:
-        records = self._scroll(flt, True)
-        return [Hit(id=str(r.id), score=0.0, payload=r.payload or {}) for r in records]
 
     # -- internals ---------------------------------------------------------------------
 

@@ -11,12 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
-from assistant.models import Document, ItemFailure
+from assistant.models import Document, ItemFailure, sha256_text
 
 
 def make_doc_id(source: str, path: str) -> str:
     """Stable document id: the same source and path always give the same id."""
     return f"{source}:{path}"
+
+
+def scan_version(items: list[tuple[str, str]]) -> str:
+    """A version for sources without commits: a hash over every (path, content_hash)."""
+    return sha256_text("\n".join(f"{p}\0{h}" for p, h in sorted(items)))
 
 
 @runtime_checkable

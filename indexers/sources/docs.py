@@ -18,7 +18,7 @@ import pathspec
 
 from assistant.errors import ItemError, SourceError
 from assistant.models import Document, ItemFailure, sha256_text
-from indexers.sources.base import make_doc_id
+from indexers.sources.base import make_doc_id, scan_version
 from indexers.sources.frontmatter import (
     decode_html,
     front_matter_fields,
@@ -206,7 +206,7 @@ class DocsSource:
                 if isinstance(item, Document):
                     seen.append((item.path, item.content_hash))
                 yield item
-        self._version = sha256_text("\n".join(f"{p}\0{h}" for p, h in sorted(seen)))
+        self._version = scan_version(seen)
 
     # -- setup
 

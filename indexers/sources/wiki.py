@@ -23,7 +23,7 @@ from bs4 import BeautifulSoup, Tag
 
 from assistant.errors import ItemError, SourceError
 from assistant.models import Document, ItemFailure, sha256_text
-from indexers.sources.base import make_doc_id
+from indexers.sources.base import make_doc_id, scan_version
 from indexers.sources.frontmatter import decode_html, html_to_text
 
 # Main, Project and Help: the namespaces that hold documentation. Talk, User,
@@ -38,9 +38,6 @@ def _local(tag: str) -> str:
     """Tag name without the export's ``{http://www.mediawiki.org/xml/export-0.N/}``."""
     return tag.rsplit("}", 1)[-1]
 
-
-def _versioned(items: list[tuple[str, str]]) -> str:
-    return sha256_text("\n".join(f"{p}\0{h}" for p, h in sorted(items)))
 
 
 def wikitext_to_markdown(text: str) -> str:
@@ -103,7 +100,7 @@ class MediaWikiSource:
             if isinstance(item, Document):
                 seen.append((item.path, item.content_hash))
             yield item
-        self._version = _versioned(seen)
+        self._version = scan_version(seen)
 
     def _advice(self) -> str:
         return (
@@ -309,7 +306,7 @@ class ConfluenceSource:
                 if isinstance(item, Document):
                     seen.append((item.path, item.content_hash))
                 yield item
-        self._version = _versioned(seen)
+        self._version = scan_version(seen)
 
     def _fail(self, problem: str) -> SourceError:
         return SourceError(
