@@ -132,6 +132,7 @@ class Pipeline:
         self.batch_docs = batch_docs
         self.chunk_max_chars = chunk_max_chars
         self.progress = progress or NullProgress()
+        self._collection_ready = False
 
     # -- entry point -----------------------------------------------------------
     def index(self, row: SourceRow, source: Source, *, full: bool = False) -> RunReport:
@@ -139,8 +140,8 @@ class Pipeline:
         report = RunReport(source=row.name)
         started = time.perf_counter()
         run_id = self.catalog.start_run(row.id)
+        self._collection_ready = False
         try:
-            self.store.ensure_collection(self.embedder.dim)
             report.recovered = self._recover(row)
             self._run(row, source, report, full)
         except SourceError as exc:
@@ -253,6 +254,9 @@ class Pipeline:
         texts: list[str] = []
         for item in prepared:
             texts.extend(embed_text(item.doc, c) for c in item.chunks)
+        if not self._collection_ready:  # first write of the run: only now load the model
+            self.store.ensure_collection(self.embedder.dim)
+            self._collection_ready = True
         self.catalog.mark_pending(row.id, [p.doc.doc_id for p in prepared])
         crash_point("after-mark-pending")
         t0 = time.perf_counter()
