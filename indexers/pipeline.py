@@ -10,6 +10,8 @@ Deletions go store first, then catalog, which is idempotent.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import time
@@ -31,6 +33,7 @@ from indexers.payload import doc_payload, embed_text
 from indexers.sources.base import Source
 from indexers.sources.frontmatter import front_matter_fields, split_front_matter
 
+log = logging.getLogger(__name__)
 OPTIMIZE_AFTER = 500  # points written in a run before segments are rebuilt for speed
 CRASH_ENV = "SOURCEWISE_TEST_CRASH_AT"  # fault injection for the kill -9 tests
 
@@ -146,6 +149,14 @@ class Pipeline:
             self._run(row, source, report, full)
         except SourceError as exc:
             report.status, report.error = "failed", str(exc)
+        except BaseException as exc:  # store/model down, Ctrl-C: record the run, then stop
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            report.status = "interrupted" if interrupted else "failed"
+            report.error = "interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
+            report.seconds = time.perf_counter() - started
+            with contextlib.suppress(Exception):
+                self._finish(row, run_id, report)
+            raise
         report.seconds = time.perf_counter() - started
         self._finish(row, run_id, report)
         return report
@@ -225,7 +236,10 @@ class Pipeline:
             for doc in batch:
                 try:
                     prepared.append(self._prepare(doc, groups))
-                except ItemError as exc:
+                except Exception as exc:  # one bad item never stops the run
+                    if not isinstance(exc, ItemError):
+                        log.exception("cannot index %s", doc.doc_id)
+                        exc = ItemError("internal-error", f"{type(exc).__name__}: {exc}")
                     report.failures.append(ItemFailure(doc.path, exc.reason, str(exc)))
                     report.skipped[exc.reason] += 1
                     report.new -= doc.doc_id not in states

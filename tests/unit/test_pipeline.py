@@ -174,3 +174,48 @@ def test_full_sweeps_orphan_points(world: World) -> None:
     world.index(full=True)
     assert "app:ghost.py" not in world.store.doc_ids()
     world.consistent()
+
+
+def _doc(path: str, loader) -> Document:
+    from datetime import UTC, datetime
+
+    return Document(doc_id=f"app:{path}", source="app", path=path, kind="code", content_hash=path,
+                    updated_at=datetime(2024, 1, 1, tzinfo=UTC), version="v1", loader=loader,
+                    language="python")
+
+
+class ListSource:
+    name = "app"
+    version = "v1"
+
+    def __init__(self, docs: list[Document]) -> None:
+        self.docs = docs
+
+    def scan(self) -> Iterator[Document | ItemFailure]:
+        yield from self.docs
+
+
+def test_unexpected_item_error_is_recorded_and_run_goes_on(world: World) -> None:
+    def boom() -> str:
+        raise RuntimeError("chunker bug")
+
+    src = ListSource([_doc("good.py", lambda: "def ok():\n    return 1\n"), _doc("bad.py", boom)])
+    report = world.index(source=src)
+    assert report.status == "ok" and report.new == 1
+    assert report.skipped == {"internal-error": 1}
+    assert [f.path for f in report.failures] == ["bad.py"]
+    assert set(world.catalog.doc_states(world.row.id)) == {"app:good.py"}
+
+
+def test_store_failure_marks_run_failed_and_propagates(world: World) -> None:
+    from assistant.errors import StoreError
+
+    def refuse(points):
+        raise StoreError("disk full")
+
+    world.store.upsert = refuse  # type: ignore[method-assign]
+    with pytest.raises(StoreError):
+        world.index()
+    run = world.catalog.last_run(world.row.id)
+    assert run.status == "failed" and "disk full" in run.error
+    assert world.catalog.doc_states(world.row.id) == {}
