@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import git
+
 from assistant.catalog.repo import Catalog
 from assistant.catalog.schema import SourceRow
 from assistant.errors import ConfigError
 from assistant.settings import Settings
 from indexers.sources.base import Source
+from indexers.sources.docs import LANGUAGES as DOC_EXTENSIONS
 from indexers.sources.docs import DocsSource
 from indexers.sources.git import GitSource
 from indexers.sources.git_history import FileVersion, History
@@ -42,6 +45,16 @@ def make_source(row: SourceRow, settings: Settings, catalog: Catalog) -> Source:
             history=_history(row, catalog), wiki=row.kind == "wiki",
             browse_url=opts.get("browse_url"),
         )
+    if row.kind == "docs" and (inside := enclosing_checkout(Path(row.location))):
+        # Committed docs in a checkout: freshness from git history, not checkout mtimes.
+        top, rel = inside
+        prefix = "" if rel == "." else f"{rel}/"
+        patterns = [f"{prefix}{g}" for g in include] or [f"{prefix}**/*{ext}" for ext in DOC_EXTENSIONS]
+        return GitSource(
+            row.name, str(top), mirror_dir=settings.repos_dir / f"{row.name}.git",
+            include=patterns, exclude=[f"{prefix}{g}" for g in exclude], max_bytes=max_bytes,
+            history=_history(row, catalog), browse_url=opts.get("browse_url"),
+        )
     if row.kind == "docs":
         return DocsSource(row.name, Path(row.location), include=include, exclude=exclude,
                           max_bytes=max_bytes, base_url=opts.get("browse_url"))
@@ -60,3 +73,15 @@ def _history(row: SourceRow, catalog: Catalog) -> History | None:
         h.path: FileVersion(h.commit, h.committed_at, h.author) for h in catalog.load_history(row.id)
     }
     return History(commit, files)
+
+
+def enclosing_checkout(path: Path) -> tuple[Path, str] | None:
+    """The work tree a directory lives in and its repo-relative path, or ``None``."""
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    if repo.bare or not repo.working_tree_dir or not repo.head.is_valid():
+        return None
+    top = Path(repo.working_tree_dir).resolve()
+    return top, path.resolve().relative_to(top).as_posix()
