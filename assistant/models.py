@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 DocKind = Literal["code", "docs", "wiki"]
@@ -141,3 +141,79 @@ class Filter:
         merged = dict(self.any_of)
         merged[key] = tuple(values)
         return Filter(merged)
+
+
+# Every user belongs to this group; sources added without --groups carry it, so an empty
+# group list can keep meaning "matches nothing".
+PUBLIC_GROUP = "everyone"
+
+
+@dataclass(frozen=True)
+class User:
+    """The caller of a query. Admins see every source; others see their groups' sources."""
+
+    name: str
+    groups: tuple[str, ...] = ()
+    is_admin: bool = False
+
+    def access_groups(self) -> list[str] | None:
+        """The ``access_groups`` filter values, or ``None`` for an admin (no filter)."""
+        if self.is_admin:
+            return None
+        return sorted({*self.groups, PUBLIC_GROUP})
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with everything a citation, an age badge and a filter need."""
+
+    id: str
+    doc_id: str
+    source: str
+    path: str
+    kind: str
+    start_line: int
+    end_line: int
+    text: str
+    score: float
+    updated_at: datetime
+    commit: str
+    language: str | None = None
+    symbol: str | None = None
+    title: str | None = None
+    url: str | None = None
+    owner: str | None = None
+    status: str = "active"  # active | stale | deprecated
+    stale_reason: str | None = None
+
+    @property
+    def citation(self) -> str:
+        return f"{self.source}@{self.commit[:12]}:{self.path}#L{self.start_line}-L{self.end_line}"
+
+    def age_days(self, now: datetime | None = None) -> float:
+        return ((now or datetime.now(UTC)) - self.updated_at).total_seconds() / 86400
+
+
+@dataclass(frozen=True)
+class Citation:
+    """``[n]`` in an answer's text, pointing at the n-th passage given to the generator."""
+
+    n: int
+    passage: Passage
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    citations: tuple[Citation, ...]
+    passages: tuple[Passage, ...]
+    supported: bool
+    generator: str
+    model: str | None = None
+    stale_warnings: tuple[str, ...] = ()
+    removed_citations: int = 0
+    fallback_reason: str | None = None
+    cached: bool = False
+    timings: Mapping[str, float] = field(default_factory=dict)
+    tokens: Mapping[str, int] = field(default_factory=dict)
+    interaction_id: int | None = None

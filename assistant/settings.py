@@ -60,6 +60,27 @@ class IndexingSettings(BaseModel):
     )
 
 
+class RetrievalSettings(BaseModel):
+    """Ranking knobs (owned by assistant/retrieval; every field documented in the README)."""
+
+    k: int = Field(default=8, ge=1, le=100, description="Passages given to the generator.")
+
+
+class GenerationSettings(BaseModel):
+    """Which generator answers, and how (owned by assistant/generation)."""
+
+    generator: Literal["extractive", "openai", "llamacpp"] = Field(
+        default="extractive", description="`extractive` (no model), `openai` (any compatible endpoint), `llamacpp`."
+    )
+
+
+class ApiSettings(BaseModel):
+    """HTTP API (owned by assistant/api)."""
+
+    host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port of the HTTP API.")
+
+
 class Settings(BaseSettings):
     """Everything configurable. Build with ``Settings()`` in an entry point."""
 
@@ -74,6 +95,9 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     indexing: IndexingSettings = IndexingSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    generation: GenerationSettings = GenerationSettings()
+    api: ApiSettings = ApiSettings()
 
     @field_validator("home")
     @classmethod

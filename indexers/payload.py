@@ -9,9 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from assistant.models import Chunk, Document
+from assistant.models import PUBLIC_GROUP, Chunk, Document
 
 MAX_EMBED_CHARS = 4000
+
+
+def effective_groups(groups: list[str] | None) -> list[str]:
+    """A source's access groups; none given means everyone may read it."""
+    return sorted(set(groups or ())) or [PUBLIC_GROUP]
 
 
 def doc_payload(

@@ -29,7 +29,7 @@ from assistant.models import Chunk, Document, Filter, ItemFailure, Point, point_
 from assistant.store.base import VectorStore
 from indexers.chunking.languages import is_prose
 from indexers.chunking.select import chunk_text
-from indexers.payload import doc_payload, embed_text
+from indexers.payload import doc_payload, effective_groups, embed_text
 from indexers.sources.base import Source
 from indexers.sources.frontmatter import front_matter_fields, split_front_matter
 
@@ -176,7 +176,7 @@ class Pipeline:
         report.seen = len(docs) + len(report.failures)
         report.history_commits = getattr(getattr(source, "history", None), "walked", 0)
 
-        groups = list(row.access_groups or [])
+        groups = effective_groups(row.access_groups)
         states = self.catalog.doc_states(row.id)
         model_id = self.embedder.model_id
         to_embed: list[Document] = []

@@ -168,3 +168,49 @@ class FailureRow(Base):
     reason: Mapped[str] = mapped_column(String(60))
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InteractionRow(Base):
+    """One answered (or refused) question: the eval record feedback attaches to later."""
+
+    __tablename__ = "interactions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_name: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(40), default="cli")  # cli | api | openai | ui
+    question: Mapped[str] = mapped_column(Text)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    retrieved: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # id, doc_id, score
+    prompt_version: Mapped[str | None] = mapped_column(String(40))
+    generator: Mapped[str | None] = mapped_column(String(40))
+    model: Mapped[str | None] = mapped_column(String(300))
+    answer: Mapped[str | None] = mapped_column(Text)
+    citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    supported: Mapped[bool | None] = mapped_column()
+    removed_citations: Mapped[int] = mapped_column(Integer, default=0)
+    fallback_reason: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    cached: Mapped[bool] = mapped_column(default=False)
+    index_version: Mapped[str | None] = mapped_column(String(100))
+    timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tokens: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_interactions_created", "created_at"),)
+
+
+class ApiTokenRow(Base):
+    """A bearer token (stored hashed) that maps to a user and groups."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(100), unique=True)
+    user_name: Mapped[str] = mapped_column(String(200))
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
