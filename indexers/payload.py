@@ -10,6 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from assistant.models import PUBLIC_GROUP, Chunk, Document
+from assistant.retrieval.identifiers import (
+    defined_symbols,
+    dir_prefixes,
+    extension,
+    file_role,
+    path_keys,
+)
+from indexers.chunking.languages import is_prose
 
 MAX_EMBED_CHARS = 4000
 
@@ -47,6 +55,23 @@ def doc_payload(
         "model_id": model_id,
         "status": status,
         "last_reviewed": last_reviewed,
+        # exact-match keys for questions that name a file, and path: filters
+        "path_keys": path_keys(doc.path),
+        "dirs": dir_prefixes(doc.path),
+        "ext": extension(doc.path),
+        "role": file_role(doc.path),  # test | changelog | main, for the ranking's priors
+    }
+
+
+def chunk_payload(doc: Document, chunk: Chunk) -> dict[str, Any]:
+    """Chunk-level payload keys; ``symbols`` (names the chunk defines, lowercased) lets a
+    question naming ``RETRY_LIMIT`` find its definition exactly. Prose defines nothing."""
+    code = doc.kind == "code" and not is_prose(doc.language)
+    return {
+        "chunk_index": chunk.index, "start_line": chunk.start_line, "end_line": chunk.end_line,
+        "symbol": chunk.symbol, "title": chunk.title, "context": chunk.context,
+        "chunk_kind": chunk.chunk_kind, "text": chunk.text,
+        "symbols": defined_symbols(chunk.text, chunk.symbol) if code else [],
     }
 
 

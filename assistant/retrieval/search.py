@@ -1,7 +1,5 @@
-"""Plain hybrid search: dense + code-aware sparse, fused with RRF inside the engine.
-
-The retrieval issue builds freshness, boosts and diversity on top; this is the floor.
-"""
+"""``HybridSearcher``: the CLI's search results, now a thin wrapper over the Retriever
+(hybrid + exact legs, freshness formula, filters in the query, diversity)."""
 
 from __future__ import annotations
 
@@ -11,11 +9,13 @@ from typing import Any
 
 from assistant.embedding.base import Embedder
 from assistant.embedding.sparse import SparseEncoder
-from assistant.errors import ConfigError
-from assistant.models import Filter, Hit
+from assistant.models import Hit, Passage, User
+from assistant.retrieval.query import MAX_QUESTION_CHARS, QueryFilters
+from assistant.retrieval.retriever import Retriever
+from assistant.settings import RetrievalSettings
 from assistant.store.base import VectorStore
 
-MAX_QUERY_CHARS = 10_000
+MAX_QUERY_CHARS = MAX_QUESTION_CHARS
 
 
 @dataclass(frozen=True)
@@ -51,31 +51,31 @@ def to_result(hit: Hit) -> SearchResult:
     )
 
 
+def passage_result(p: Passage) -> SearchResult:
+    return SearchResult(
+        source=p.source, path=p.path, start_line=p.start_line, end_line=p.end_line,
+        symbol=p.symbol, title=p.title, score=round(p.score, 6),
+        updated_at=p.updated_at.isoformat(), commit=p.commit, url=p.url, kind=p.kind,
+        text=p.text,
+    )
+
+
 class HybridSearcher:
-    def __init__(self, store: VectorStore, embedder: Embedder, sparse: SparseEncoder) -> None:
-        self.store = store
-        self.embedder = embedder
-        self.sparse = sparse
+    """Search as the CLI calls it: ``groups=None`` is an admin caller."""
+
+    def __init__(
+        self, store: VectorStore, embedder: Embedder, sparse: SparseEncoder,
+        settings: RetrievalSettings | None = None,
+    ) -> None:
+        self.retriever = Retriever(store, embedder, sparse, settings or RetrievalSettings())
 
     def search(
         self, query: str, *, k: int = 10, sources: Sequence[str] | None = None,
         groups: Sequence[str] | None = None,
     ) -> list[SearchResult]:
-        """Top ``k`` chunks; ``groups=None`` means an admin caller (no group filter)."""
-        query = query.strip()
-        if not query:
-            raise ConfigError("the query is empty: type what you are looking for")
-        if len(query) > MAX_QUERY_CHARS:
-            raise ConfigError(f"the query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
-        if k < 1 or k > 200:
-            raise ConfigError("k must be between 1 and 200")
-        flt = Filter()
-        if sources:
-            flt = flt.and_("source", list(sources))
-        if groups is not None:
-            flt = flt.and_("access_groups", list(groups))
-        hits = self.store.query(
-            self.embedder.embed_query(query), self.sparse.encode_query(query),
-            flt if flt.any_of else None, k,
+        """Top ``k`` passages; ``groups=None`` means an admin caller (no group filter)."""
+        user = User("cli", is_admin=True) if groups is None else User("cli", tuple(groups))
+        found = self.retriever.retrieve(
+            query, user=user, k=k, filters=QueryFilters(repos=tuple(sources or ()))
         )
-        return [to_result(h) for h in hits]
+        return [passage_result(p) for p in found.passages]

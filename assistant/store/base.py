@@ -6,7 +6,9 @@ adapter passes the shared contract suite in ``tests/contracts``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from assistant.models import Filter, Hit, Point, SparseVector
@@ -25,9 +27,114 @@ KEYWORD_FIELDS = (
     "access_groups",
     "owner",
     "model_id",
+    "status",
+    "symbols",
+    "path_keys",
+    "dirs",
+    "ext",
+    "role",
 )
 # Payload fields with an integer index.
 INTEGER_FIELDS = ("chunk_index", "updated_ts")
+# Payload fields with a float index (``boost`` is written by the feedback loop).
+FLOAT_FIELDS = ("boost",)
+
+
+@dataclass(frozen=True)
+class KeywordLeg:
+    """An extra prefetch: the dense query ranked among points whose ``field`` holds any of
+    ``values`` (exact identifiers, paths), so an exact match is a candidate even when
+    neither the dense nor the sparse list reaches it."""
+
+    field: str
+    values: tuple[str, ...]
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class KeywordBoost:
+    """Multiply the score by ``1 + weight`` when ``field`` holds any of ``values``."""
+
+    field: str
+    values: tuple[str, ...]
+    weight: float
+
+
+@dataclass(frozen=True)
+class ScoreFormula:
+    """What the engine multiplies the fused RRF score by (a Qdrant score formula).
+
+    ``factor`` is the same math in Python; adapters must rank exactly as
+    ``rrf_score * factor(payload)``, which the contract suite checks on each engine.
+
+    * freshness: ``1 + freshness_weight * (0.5 ** (|updated_ts - now| / half_life) - 1)``
+      for kinds listed in ``half_life_s`` (others do not decay); a missing
+      ``updated_ts`` counts as fresh;
+    * status: ``* (1 - penalty)`` for each status in ``status_penalties``;
+    * feedback: ``* exp(boost_weight * boost)``, ``boost`` defaulting to 0 (neutral);
+    * exact matches: ``* (1 + weight)`` per matching ``KeywordBoost``.
+    """
+
+    now_ts: float
+    half_life_s: Mapping[str, float] = field(default_factory=dict)
+    freshness_weight: float = 0.0
+    status_penalties: Mapping[str, float] = field(default_factory=dict)
+    boost_weight: float = 0.0
+    matches: tuple[KeywordBoost, ...] = ()
+
+    def factor(self, payload: Mapping[str, Any]) -> float:
+        """The multiplier for one point's payload (reference for the engine formulas)."""
+        out = 1.0
+        half_life = self.half_life_s.get(str(payload.get("kind")))
+        if half_life and self.freshness_weight:
+            ts = payload.get("updated_ts")
+            age = abs(float(ts) - self.now_ts) if isinstance(ts, (int, float)) else 0.0
+            out *= 1 + self.freshness_weight * (0.5 ** (age / half_life) - 1)
+        penalty = self.status_penalties.get(str(payload.get("status")))
+        if penalty:
+            out *= 1 - penalty
+        boost = payload.get("boost")
+        if self.boost_weight and isinstance(boost, (int, float)):
+            out *= math.exp(self.boost_weight * float(boost))
+        for match in self.matches:
+            have = payload.get(match.field)
+            have = have if isinstance(have, (list, tuple)) else [have]
+            if any(v in match.values for v in have):
+                out *= 1 + match.weight
+        return out
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One hybrid query, run entirely in the engine.
+
+    Dense and sparse prefetches (``depth`` each, every one under ``flt``) plus one per
+    ``KeywordLeg`` are fused with weighted RRF (``rrf_k``); ``formula``, when given,
+    rescales the fused scores. ``limit`` candidates come back, best first.
+    """
+
+    dense: Sequence[float]
+    sparse: SparseVector
+    limit: int
+    flt: Filter | None = None
+    depth: int = 100
+    rrf_k: int = 2
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+    legs: tuple[KeywordLeg, ...] = ()
+    formula: ScoreFormula | None = None
+
+    def active_legs(self) -> tuple[KeywordLeg, ...]:
+        """Keyword legs that can match something (an empty value list is skipped)."""
+        return tuple(leg for leg in self.legs if leg.values and leg.weight > 0)
+
+    def weights(self) -> list[float]:
+        """RRF weight per prefetch in adapter order: dense, sparse (when it has terms),
+        then the active keyword legs."""
+        out = [self.dense_weight]
+        if self.sparse.indices:
+            out.append(self.sparse_weight)
+        return out + [leg.weight for leg in self.active_legs()]
 
 
 @runtime_checkable
@@ -60,6 +167,10 @@ class VectorStore(Protocol):
         limit: int,
     ) -> list[Hit]:
         """Hybrid query: dense and sparse prefetches fused with RRF in the engine."""
+
+    def search(self, request: SearchRequest) -> list[Hit]:
+        """Hybrid query with keyword legs, weighted RRF and a score formula (see
+        ``SearchRequest``); payloads included."""
 
     def count(self, flt: Filter | None = None) -> int:
         """Number of points matching the filter (all when ``None``)."""

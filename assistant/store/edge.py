@@ -1,7 +1,8 @@
 """``EdgeStore``: the embedded default store, on qdrant-edge-py (``qdrant_edge.EdgeShard``).
 
 The real Qdrant engine runs in-process: HNSW, sparse vectors with IDF, prefetch + RRF
-fusion and payload indexes, with a write-ahead log. Every update is appended to the WAL
+fusion, score formulas (``search``: freshness decay, penalties, boosts) and payload
+indexes, with a write-ahead log. Every update is appended to the WAL
 before it is acknowledged, so acknowledged writes survive a killed process (the WAL is
 replayed on load); ``flush()`` additionally persists the segments, shortening that replay.
 
@@ -25,7 +26,16 @@ import qdrant_edge as qe
 
 from assistant.errors import LockedError, StoreError
 from assistant.models import Filter, Hit, Point, SparseVector
-from assistant.store.base import DENSE, INTEGER_FIELDS, KEYWORD_FIELDS, SPARSE, ScrollReads
+from assistant.store.base import (
+    DENSE,
+    FLOAT_FIELDS,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    SPARSE,
+    ScoreFormula,
+    ScrollReads,
+    SearchRequest,
+)
 
 # Qdrant's own default RRF constant, so edge and server rank (and score) alike.
 RRF_K = 2
@@ -42,16 +52,43 @@ def _matches_nothing(flt: Filter | None) -> bool:
     return flt is not None and any(len(values) == 0 for values in flt.any_of.values())
 
 
-def _to_filter(flt: Filter | None) -> qe.Filter | None:
-    """``Filter.any_of`` -> a ``must`` of MatchAny conditions (AND across keys)."""
-    if flt is None or not flt.any_of:
-        return None
-    return qe.Filter(
-        must=[
-            qe.FieldCondition(key=key, match=qe.MatchAny(list(values)))
-            for key, values in flt.any_of.items()
-        ]
-    )
+def _to_filter(flt: Filter | None, extra: tuple[str, Sequence[str]] | None = None) -> qe.Filter | None:
+    """``Filter.any_of`` (and ``extra``) -> a ``must`` of MatchAny conditions (AND)."""
+    pairs = list(flt.any_of.items()) if flt is not None else []
+    pairs += [extra] if extra is not None else []
+    return qe.Filter(must=[_match(k, v) for k, v in pairs]) if pairs else None
+
+
+def _match(key: str, values: Sequence[str]) -> qe.FieldCondition:
+    return qe.FieldCondition(key=key, match=qe.MatchAny(list(values)))
+
+
+def _formula(f: ScoreFormula) -> qe.Formula:
+    """``ScoreFormula`` as an edge ``Formula`` over ``$score`` (the fused RRF score)."""
+    E = qe.Expression
+    factors = [E.Variable("$score")]
+    if f.freshness_weight:
+        for kind, half_life in sorted(f.half_life_s.items()):
+            decay = E.Decay(
+                qe.DecayKind.Exp, E.Variable("updated_ts"), E.Constant(float(f.now_ts)),
+                midpoint=0.5, scale=float(half_life),
+            )
+            is_kind = E.Condition(_match("kind", [kind]))
+            loss = E.Sum([decay, E.Constant(-1.0)])  # 0 when fresh, -> -1 when old
+            factors.append(E.Sum([E.Constant(1.0), E.Mult([
+                E.Constant(float(f.freshness_weight)), is_kind, loss])]))
+    for status, penalty in sorted(f.status_penalties.items()):
+        if penalty:
+            flagged = E.Condition(_match("status", [status]))
+            factors.append(E.Sum([E.Constant(1.0), E.Mult([E.Constant(-float(penalty)), flagged])]))
+    if f.boost_weight:
+        factors.append(E.Exp(E.Mult([E.Constant(float(f.boost_weight)), E.Variable("boost")])))
+    for m in f.matches:
+        if m.values and m.weight:
+            hit = E.Condition(_match(m.field, m.values))
+            factors.append(E.Sum([E.Constant(1.0), E.Mult([E.Constant(float(m.weight)), hit])]))
+    defaults = {"boost": 0.0, "updated_ts": float(f.now_ts)}
+    return qe.Formula(E.Mult(factors), defaults=defaults)
 
 
 def _doc_filter(doc_ids: Sequence[str]) -> qe.Filter:
@@ -101,6 +138,7 @@ class EdgeStore(ScrollReads):
         existing = set(self._call(lambda: shard.info().payload_schema, "read shard info"))
         wanted = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
         wanted += [(f, qe.PayloadSchemaType.Integer) for f in INTEGER_FIELDS]
+        wanted += [(f, qe.PayloadSchemaType.Float) for f in FLOAT_FIELDS]
         for field, schema in wanted:
             if field not in existing:
                 op = qe.UpdateOperation.create_field_index(field, schema)
@@ -183,26 +221,46 @@ class EdgeStore(ScrollReads):
         limit: int,
     ) -> list[Hit]:
         """Dense + sparse prefetches fused with RRF; dense alone when the sparse is empty."""
-        shard = self._reader()
-        if shard is None or _matches_nothing(flt) or limit <= 0:
-            return []
-        self._check_dim(len(dense))
-        qflt = _to_filter(flt)
         depth = max(limit * 5, 50)
+        return self.search(SearchRequest(dense, sparse, limit, flt, depth=depth, rrf_k=RRF_K))
+
+    def search(self, request: SearchRequest) -> list[Hit]:
+        """Prefetches (dense, sparse, keyword legs) -> weighted RRF -> score formula."""
+        shard = self._reader()
+        if shard is None or _matches_nothing(request.flt) or request.limit <= 0:
+            return []
+        self._check_dim(len(request.dense))
+        qflt = _to_filter(request.flt)
+        depth = max(request.depth, request.limit)
+        dense = _floats(request.dense)
         prefetches = [
-            qe.Prefetch(
-                limit=depth, query=qe.Query.Nearest(_floats(dense), using=DENSE), filter=qflt
-            )
+            qe.Prefetch(limit=depth, query=qe.Query.Nearest(dense, using=DENSE), filter=qflt)
         ]
-        if sparse.indices:
-            vec = qe.SparseVector(list(sparse.indices), list(sparse.values))
+        if request.sparse.indices:
+            vec = qe.SparseVector(list(request.sparse.indices), list(request.sparse.values))
             prefetches.append(
                 qe.Prefetch(limit=depth, query=qe.Query.Nearest(vec, using=SPARSE), filter=qflt)
             )
-        request = qe.QueryRequest(
-            limit=limit, prefetches=prefetches, query=qe.Fusion.Rrf(k=RRF_K), with_payload=True
+        for leg in request.active_legs():
+            prefetches.append(qe.Prefetch(
+                limit=depth, query=qe.Query.Nearest(dense, using=DENSE),
+                filter=_to_filter(request.flt, (leg.field, leg.values)),
+            ))
+        weights = request.weights()
+        fusion = qe.Fusion.Rrf(
+            k=request.rrf_k, weights=None if all(w == 1.0 for w in weights) else weights
         )
-        found = self._call(lambda: shard.query(request), "query")
+        if request.formula is None:
+            query = qe.QueryRequest(
+                limit=request.limit, prefetches=prefetches, query=fusion, with_payload=True
+            )
+        else:
+            fused = qe.Prefetch(limit=depth, prefetches=prefetches, query=fusion)
+            query = qe.QueryRequest(
+                limit=request.limit, prefetches=[fused], query=_formula(request.formula),
+                with_payload=True,
+            )
+        found = self._call(lambda: shard.query(query), "query")
         return [Hit(id=str(p.id), score=float(p.score), payload=p.payload or {}) for p in found]
 
     def count(self, flt: Filter | None = None) -> int:

@@ -1,7 +1,10 @@
 """``QdrantServerStore``: the scale-out store, on qdrant-client against a Qdrant server.
 
 Same query model as the embedded ``EdgeStore`` (named dense + IDF sparse vectors, prefetch
-+ RRF in the engine, keyword/integer payload indexes), so both pass one contract suite.
++ RRF and ``FormulaQuery`` score formulas in the engine, keyword/integer/float payload
+indexes), so both pass one contract suite. RRF with a custom k (``RrfQuery``) needs a Qdrant
+server 1.16+, and RRF weights (the default ``sparse_weight`` is 2) a release after 1.16;
+plain RRF at k = 2 is sent as ``FusionQuery``, which any 1.10+ server takes.
 ``location=":memory:"`` selects qdrant-client's in-process local mode, a pure-Python
 stand-in used by tests only: it ignores payload indexes and scans in Python (filtered
 queries take hundreds of milliseconds at 20k points).
@@ -18,7 +21,16 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from assistant.errors import ConfigError, StoreError
 from assistant.models import Filter, Hit, Point, SparseVector
-from assistant.store.base import DENSE, INTEGER_FIELDS, KEYWORD_FIELDS, SPARSE, ScrollReads
+from assistant.store.base import (
+    DENSE,
+    FLOAT_FIELDS,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    SPARSE,
+    ScoreFormula,
+    ScrollReads,
+    SearchRequest,
+)
 
 UPSERT_BATCH = 256
 SCROLL_PAGE = 1000
@@ -35,16 +47,56 @@ def _matches_nothing(flt: Filter | None) -> bool:
     return flt is not None and any(len(values) == 0 for values in flt.any_of.values())
 
 
-def _to_filter(flt: Filter | None) -> models.Filter | None:
-    """``Filter.any_of`` -> a ``must`` of MatchAny conditions (AND across keys)."""
-    if flt is None or not flt.any_of:
-        return None
-    return models.Filter(
-        must=[
-            models.FieldCondition(key=key, match=models.MatchAny(any=list(values)))
-            for key, values in flt.any_of.items()
-        ]
-    )
+def _to_filter(
+    flt: Filter | None, extra: tuple[str, Sequence[str]] | None = None
+) -> models.Filter | None:
+    """``Filter.any_of`` (and ``extra``) -> a ``must`` of MatchAny conditions (AND)."""
+    pairs = list(flt.any_of.items()) if flt is not None else []
+    pairs += [extra] if extra is not None else []
+    return models.Filter(must=[_match(k, v) for k, v in pairs]) if pairs else None
+
+
+def _match(key: str, values: Sequence[str]) -> models.FieldCondition:
+    return models.FieldCondition(key=key, match=models.MatchAny(any=list(values)))
+
+
+def _plus(weight: float, term: models.Expression) -> models.SumExpression:
+    """``1 + weight * term``."""
+    return models.SumExpression(sum=[1.0, models.MultExpression(mult=[weight, term])])
+
+
+def _formula(f: ScoreFormula) -> models.FormulaQuery:
+    """``ScoreFormula`` as a ``FormulaQuery`` over ``$score`` (the fused RRF score)."""
+    factors: list[models.Expression] = ["$score"]
+    if f.freshness_weight:
+        for kind, half_life in sorted(f.half_life_s.items()):
+            decay = models.ExpDecayExpression(exp_decay=models.DecayParamsExpression(
+                x="updated_ts", target=float(f.now_ts), scale=float(half_life), midpoint=0.5
+            ))
+            loss = models.SumExpression(sum=[decay, -1.0])  # 0 when fresh, -> -1 when old
+            term = models.MultExpression(mult=[_match("kind", [kind]), loss])
+            factors.append(_plus(float(f.freshness_weight), term))
+    for status, penalty in sorted(f.status_penalties.items()):
+        if penalty:
+            factors.append(_plus(-float(penalty), _match("status", [status])))
+    if f.boost_weight:
+        factors.append(models.ExpExpression(
+            exp=models.MultExpression(mult=[float(f.boost_weight), "boost"])
+        ))
+    for m in f.matches:
+        if m.values and m.weight:
+            factors.append(_plus(float(m.weight), _match(m.field, m.values)))
+    defaults = {"boost": 0.0, "updated_ts": float(f.now_ts)}
+    return models.FormulaQuery(formula=models.MultExpression(mult=factors), defaults=defaults)
+
+
+def _fusion(k: int, weights: list[float]) -> models.Query:
+    """Plain RRF at Qdrant's default k as ``FusionQuery`` (any server version); a custom k
+    or weights need ``RrfQuery`` (a recent server, see the module docstring)."""
+    unit = all(w == 1.0 for w in weights)
+    if k == 2 and unit:
+        return models.FusionQuery(fusion=models.Fusion.RRF)
+    return models.RrfQuery(rrf=models.Rrf(k=k, weights=None if unit else weights))
 
 
 def _doc_filter(doc_ids: Sequence[str]) -> models.Filter:
@@ -138,6 +190,7 @@ class QdrantServerStore(ScrollReads):
         existing = set(info.payload_schema or {})
         wanted = [(f, models.PayloadSchemaType.KEYWORD) for f in KEYWORD_FIELDS]
         wanted += [(f, models.PayloadSchemaType.INTEGER) for f in INTEGER_FIELDS]
+        wanted += [(f, models.PayloadSchemaType.FLOAT) for f in FLOAT_FIELDS]
         with warnings.catch_warnings():
             # Local mode warns that payload indexes have no effect there; that is expected.
             warnings.filterwarnings("ignore", message="Payload indexes have no effect")
@@ -218,21 +271,34 @@ class QdrantServerStore(ScrollReads):
         limit: int,
     ) -> list[Hit]:
         """Dense + sparse prefetches fused with RRF; dense alone when the sparse is empty."""
-        if _matches_nothing(flt) or limit <= 0:
-            return []
-        qflt = _to_filter(flt)
         depth = max(limit * 5, 50)
-        prefetch = [models.Prefetch(query=_floats(dense), using=DENSE, limit=depth, filter=qflt)]
-        if sparse.indices:
-            vec = models.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
+        return self.search(SearchRequest(dense, sparse, limit, flt, depth=depth))
+
+    def search(self, request: SearchRequest) -> list[Hit]:
+        """Prefetches (dense, sparse, keyword legs) -> weighted RRF -> score formula."""
+        if _matches_nothing(request.flt) or request.limit <= 0:
+            return []
+        qflt = _to_filter(request.flt)
+        depth = max(request.depth, request.limit)
+        dense = _floats(request.dense)
+        prefetch = [models.Prefetch(query=dense, using=DENSE, limit=depth, filter=qflt)]
+        if request.sparse.indices:
+            vec = models.SparseVector(
+                indices=list(request.sparse.indices), values=list(request.sparse.values)
+            )
             prefetch.append(models.Prefetch(query=vec, using=SPARSE, limit=depth, filter=qflt))
+        for leg in request.active_legs():
+            leg_filter = _to_filter(request.flt, (leg.field, leg.values))
+            prefetch.append(models.Prefetch(query=dense, using=DENSE, limit=depth, filter=leg_filter))
+        fusion = _fusion(request.rrf_k, request.weights())
+        query: models.Query = fusion
+        if request.formula is not None:
+            prefetch = [models.Prefetch(prefetch=prefetch, query=fusion, limit=depth)]
+            query = _formula(request.formula)
         response = self._unless_missing(
             lambda: self._client.query_points(
-                self._collection,
-                prefetch=prefetch,
-                query=models.FusionQuery(fusion=models.Fusion.RRF),
-                limit=limit,
-                with_payload=True,
+                self._collection, prefetch=prefetch, query=query,
+                limit=request.limit, with_payload=True,
             ),
             "query",
         )

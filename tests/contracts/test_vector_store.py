@@ -7,6 +7,7 @@ by pointing the fixture at one.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -19,7 +20,13 @@ import pytest
 
 from assistant.errors import ConfigError, LockedError, StoreError
 from assistant.models import Filter, Point, SparseVector, point_id
-from assistant.store.base import VectorStore
+from assistant.store.base import (
+    KeywordBoost,
+    KeywordLeg,
+    ScoreFormula,
+    SearchRequest,
+    VectorStore,
+)
 from assistant.store.edge import EdgeStore
 from assistant.store.server import QdrantServerStore
 
@@ -280,6 +287,165 @@ def test_query_limit(hybrid: VectorStore) -> None:
     assert len(hybrid.query(Q_DENSE, Q_SPARSE, None, 1)) == 1
 
 
+# -- search: keyword legs, weighted RRF, score formula -----------------------------------
+
+NOW = 1_750_000_000.0
+DAY = 86_400.0
+YEAR = 365 * DAY
+# Ten docs along a dense arc: R0 is nearest the query, R9 furthest; each has its own term.
+RANKED = [
+    pt(f"docs:r{i}.md", 0, [1.0, 0.1 * i, 0.0, 0.0], {200 + i: 1.0}, source="docs",
+       kind="docs", updated_ts=int(NOW), status="active")
+    for i in range(10)
+]
+
+
+def with_payload(point: Point, **changes: object) -> Point:
+    return dataclasses.replace(point, payload={**point.payload, **changes})
+
+
+def formula(**kw: object) -> ScoreFormula:
+    return ScoreFormula(now_ts=NOW, **kw)  # type: ignore[arg-type]
+
+
+def request(flt: Filter | None = None, **kw: object) -> SearchRequest:
+    base: dict = {"dense": Q_DENSE, "sparse": EMPTY, "limit": 10, "flt": flt, "depth": 10}
+    return SearchRequest(**(base | kw))
+
+
+def order(hits: list) -> list[str]:
+    return [h.payload["doc_id"] for h in hits]
+
+
+def assert_formula_scores(store: VectorStore, req: SearchRequest) -> None:
+    """Every rescored hit = its fused RRF score x ``ScoreFormula.factor`` (engine == Python)."""
+    assert req.formula is not None
+    base = {h.id: h.score for h in store.search(dataclasses.replace(req, formula=None))}
+    hits = store.search(req)
+    assert hits
+    for hit in hits:
+        expected = base[hit.id] * req.formula.factor(hit.payload)
+        assert hit.score == pytest.approx(expected, rel=1e-5), hit.payload["doc_id"]
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+@pytest.fixture
+def ranked(store: VectorStore) -> VectorStore:
+    store.ensure_collection(DIM)
+    return store
+
+
+def test_search_without_formula_is_plain_rrf(ranked: VectorStore) -> None:
+    ranked.upsert(RANKED)
+    hits = ranked.search(request())
+    assert order(hits) == [p.payload["doc_id"] for p in RANKED]
+    assert hits[0].score == pytest.approx(1 / 2)  # RRF 1/(k + rank), k = 2, rank from 0
+    assert hits[1].score == pytest.approx(1 / 3)
+    assert hits[0].payload["kind"] == "docs"
+
+
+def test_formula_ranks_a_fresh_point_above_an_otherwise_equal_old_one(ranked: VectorStore) -> None:
+    old = with_payload(RANKED[0], updated_ts=int(NOW - 3 * YEAR))
+    ranked.upsert([old, *RANKED[1:]])
+    req = request(formula=formula(half_life_s={"docs": 180 * DAY}, freshness_weight=0.5))
+    hits = ranked.search(req)
+    assert order(hits)[:2] == ["docs:r1.md", "docs:r0.md"]  # the old nearest drops below
+    assert_formula_scores(ranked, req)
+    # code decays slowly: the same age barely moves a code point
+    slow = request(formula=formula(half_life_s={"docs": 100 * YEAR}, freshness_weight=0.5))
+    assert order(ranked.search(slow))[0] == "docs:r0.md"
+    # a missing updated_ts counts as fresh; a kind without a half-life never decays
+    ranked.upsert([with_payload(RANKED[0], updated_ts=None, kind="code")])
+    ranked.upsert([dataclasses.replace(RANKED[0], payload={
+        k: v for k, v in RANKED[0].payload.items() if k != "updated_ts"})])
+    assert order(ranked.search(req))[0] == "docs:r0.md"
+    assert_formula_scores(ranked, req)
+
+
+@pytest.mark.parametrize("status", ["stale", "deprecated"])
+def test_formula_penalises_stale_and_deprecated(ranked: VectorStore, status: str) -> None:
+    ranked.upsert([with_payload(RANKED[0], status=status), *RANKED[1:]])
+    req = request(formula=formula(status_penalties={"stale": 0.4, "deprecated": 0.7}))
+    hits = ranked.search(req)
+    assert order(hits)[0] == "docs:r1.md"
+    # 1/2 x 0.6 = 0.3 falls between 1/3 and 1/4; 1/2 x 0.3 = 0.15 between 1/6 and 1/7
+    assert order(hits).index("docs:r0.md") == (1 if status == "stale" else 4)
+    assert_formula_scores(ranked, req)
+    no_penalty = request(formula=formula(status_penalties={"stale": 0.0, "deprecated": 0.0}))
+    assert order(ranked.search(no_penalty))[0] == "docs:r0.md"
+
+
+def test_formula_applies_the_feedback_boost(ranked: VectorStore) -> None:
+    ranked.upsert([with_payload(RANKED[0], boost=-1.0), with_payload(RANKED[3], boost=1.0),
+                   *RANKED[1:3], *RANKED[4:]])
+    req = request(formula=formula(boost_weight=1.0))
+    assert order(ranked.search(req))[:3] == ["docs:r3.md", "docs:r1.md", "docs:r2.md"]
+    assert_formula_scores(ranked, req)
+    neutral = ranked.search(request(formula=formula(boost_weight=1.0), limit=10))
+    unboosted = {h.payload["doc_id"]: h.score for h in neutral if "boost" not in h.payload}
+    plain = {h.payload["doc_id"]: h.score for h in ranked.search(request())}
+    for doc_id, score in unboosted.items():  # absent boost = neutral (default 0)
+        assert score == pytest.approx(plain[doc_id], rel=1e-6)
+
+
+def test_formula_boosts_exact_keyword_matches(ranked: VectorStore) -> None:
+    ranked.upsert([with_payload(RANKED[4], symbols=["retry_limit", "retrypolicy"]), *RANKED[:4],
+                   *RANKED[5:]])
+    req = request(formula=formula(matches=(KeywordBoost("symbols", ("retry_limit",), 3.0),)))
+    assert order(ranked.search(req))[0] == "docs:r4.md"
+    assert_formula_scores(ranked, req)
+
+
+def test_keyword_leg_finds_what_dense_and_sparse_miss(ranked: VectorStore) -> None:
+    far = pt("repo:defs.py", 0, [-1.0, 0.0, 0.0, 0.0], {999: 1.0}, kind="code",
+             updated_ts=int(NOW), symbols=["httpclient.send", "send"], source="repo")
+    ranked.upsert([*RANKED, far, *FILLER])
+    plain = request(depth=5, limit=10)
+    assert far.id not in {h.id for h in ranked.search(plain)}
+    leg = dataclasses.replace(plain, legs=(KeywordLeg("symbols", ("httpclient.send",), 1.0),))
+    hits = {h.id: h.score for h in ranked.search(leg)}
+    assert hits[far.id] == pytest.approx(0.5)  # first on its own list: ties the dense top
+    # weights: a heavier exact list puts it clearly first
+    heavy = dataclasses.replace(leg, legs=(KeywordLeg("symbols", ("httpclient.send",), 3.0),))
+    top = ranked.search(heavy)
+    # Qdrant's weighted RRF: w / (rank + 1 + w (k - 1)), so weight 3 at rank 0 gives 3/4
+    assert top[0].id == far.id and top[0].score == pytest.approx(0.75)
+    assert top[1].score == pytest.approx(0.5)
+    # an empty value list adds no leg (and no error)
+    empty = dataclasses.replace(plain, legs=(KeywordLeg("symbols", (), 1.0),))
+    assert far.id not in {h.id for h in ranked.search(empty)}
+
+
+def test_keyword_leg_respects_the_request_filter(ranked: VectorStore) -> None:
+    secret = pt("repo:secret.py", 0, [-1.0, 0.0, 0.0, 0.0], {998: 1.0}, groups=("sec",),
+                symbols=["retry_limit"], kind="code")
+    ranked.upsert([*RANKED, secret])
+    legs = (KeywordLeg("symbols", ("retry_limit",), 5.0),)
+    req = request(legs=legs, formula=formula(matches=(KeywordBoost("symbols", ("retry_limit",), 5.0),)))
+    assert order(ranked.search(req))[0] == "repo:secret.py"
+    for flt in (Filter({"access_groups": ["eng"]}), Filter({"source": ["docs"]})):
+        hits = ranked.search(dataclasses.replace(req, flt=flt))
+        assert secret.id not in {h.id for h in hits}
+    assert ranked.search(dataclasses.replace(req, flt=Filter({"access_groups": []}))) == []
+
+
+def test_weighted_rrf_follows_the_weights(hybrid: VectorStore) -> None:
+    base = SearchRequest(Q_DENSE, Q_SPARSE, limit=3, depth=50)
+    assert hybrid.search(base)[0].id == BOTH.id
+    sparse_heavy = hybrid.search(dataclasses.replace(base, sparse_weight=10.0))
+    assert [h.id for h in sparse_heavy[:2]] == [BOTH.id, S.id]  # S now beats D
+    # with k = 1 weights scale linearly: D (dense rank 0) 10/1 beats BOTH 10/2 + 1/2
+    dense_heavy = hybrid.search(dataclasses.replace(base, dense_weight=10.0, rrf_k=1))
+    assert dense_heavy[0].id == D.id and dense_heavy[0].score == pytest.approx(10.0)
+
+
+def test_search_on_an_empty_store_or_before_a_collection(store: VectorStore) -> None:
+    req = request(formula=formula(freshness_weight=0.5, half_life_s={"docs": DAY}))
+    assert store.search(req) == []
+    store.ensure_collection(DIM)
+    assert store.search(req) == []
+
+
 # -- listing -------------------------------------------------------------------------------
 
 
@@ -346,6 +512,16 @@ def test_edge_directory_is_locked_while_open(tmp_path: Path) -> None:
         first.close()
     second = EdgeStore(path)  # released on close
     second.close()
+
+
+def test_edge_indexes_every_filtered_and_scored_field(tmp_path: Path) -> None:
+    from assistant.store.base import FLOAT_FIELDS, INTEGER_FIELDS, KEYWORD_FIELDS
+
+    with EdgeStore(tmp_path / "shard") as s:
+        s.ensure_collection(DIM)
+        schema = s._shard.info().payload_schema  # type: ignore[union-attr]
+        assert {"symbols", "path_keys", "dirs", "ext", "status", "boost"} <= set(schema)
+        assert set(KEYWORD_FIELDS + INTEGER_FIELDS + FLOAT_FIELDS) <= set(schema)
 
 
 def test_edge_optimize_keeps_results(tmp_path: Path) -> None:

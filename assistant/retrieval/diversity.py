@@ -1,0 +1,115 @@
+"""Turning ranked chunks into a useful top k, and into a file ranking.
+
+A generator given five overlapping chunks of one file (or the same README vendored in
+three places) wastes its context; a developer wants the answer's sources to span the
+files that matter. Neither a near-duplicate test nor a per-file quota is a Qdrant query,
+so both run here, identically for every store, over an over-fetched candidate list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.models import Passage
+
+SHINGLE = 3
+_WORD = re.compile(r"\w+")
+
+
+def file_key(p: Passage) -> str:
+    """``source:path``, the unit of file-level metrics and of the per-file cap."""
+    return f"{p.source}:{p.path}"
+
+
+def shingles(text: str, size: int = SHINGLE) -> frozenset[tuple[str, ...]]:
+    """Word n-grams of a text (lowercased); texts shorter than n give one shingle."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    if len(words) <= size:
+        return frozenset({tuple(words)})
+    return frozenset(tuple(words[i : i + size]) for i in range(len(words) - size + 1))
+
+
+def jaccard(a: frozenset, b: frozenset) -> float:
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+@dataclass
+class _Seen:
+    shingles: list[frozenset]
+    texts: set[str]
+
+
+def diversify(
+    ranked: Sequence[Passage], k: int, *, per_file: int = 2, duplicate_similarity: float = 0.9
+) -> list[Passage]:
+    """The top ``k`` of ``ranked`` (best first) without near-duplicates, at most
+    ``per_file`` passages per file while other files still have candidates.
+
+    A passage whose word-shingle Jaccard similarity to an already chosen one reaches
+    ``duplicate_similarity`` is dropped. Passages over the per-file cap are held back and
+    fill the remaining slots, best first, only when no other file is left.
+    """
+    chosen: list[Passage] = []
+    held: list[Passage] = []
+    seen = _Seen([], set())
+    per: dict[str, int] = defaultdict(int)
+    for p in ranked:
+        if len(chosen) >= k:
+            break
+        if _is_duplicate(p, seen, duplicate_similarity):
+            continue
+        if per[file_key(p)] >= per_file:
+            held.append(p)
+            continue
+        _remember(p, seen)
+        per[file_key(p)] += 1
+        chosen.append(p)
+    for p in held:
+        if len(chosen) >= k:
+            break
+        if not _is_duplicate(p, seen, duplicate_similarity):
+            _remember(p, seen)
+            chosen.append(p)
+    if held:  # keep best-first order after filling
+        order = {id(p): i for i, p in enumerate(ranked)}
+        chosen.sort(key=lambda p: order[id(p)])
+    return chosen
+
+
+def _is_duplicate(p: Passage, seen: _Seen, threshold: float) -> bool:
+    norm = " ".join(p.text.split()).lower()
+    if norm in seen.texts:
+        return True
+    if threshold >= 1.0:
+        return False
+    mine = shingles(p.text)
+    return any(jaccard(mine, other) >= threshold for other in seen.shingles)
+
+
+def _remember(p: Passage, seen: _Seen) -> None:
+    seen.texts.add(" ".join(p.text.split()).lower())
+    seen.shingles.append(shingles(p.text))
+
+
+def rank_files(
+    ranked: Sequence[tuple[str, float]], *, decay: float = 0.3, limit: int | None = None
+) -> list[tuple[str, float]]:
+    """File ranking from ``(file key, chunk score)`` pairs: a file scores its best chunk
+    plus ``decay`` x its second, ``decay**2`` x its third... so a file with several
+    relevant chunks edges out one with a single chunk of equal score, while one long file
+    cannot win on volume alone. Ties keep first-seen order."""
+    per: dict[str, list[float]] = defaultdict(list)
+    for key, score in ranked:
+        per[key].append(score)
+    scored = []
+    for key, scores in per.items():
+        scores.sort(reverse=True)
+        scored.append((key, sum(s * decay**i for i, s in enumerate(scores))))
+    first = {key: i for i, key in enumerate(per)}
+    scored.sort(key=lambda item: (-item[1], first[item[0]]))
+    return scored[:limit] if limit is not None else scored

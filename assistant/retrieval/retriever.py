@@ -1,0 +1,209 @@
+"""The Retriever: a question in, the passages an answer should cite out.
+
+One engine query per question (dense + code-aware sparse + exact symbol/path legs, fused
+with RRF, rescored by the freshness/status/feedback/exact-match formula; see
+``assistant.retrieval.scoring``), under the caller's access groups as a ``must`` filter.
+Python then applies what Qdrant cannot: the exact ``path:`` glob, near-duplicate
+collapse and the per-file cap.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from assistant.embedding.base import Embedder
+from assistant.embedding.sparse import SparseEncoder
+from assistant.errors import ConfigError
+from assistant.models import Hit, Passage, User
+from assistant.retrieval.diversity import diversify, file_key
+from assistant.retrieval.diversity import rank_files as aggregate_files
+from assistant.retrieval.identifiers import question_identifiers, question_path_keys
+from assistant.retrieval.query import MAX_QUESTION_CHARS, QueryFilters, parse_query
+from assistant.retrieval.scoring import build_filter, build_request
+from assistant.settings import RetrievalSettings
+from assistant.store.base import VectorStore
+
+MAX_K = 100
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What a question retrieved, with per-stage timings for the interaction record."""
+
+    query: str  # question without filter tokens
+    filters: QueryFilters
+    passages: tuple[Passage, ...]  # best first, diversified, at most k
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+    def files(self) -> list[str]:
+        """Distinct ``source:path`` in rank order."""
+        return list(dict.fromkeys(file_key(p) for p in self.passages))
+
+
+def parse_datetime(value: Any, fallback_ts: Any = None) -> datetime:
+    """Payload ``updated_at`` (ISO 8601) as a tz-aware UTC datetime; ``updated_ts`` or the
+    epoch when it is missing or unreadable (an unknown age reads as old, never as new)."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    if isinstance(fallback_ts, (int, float)):
+        return datetime.fromtimestamp(fallback_ts, tz=UTC)
+    return _EPOCH
+
+
+def to_passage(hit: Hit) -> Passage:
+    """A ``Passage`` from a point's payload (everything a citation and an age badge need)."""
+    p = hit.payload
+    return Passage(
+        id=hit.id,
+        doc_id=str(p.get("doc_id", "")),
+        source=str(p.get("source", "")),
+        path=str(p.get("path", "")),
+        kind=str(p.get("kind", "code")),
+        start_line=int(p.get("start_line") or 1),
+        end_line=int(p.get("end_line") or p.get("start_line") or 1),
+        text=str(p.get("text") or ""),
+        score=float(hit.score),
+        updated_at=parse_datetime(p.get("updated_at"), p.get("updated_ts")),
+        commit=str(p.get("commit") or ""),
+        language=p.get("language"),
+        symbol=p.get("symbol"),
+        title=p.get("title") or p.get("doc_title"),
+        url=p.get("url"),
+        owner=p.get("owner"),
+        status=str(p.get("status") or "active"),
+        stale_reason=p.get("stale_reason"),
+    )
+
+
+class Retriever:
+    """Hybrid, freshness-aware, ACL-filtered retrieval over one ``VectorStore``."""
+
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+        settings: RetrievalSettings,
+        *,
+        known_sources: Callable[[], set[str]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.sparse = sparse
+        self.settings = settings
+        self.known_sources = known_sources
+        self.clock = clock  # "now" for freshness; injectable so tests pin ages
+
+    def retrieve(
+        self,
+        question: str,
+        *,
+        user: User,
+        k: int | None = None,
+        filters: QueryFilters | None = None,
+    ) -> Retrieval:
+        """The best ``k`` passages for ``question`` that ``user`` may read.
+
+        Filter tokens in the question (``repo:``, ``path:``, ``lang:``, ``kind:``) merge
+        with ``filters``. Raises ``ConfigError`` for an empty or oversized question, an
+        unknown repo, language or kind.
+        """
+        started = time.perf_counter()
+        k = self._check_k(self.settings.k if k is None else k)
+        text, merged = self._prepare(question, filters)
+        limit = max(self.settings.candidates, 4 * k)
+        hits, timings = self._search(text, merged, user, limit)
+        t0 = time.perf_counter()
+        passages = [to_passage(h) for h in hits if merged.path_matches(str(h.payload.get("path", "")))]
+        chosen = diversify(
+            passages, k,
+            per_file=self.settings.max_chunks_per_file,
+            duplicate_similarity=self.settings.duplicate_similarity,
+        )
+        timings["diversify"] = time.perf_counter() - t0
+        timings["total"] = time.perf_counter() - started
+        return Retrieval(query=text, filters=merged, passages=tuple(chosen), timings=timings)
+
+    def rank_files(
+        self,
+        question: str,
+        *,
+        user: User,
+        k: int = 10,
+        filters: QueryFilters | None = None,
+    ) -> list[tuple[str, float]]:
+        """Files (``source:path``) best first with their scores, aggregated over
+        ``file_candidates`` chunks (see ``diversity.rank_files``); used by eval."""
+        k = self._check_k(k, limit=10_000)
+        text, merged = self._prepare(question, filters)
+        hits, _ = self._search(text, merged, user, max(self.settings.file_candidates, k))
+        pairs = [
+            (f"{h.payload.get('source', '')}:{h.payload.get('path', '')}", float(h.score))
+            for h in hits
+            if merged.path_matches(str(h.payload.get("path", "")))
+        ]
+        return aggregate_files(pairs, decay=self.settings.file_chunk_decay, limit=k)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _prepare(self, question: str, filters: QueryFilters | None) -> tuple[str, QueryFilters]:
+        if not isinstance(question, str) or not question.strip():
+            raise ConfigError(
+                "the question is empty: ask about the code or docs, "
+                'e.g. "where do we retry failed payments?"'
+            )
+        if len(question) > MAX_QUESTION_CHARS:
+            raise ConfigError(
+                f"the question is {len(question)} characters; the limit is "
+                f"{MAX_QUESTION_CHARS}: keep the part that matters (the error message, the "
+                "function or file names)"
+            )
+        text, parsed = parse_query(question)
+        merged = (filters or QueryFilters()).merged(parsed).normalized()
+        if not text:
+            raise ConfigError(
+                "the question has only filters (repo:, path:, lang:, kind:); "
+                "add what you are looking for"
+            )
+        if merged.repos and self.known_sources is not None:
+            merged.check_repos(self.known_sources())
+        return text, merged
+
+    def _search(
+        self, text: str, filters: QueryFilters, user: User, limit: int
+    ) -> tuple[list[Hit], dict[str, float]]:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        dense = self.embedder.embed_query(text)
+        sparse = self.sparse.encode_query(text)
+        timings["embed"] = time.perf_counter() - t0
+        request = build_request(
+            self.settings,
+            dense=dense,
+            sparse=sparse,
+            flt=build_filter(filters, user.access_groups()),
+            limit=limit,
+            now_ts=self.clock(),
+            identifiers=question_identifiers(text),
+            path_keys=question_path_keys(text),
+        )
+        t0 = time.perf_counter()
+        hits = self.store.search(request)
+        timings["search"] = time.perf_counter() - t0
+        return hits, timings
+
+    @staticmethod
+    def _check_k(k: int, limit: int = MAX_K) -> int:
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= limit:
+            raise ConfigError(f"k must be a whole number between 1 and {limit}, got {k!r}")
+        return k

@@ -1,0 +1,78 @@
+"""Near-duplicate collapse, the per-file cap and file-level ranking."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from assistant.models import Passage
+from assistant.retrieval.diversity import diversify, jaccard, rank_files, shingles
+
+WHEN = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def passage(path: str, n: int, text: str | None = None, source: str = "app") -> Passage:
+    return Passage(
+        id=f"{path}#{n}", doc_id=f"{source}:{path}", source=source, path=path, kind="code",
+        start_line=n * 10 + 1, end_line=n * 10 + 9,
+        text=text if text is not None else f"unique text of {path} chunk {n} " + "word " * n,
+        score=1.0 / (n + 1), updated_at=WHEN, commit="c" * 40,
+    )
+
+
+def ids(passages: list[Passage]) -> list[str]:
+    return [p.id for p in passages]
+
+
+def test_per_file_cap_spreads_the_top_k_over_files() -> None:
+    ranked = [passage("a.py", 0), passage("a.py", 1), passage("a.py", 2), passage("a.py", 3),
+              passage("b.py", 0), passage("c.py", 0)]
+    top = diversify(ranked, 4, per_file=2)
+    assert ids(top) == ["a.py#0", "a.py#1", "b.py#0", "c.py#0"]
+    # one per file leaves a slot: the best held-back chunk fills it, in score order
+    assert ids(diversify(ranked, 4, per_file=1)) == ["a.py#0", "a.py#1", "b.py#0", "c.py#0"]
+    assert ids(diversify(ranked, 3, per_file=1)) == ["a.py#0", "b.py#0", "c.py#0"]
+
+
+def test_capped_chunks_fill_only_when_nothing_else_is_left_and_keep_rank_order() -> None:
+    ranked = [passage("a.py", i) for i in range(5)] + [passage("b.py", 9)]
+    top = diversify(ranked, 5, per_file=2)
+    assert ids(top) == ["a.py#0", "a.py#1", "a.py#2", "a.py#3", "b.py#9"]
+
+
+def test_identical_and_near_identical_text_collapse() -> None:
+    body = "def retry(payment):\n    " + " ".join(f"step{i}()" for i in range(40))
+    ranked = [
+        passage("a.py", 0, body),
+        passage("vendor/a.py", 0, body.replace("    ", "\t")),  # same words, other whitespace
+        passage("b.py", 0, body.replace("step39()", "step_last()")),  # one word differs
+        passage("c.py", 0, "something else entirely about invoices"),
+    ]
+    assert ids(diversify(ranked, 4)) == ["a.py#0", "c.py#0"]
+    assert ids(diversify(ranked, 4, duplicate_similarity=1.0)) == ["a.py#0", "b.py#0", "c.py#0"]
+
+
+def test_same_path_in_two_sources_are_different_files() -> None:
+    ranked = [passage("a.py", i, source="x") for i in range(3)] + [passage("a.py", 5, source="y")]
+    assert [p.source for p in diversify(ranked, 3, per_file=2)] == ["x", "x", "y"]
+
+
+def test_k_bounds_and_empty() -> None:
+    assert diversify([], 5) == []
+    assert len(diversify([passage(f"f{i}.py", 0) for i in range(10)], 3)) == 3
+
+
+def test_shingles_and_jaccard() -> None:
+    assert shingles("a b") == frozenset({("a", "b")})
+    assert jaccard(shingles("x y z w"), shingles("x y z w")) == 1.0
+    assert jaccard(shingles("a b c d"), shingles("e f g h")) == 0.0
+
+
+def test_rank_files_rewards_several_relevant_chunks_but_not_volume() -> None:
+    pairs = [("app:a.py", 1.0), ("app:b.py", 0.9), ("app:b.py", 0.8), ("app:c.py", 0.5)]
+    pairs += [("app:c.py", 0.5)] * 20
+    ranked = rank_files(pairs, decay=0.3)
+    assert [f for f, _ in ranked] == ["app:b.py", "app:a.py", "app:c.py"]
+    assert ranked[0][1] == 0.9 + 0.3 * 0.8
+    assert ranked[2][1] < 0.5 / (1 - 0.3) + 1e-9  # bounded by a geometric series
+    assert rank_files(pairs, decay=0.0)[0] == ("app:a.py", 1.0)  # decay 0 = max
+    assert rank_files(pairs, limit=1) == ranked[:1]
