@@ -1,0 +1,1 @@
+"""Generation: turning retrieved passages into cited answer text (extractive, openai, llamacpp)."""
