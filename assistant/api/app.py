@@ -1,0 +1,67 @@
+"""The FastAPI application: routers, auth, error handling.
+
+``create_app`` receives a built ``Container`` (the composition root) and reads nothing
+from the environment itself, so the CLI, the chat UI (which mounts this app later) and
+tests each decide where settings come from. Run it with a single uvicorn worker: the
+embedded store can be opened by one process only.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import FastAPI
+
+from assistant.api import ask, openai_compat, search
+from assistant.api.auth import TokenVerifier
+from assistant.api.deps import Services
+from assistant.api.errors import CatchAllMiddleware, install_error_handlers
+from assistant.container import Container
+
+
+def create_app(
+    container: Container, *, answerer: Any = None, retriever: Any = None,
+    token_verifier: TokenVerifier | None = None,
+) -> FastAPI:
+    """Build the app; ``answerer``/``retriever``/``token_verifier`` replace the real ones in tests.
+
+    Nothing heavy happens here: the catalog opens on the first authenticated request and
+    the model and store on the first question.
+    """
+    app = FastAPI(
+        title="Sourcewise",
+        description="Answers about your code and docs, with citations. "
+        "Every route but /healthz needs `Authorization: Bearer <token>`.",
+        version="0.1.0",
+    )
+    app.state.services = Services(container, answerer=answerer, retriever=retriever)
+    app.state.started_at = int(time.time())
+    app.state.verify_token = token_verifier or _lazy_verifier(container)
+
+    install_error_handlers(app)
+    app.add_middleware(CatchAllMiddleware, max_body_bytes=container.settings.api.max_body_bytes)
+    app.include_router(ask.router)
+    app.include_router(search.router)
+    app.include_router(openai_compat.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Liveness, without auth (for load balancers); touches no backend."""
+        return {"status": "ok"}
+
+    return app
+
+
+def _lazy_verifier(container: Container) -> TokenVerifier:
+    """Verify against the catalog, opening it (and running migrations) on first use."""
+    from assistant.catalog.tokens import TokenStore
+
+    store: list[TokenStore] = []
+
+    def verify(token: str) -> Any:
+        if not store:
+            store.append(TokenStore(container.db))
+        return store[0].verify(token)
+
+    return verify

@@ -1,0 +1,42 @@
+"""``GET /api/search``: ranked passages, the same retrieval the answers use, no generation."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from assistant.api.auth import CurrentUser
+from assistant.api.deps import ServicesDep
+from assistant.api.schemas import SearchOut, passage_out
+from assistant.retrieval.query import QueryFilters
+
+router = APIRouter(prefix="/api", tags=["search"])
+
+Values = Annotated[list[str], Query(max_length=50)]
+
+
+@router.get("/search", response_model=SearchOut)
+def search(
+    user: CurrentUser,
+    svc: ServicesDep,
+    q: Annotated[str, Query(description="The query; may contain repo:/path:/lang:/kind: filters.")],
+    k: Annotated[int, Query(ge=1, le=100)] = 10,
+    repo: Values = [],  # noqa: B006 - FastAPI copies defaults
+    path: Values = [],  # noqa: B006
+    lang: Values = [],  # noqa: B006
+    kind: Values = [],  # noqa: B006
+) -> SearchOut:
+    """Top ``k`` passages the caller may see (a sync def: FastAPI runs it in a thread)."""
+    filters = QueryFilters(repos=tuple(repo), paths=tuple(path), langs=tuple(lang), kinds=tuple(kind))
+    given = None if filters.is_empty() else filters
+    result = svc.retriever().retrieve(q, user=user, k=k, filters=given)  # it checks q
+    now = datetime.now(UTC)
+    return SearchOut(
+        query=result.query,
+        filters={key: list(values) for key, values in asdict(result.filters).items()},
+        passages=[passage_out(p, rank, now) for rank, p in enumerate(result.passages, 1)],
+        timings={key: round(float(v), 4) for key, v in result.timings.items()},
+    )

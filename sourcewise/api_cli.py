@@ -1,0 +1,148 @@
+"""`sourcewise serve` and `sourcewise token ...`: run the HTTP API and manage its tokens.
+
+Kept apart from ``sourcewise.cli`` so the API's commands can be registered there with
+``register(app)``; ``python -m sourcewise.api_cli`` runs them on their own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from assistant.catalog.tokens import TokenInfo, TokenStore
+from assistant.container import build
+from assistant.errors import SourcewiseError
+from assistant.settings import load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sourcewise HTTP API.")
+token_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API tokens.")
+app.add_typer(token_app, name="token")
+console = Console()
+err = Console(stderr=True)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Bind address (default: settings).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default: settings).")] = None,
+) -> None:
+    """Serve /api and the OpenAI-compatible /v1 with uvicorn (one worker)."""
+    import uvicorn
+
+    from assistant.api.app import create_app
+
+    settings = load_settings()
+    container = build(settings)
+    try:
+        if settings.store.backend == "edge":
+            # The embedded store admits one process: fail now with LockedError's advice,
+            # not on the first question. (Hence also one uvicorn worker, never more.)
+            container.store  # noqa: B018
+        container.db  # noqa: B018 - runs catalog migrations before accepting requests
+        bind_host, bind_port = host or settings.api.host, port or settings.api.port
+        err.print(f"Sourcewise API on http://{bind_host}:{bind_port} (OpenAI base_url: "
+                  f"http://{bind_host}:{bind_port}/v1, model {settings.api.model_id!r})", soft_wrap=True)
+        uvicorn.run(create_app(container), host=bind_host, port=bind_port, workers=1,
+                    log_level=settings.api.log_level)
+    finally:
+        container.close()
+
+
+def _groups(value: str | None) -> list[str]:
+    return sorted({g.strip() for g in (value or "").split(",") if g.strip()})
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Argument(help="A label for the token, used to revoke it.")],
+    user: Annotated[str, typer.Option("--user", help="The user the token acts as.")],
+    groups: Annotated[str | None, typer.Option("--groups", help="Access groups, comma-separated.")] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="See every source, whatever its groups.")] = False,
+) -> None:
+    """Create a token and print it once (only its hash is stored)."""
+    container = build(load_settings())
+    try:
+        info, plaintext = TokenStore(container.db).create(name, user=user, groups=_groups(groups), is_admin=admin)
+    finally:
+        container.close()
+    print(plaintext)
+    scope = "admin" if info.is_admin else f"groups: {', '.join(info.groups) or '(public sources only)'}"
+    err.print(f"token {info.name!r} for user {info.user} ({scope}); store it now, it is not shown again")
+
+
+def _token_json(t: TokenInfo) -> dict[str, object]:
+    def iso(value: object) -> object:
+        return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
+
+    return {"name": t.name, "user": t.user, "groups": list(t.groups), "admin": t.is_admin,
+            "active": t.active, "created_at": iso(t.created_at), "last_used_at": iso(t.last_used_at),
+            "revoked_at": iso(t.revoked_at)}
+
+
+@token_app.command("list")
+def token_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List tokens (never their secrets)."""
+    container = build(load_settings())
+    try:
+        tokens = TokenStore(container.db).list()
+    finally:
+        container.close()
+    if as_json:
+        print(json.dumps([_token_json(t) for t in tokens], indent=2))
+        return
+    if not tokens:
+        console.print("no tokens yet: `sourcewise token create NAME --user USER`")
+    for t in tokens:
+        used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never used"
+        state = "active" if t.active else "revoked"
+        scope = "admin" if t.is_admin else ",".join(t.groups) or "-"
+        console.print(f"{t.name}\t{t.user}\t{scope}\t{state}\t{used}", markup=False, highlight=False)
+
+
+@token_app.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
+    """Revoke a token; requests with it get 401 from then on."""
+    container = build(load_settings())
+    try:
+        TokenStore(container.db).revoke(name)
+    finally:
+        container.close()
+    console.print(f"revoked {name}")
+
+
+def register(parent: typer.Typer) -> None:
+    """Add ``serve`` and the ``token`` group to the main ``sourcewise`` app."""
+    parent.command("serve")(serve)
+    parent.add_typer(token_app, name="token")
+
+
+app.command("serve")(serve)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except SourcewiseError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()
