@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from assistant.catalog.db import Database
 from assistant.catalog.repo import Catalog
@@ -12,6 +13,9 @@ from assistant.embedding.sentence_transformers import SentenceTransformerEmbedde
 from assistant.embedding.sparse import SparseEncoder
 from assistant.settings import Settings
 from assistant.store.base import VectorStore
+
+if TYPE_CHECKING:
+    from assistant.retrieval.retriever import Retriever
 
 
 def collection_name(prefix: str, model_id: str) -> str:
@@ -43,6 +47,15 @@ class Container:
     @cached_property
     def sparse(self) -> SparseEncoder:
         return SparseEncoder()
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        from assistant.retrieval.retriever import Retriever
+
+        return Retriever(
+            self.store, self.embedder, self.sparse, self.settings.retrieval,
+            known_sources=lambda: {row.name for row in self.catalog.list_sources()},
+        )
 
     @cached_property
     def store(self) -> VectorStore:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -61,9 +61,109 @@ class IndexingSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
-    """Ranking knobs (owned by assistant/retrieval; every field documented in the README)."""
+    """Ranking knobs (owned by assistant/retrieval; every field documented in the README).
+
+    The engine scores ``RRF(dense, sparse, exact legs) * freshness * status * feedback *
+    exact-match boosts * test/meta-file priors``; see ``assistant.store.base.ScoreFormula``.
+    """
 
     k: int = Field(default=8, ge=1, le=100, description="Passages given to the generator.")
+    candidates: int = Field(
+        default=64, ge=1, le=1000,
+        description="Chunks fetched per question before near-duplicates and the per-file cap "
+        "are applied (at least 4 x k).",
+    )
+    prefetch_depth: int = Field(
+        default=100, ge=10, le=5000,
+        description="Candidates each prefetch (dense, sparse, exact) adds to the fusion.",
+    )
+    file_candidates: int = Field(
+        default=200, ge=10, le=5000, description="Chunks aggregated per file by the file-level ranking."
+    )
+    rrf_k: int = Field(
+        default=2, ge=1, le=1000,
+        description="RRF rank constant: small values trust the top of each list, large ones flatten.",
+    )
+    dense_weight: float = Field(
+        default=1.0, gt=0, le=100, description="RRF weight of the dense (semantic) list."
+    )
+    sparse_weight: float = Field(
+        default=2.0, gt=0, le=100,
+        description="RRF weight of the code-aware sparse (lexical) list; Qdrant's weighted RRF "
+        "scores rank r as 1 / ((r + 1) / w + k - 1).",
+    )
+    exact_weight: float = Field(
+        default=1.0, ge=0, le=100,
+        description="RRF weight of the lists of chunks defining a symbol or living at a path the "
+        "question names (0 turns these lists off).",
+    )
+    symbol_boost: float = Field(
+        default=1.0, ge=0, le=100,
+        description="Score x (1 + this) for a chunk that defines an identifier the question names.",
+    )
+    path_boost: float = Field(
+        default=1.0, ge=0, le=100,
+        description="Score x (1 + this) for a chunk of a file the question names.",
+    )
+    freshness_weight: float = Field(
+        default=0.5, ge=0, le=1,
+        description="How much age can take off a score: x (1 - w + w * 0.5^(age / half-life)).",
+    )
+    half_life_days_code: float = Field(
+        default=1825, gt=0, description="Freshness half-life of code, in days (code ages slowly)."
+    )
+    half_life_days_docs: float = Field(
+        default=365, gt=0, description="Freshness half-life of docs, in days."
+    )
+    half_life_days_wiki: float = Field(
+        default=180, gt=0, description="Freshness half-life of wiki pages, in days."
+    )
+    stale_penalty: float = Field(
+        default=0.4, ge=0, le=1, description="Score x (1 - this) for a source flagged `stale`."
+    )
+    deprecated_penalty: float = Field(
+        default=0.6, ge=0, le=1, description="Score x (1 - this) for a source marked `deprecated`."
+    )
+    test_penalty: float = Field(
+        default=0.3, ge=0, lt=1,
+        description="Score x (1 - this) for test files (tests/, test_*.py, *_test.go, *.spec.ts ...): "
+        "they mention everything they test, the implementation should come first.",
+    )
+    meta_penalty: float = Field(
+        default=0.3, ge=0, lt=1,
+        description="Score x (1 - this) for changelogs, release notes and issue/PR templates "
+        "(CHANGELOG, HISTORY, announce/, whatsnew/, .github/ISSUE_TEMPLATE ...): they name every "
+        "feature or echo every bug report.",
+    )
+    boost_weight: float = Field(
+        default=0.5, ge=0, le=10,
+        description="Score x exp(this * boost) for the feedback `boost` payload field "
+        "(-1..1, absent = 0 = neutral).",
+    )
+    max_chunks_per_file: int = Field(
+        default=2, ge=1, le=100,
+        description="Passages per file before other files get a turn (more only when nothing "
+        "else is left).",
+    )
+    duplicate_similarity: float = Field(
+        default=0.9, gt=0, le=1,
+        description="Word-shingle Jaccard similarity at which two passages count as one (the "
+        "lower ranked is dropped).",
+    )
+    file_chunk_decay: float = Field(
+        default=0.3, ge=0, le=1,
+        description="File ranking: a file scores its best chunk plus this x the next, this^2 x "
+        "the third...",
+    )
+
+    def half_life_seconds(self) -> dict[str, float]:
+        """Per source kind, for the score formula."""
+        day = 86_400.0
+        return {
+            "code": self.half_life_days_code * day,
+            "docs": self.half_life_days_docs * day,
+            "wiki": self.half_life_days_wiki * day,
+        }
 
 
 class GenerationSettings(BaseModel):
@@ -72,6 +172,53 @@ class GenerationSettings(BaseModel):
     generator: Literal["extractive", "openai", "llamacpp"] = Field(
         default="extractive", description="`extractive` (no model), `openai` (any compatible endpoint), `llamacpp`."
     )
+    base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint for `openai`, e.g. http://localhost:11434/v1."
+    )
+    api_key: SecretStr | None = Field(default=None, description="API key for `openai` (none for local servers).")
+    model: str | None = Field(
+        default=None,
+        description="`openai`: the model name; `llamacpp`: a .gguf path or `bundled:smollm2`.",
+    )
+    timeout_s: float = Field(default=60.0, gt=0, description="Seconds to wait for one model request.")
+    max_retries: int = Field(default=2, ge=0, le=10, description="Retries (exponential backoff) for `openai`.")
+    deadline_s: float = Field(
+        default=180.0, gt=0, description="Total seconds for one generation, retries included, before falling back."
+    )
+    temperature: float = Field(default=0.1, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int = Field(default=1024, ge=16, le=32_768, description="Longest answer in tokens.")
+    context_window: int = Field(default=8192, ge=512, description="The model's context window in tokens.")
+    max_source_chars: int = Field(
+        default=12_000, ge=500, description="Characters of source text put into a prompt (top passages first)."
+    )
+    max_history_messages: int = Field(
+        default=6, ge=0, le=100, description="Earlier conversation messages given to the model."
+    )
+    stream_usage: bool = Field(
+        default=True, description="Ask `openai` endpoints for token usage when streaming (`stream_options`)."
+    )
+    llamacpp_n_ctx: int = Field(default=4096, ge=512, description="Context size for `llamacpp`.")
+    llamacpp_threads: int | None = Field(default=None, ge=1, description="CPU threads for `llamacpp`.")
+    condense: bool = Field(
+        default=True, description="Rewrite follow-up questions into standalone ones with the model."
+    )
+    fallback: bool = Field(
+        default=True, description="Answer with `extractive` when the model fails, times out or refuses."
+    )
+    fallback_on_uncited: bool = Field(
+        default=True, description="Also fall back when the model's answer cites no source."
+    )
+    cache_size: int = Field(default=256, ge=0, description="Answers kept in the in-memory cache (0: off).")
+    cache_ttl_s: float = Field(default=3600.0, gt=0, description="Seconds a cached answer stays valid.")
+    max_question_chars: int = Field(
+        default=8000, ge=100, description="Longer questions are refused with a message."
+    )
+    stale_code_days: int = Field(default=1095, ge=1, description="Code older than this is named as old.")
+    stale_docs_days: int = Field(default=365, ge=1, description="Docs older than this are named as old.")
+    stale_wiki_days: int = Field(default=365, ge=1, description="Wiki pages older than this are named as old.")
+
+    def max_age_days(self) -> dict[str, float]:
+        return {"code": self.stale_code_days, "docs": self.stale_docs_days, "wiki": self.stale_wiki_days}
 
 
 class ApiSettings(BaseModel):
@@ -79,6 +226,16 @@ class ApiSettings(BaseModel):
 
     host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port of the HTTP API.")
+    model_id: str = Field(
+        default="sourcewise", min_length=1, max_length=100,
+        description="Model id `/v1/models` lists and `/v1/chat/completions` answers as.",
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="Larger request bodies are refused (413)."
+    )
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        default="info", description="uvicorn log level for `sourcewise serve`."
+    )
 
 
 class Settings(BaseSettings):

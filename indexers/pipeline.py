@@ -29,7 +29,7 @@ from assistant.models import Chunk, Document, Filter, ItemFailure, Point, point_
 from assistant.store.base import VectorStore
 from indexers.chunking.languages import is_prose
 from indexers.chunking.select import chunk_text
-from indexers.payload import doc_payload, effective_groups, embed_text
+from indexers.payload import chunk_payload, doc_payload, effective_groups, embed_text
 from indexers.sources.base import Source
 from indexers.sources.frontmatter import front_matter_fields, split_front_matter
 
@@ -290,12 +290,7 @@ class Pipeline:
                 sparse = self.sparse.encode_document(
                     f"{chunk.context or ''}\n{chunk.text}", extra + symbol_terms
                 )
-                payload = {
-                    **item.payload,
-                    "chunk_index": chunk.index, "start_line": chunk.start_line, "end_line": chunk.end_line,
-                    "symbol": chunk.symbol, "title": chunk.title, "context": chunk.context,
-                    "chunk_kind": chunk.chunk_kind, "text": chunk.text,
-                }
+                payload = {**item.payload, **chunk_payload(item.doc, chunk)}
                 points.append(Point(pid, dense[k], sparse, payload))
                 k += 1
                 chunk_rows.append({

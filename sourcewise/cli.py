@@ -21,12 +21,16 @@ from assistant.settings import load_settings
 from indexers.pipeline import Pipeline, RunReport
 from indexers.sources.factory import detect_wiki_format, make_source
 from indexers.sources.git import is_clone_url
+from sourcewise.api_cli import register as register_api
+from sourcewise.ask_cli import ask
 from sourcewise.progress import RichProgress
 from sourcewise.reports import print_report, status_table
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sourcewise: answers from your code and docs.")
 source_app = typer.Typer(no_args_is_help=True, help="Add, change, list and remove sources.")
 app.add_typer(source_app, name="source")
+app.command("ask")(ask)
+register_api(app)
 console = Console()
 err = Console(stderr=True)
 log = logging.getLogger("sourcewise")
@@ -219,11 +223,20 @@ def status(
 
 
 @app.command("shell")
-def shell(k: Annotated[int, typer.Option("--k")] = 5) -> None:
-    """Interactive prompt: ask questions, see the best-matching code and docs."""
+def shell(
+    user: Annotated[Optional[str], typer.Option("--user", help="Ask as this user (default: local admin).")] = None,
+    groups: Annotated[Optional[str], typer.Option("--groups", help="That user's access groups.")] = None,
+) -> None:
+    """Interactive prompt: cited answers from the indexed code and docs, with follow-ups."""
+    from assistant.answer import build_answerer
+    from sourcewise.ask_cli import make_user, print_streamed
+
+    caller = make_user(user, groups)
     with _container() as c:
-        searcher = HybridSearcher(c.store, c.embedder, c.sparse)
-        console.print("Ask about the indexed code (empty line or Ctrl-D to quit).")
+        answerer = build_answerer(c)
+        history: list[dict[str, str]] = []
+        console.print("Ask about the indexed code and docs; filters like repo:NAME path:GLOB lang:python work. "
+                      "Empty line or Ctrl-D quits.")
         while True:
             try:
                 question = console.input("[bold cyan]? [/bold cyan]").strip()
@@ -232,16 +245,12 @@ def shell(k: Annotated[int, typer.Option("--k")] = 5) -> None:
             if not question:
                 break
             try:
-                results = searcher.search(question, k=k)
+                answer = print_streamed(answerer.stream(question, history, caller, channel="cli"))
             except SourcewiseError as exc:
                 console.print(f"[red]{exc}[/red]")
                 continue
-            for i, r in enumerate(results, 1):
-                console.print(f"[bold][{i}][/bold] {r.citation} {r.symbol or r.title or ''} "
-                              f"[dim](updated {r.updated_at[:10]})[/dim]")
-                snippet = "\n".join(r.text.splitlines()[:8])
-                console.print(snippet, markup=False, highlight=False)
-                console.print()
+            history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+            console.print()
 
 
 def main() -> None:
