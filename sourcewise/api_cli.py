@@ -18,6 +18,7 @@ from assistant.catalog.tokens import TokenInfo, TokenStore
 from assistant.container import build
 from assistant.errors import SourcewiseError
 from assistant.settings import load_settings
+from sourcewise.options import parse_groups
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sourcewise HTTP API.")
 token_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API tokens.")
@@ -52,10 +53,6 @@ def serve(
         container.close()
 
 
-def _groups(value: str | None) -> list[str]:
-    return sorted({g.strip() for g in (value or "").split(",") if g.strip()})
-
-
 @token_app.command("create")
 def token_create(
     name: Annotated[str, typer.Argument(help="A label for the token, used to revoke it.")],
@@ -66,7 +63,7 @@ def token_create(
     """Create a token and print it once (only its hash is stored)."""
     container = build(load_settings())
     try:
-        info, plaintext = TokenStore(container.db).create(name, user=user, groups=_groups(groups), is_admin=admin)
+        info, plaintext = TokenStore(container.db).create(name, user=user, groups=parse_groups(groups), is_admin=admin)
     finally:
         container.close()
     print(plaintext)

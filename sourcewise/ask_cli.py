@@ -18,6 +18,7 @@ from rich.console import Console
 from assistant.errors import ConfigError, SourcewiseError
 from assistant.generation.citations import humanize_age, render_sources
 from assistant.models import Answer, User
+from sourcewise.options import parse_groups
 
 err = Console(stderr=True)
 
@@ -58,7 +59,7 @@ def ask(
 
 def make_user(name: str | None, groups: str | None) -> User:
     """The local admin, or the named user with exactly the given groups."""
-    group_list = tuple(sorted({g.strip() for g in (groups or "").split(",") if g.strip()}))
+    group_list = tuple(parse_groups(groups))
     if name is None:
         if group_list:
             raise ConfigError("--groups needs --user NAME (without --user the CLI asks as the local admin)")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -23,6 +23,7 @@ from indexers.sources.factory import detect_wiki_format, make_source
 from indexers.sources.git import is_clone_url
 from sourcewise.api_cli import register as register_api
 from sourcewise.ask_cli import ask
+from sourcewise.options import parse_groups
 from sourcewise.progress import RichProgress
 from sourcewise.reports import print_report, status_table
 
@@ -47,10 +48,6 @@ def _container(write: bool = False) -> Iterator[Container]:
         container.close()
         if lock:
             lock.release()
-
-
-def _groups(value: str | None) -> list[str]:
-    return sorted({g.strip() for g in (value or "").split(",") if g.strip()})
 
 
 @source_app.command("add")
@@ -90,7 +87,7 @@ def source_add(
     if ref and kind == "docs":
         raise ConfigError("--ref applies to git sources only")
     with _container(write=True) as c:
-        c.catalog.add_source(name, kind, location, ref=ref, access_groups=_groups(groups), options=options)
+        c.catalog.add_source(name, kind, location, ref=ref, access_groups=parse_groups(groups), options=options)
     console.print(f"added {kind} source [bold]{name}[/bold] ({location}); run `sourcewise index {name}`")
 
 
@@ -111,7 +108,7 @@ def source_update(
                 raise ConfigError(f"{name} is a {row.kind} source; --ref applies to git sources")
             fields["ref"] = ref
         if groups is not None:
-            fields["access_groups"] = _groups(groups)
+            fields["access_groups"] = parse_groups(groups)
         c.catalog.update_source(row.id, **fields)
     console.print(f"updated {name}; run `sourcewise index {name}` to apply")
 

@@ -97,3 +97,24 @@ def test_second_writer_is_refused(tmp_path: Path) -> None:
     assert "another sourcewise process" in proc.stderr and "Traceback" not in proc.stderr
     [report] = run_json(home, "index")  # free again: nothing was half-written
     assert report["status"] == "ok" and report["new"] == 7
+
+
+def test_shell_answers_with_citations_and_follow_ups(tmp_path: Path) -> None:
+    """What `make run` opens: streamed cited answers, a follow-up, quit on an empty line."""
+    import os
+    import subprocess
+    import sys
+
+    repo = make_sample_repo(tmp_path / "repo")
+    home = tmp_path / "home"
+    run_cli(home, "source", "add", "app", "--git", str(repo.path))
+    run_cli(home, "index")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sourcewise.cli", "shell"],
+        input="where do we retry failed payments?\nwhat is the retry limit there?\n\n",
+        env={**os.environ, "SOURCEWISE_HOME": str(home)}, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("payments/retry.py") >= 2  # both answers cite it
+    assert "[1]" in proc.stdout and "Traceback" not in proc.stderr
+    assert proc.stderr.count("interaction") == 2  # one interaction row per answer
