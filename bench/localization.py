@@ -47,6 +47,7 @@ fetched mirrors lack a ``config`` file). Prints numbers; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import builtins
 import json
 import math
 import os
@@ -336,7 +337,10 @@ def fmt(x: float) -> str:
 
 
 def print_report(all_results: list[Result], infos: dict[str, dict[str, Any]], qa_stats: dict[str, Any],
-                 rankers: list[str], args: argparse.Namespace) -> None:
+                 rankers: list[str], args: argparse.Namespace, out: Any = None) -> None:
+    def print(*a: Any) -> None:  # the whole report goes to ``out``
+        builtins.print(*a, file=out or sys.stdout, flush=True)
+
     print(f"\n## Sourcewise localization benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
           f"Python {platform.python_version()}; include {list(args.include)}; "
@@ -386,6 +390,23 @@ def print_report(all_results: list[Result], infos: dict[str, dict[str, Any]], qa
             f"{rk} {pct(v, 50):.3f}/{pct(v, 95):.3f}" for rk, v in lat.items()))
 
 
+def rankers_in(results: list[Result]) -> list[str]:
+    seen = list(dict.fromkeys(r for res in results for r in res.ranks))
+    return [r for r in seen if any(res.ranks.get(r) for res in results)]
+
+
+def report_from_log(path: Path, args: argparse.Namespace) -> None:
+    """Tables again from a per-question log (a finished run, or one that was killed)."""
+    results = []
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        q = Question(row["task"], row["id"], row["repo"], row["commit"], "", tuple(row["gold"]),
+                     tuple(row.get("dropped", ())))
+        results.append(Result(q, row["ranks"], row.get("seconds", {})))
+    print(f"(from {path}; index and SWE-QA gold statistics are only in the original run's output)")
+    print_report(results, {}, {}, rankers_in(results), args)
+
+
 def pct(values: list[float], p: float) -> float:
     v = sorted(values)
     if not v:
@@ -421,10 +442,16 @@ def main() -> None:
                         help="seconds; stop indexing new commits after this (results so far are reported)")
     parser.add_argument("--live-code", action="store_true",
                         help="import assistant/indexers from the work tree instead of a snapshot taken at start")
+    parser.add_argument("--report-from", default=None, metavar="JSONL",
+                        help="print the tables from a per-question log and exit")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     args.started = time.perf_counter()
     args.variants = parse_variants(args.variants)
+    if args.report_from:
+        args.code_fingerprint = "see the original run"
+        report_from_log(Path(args.report_from), args)
+        return
     if args.live_code:
         args.code_fingerprint = code_fingerprint()
     else:
@@ -469,9 +496,13 @@ def main() -> None:
             results, info = run_repo(repo, by_repo[repo], git, args, set(wanted), out_log)
             all_results += results
             infos[short(repo)] = info
-    seen_rankers = list(dict.fromkeys(r for res in all_results for r in res.ranks))
-    ran = [r for r in seen_rankers if any(res.ranks.get(r) for res in all_results)]
-    print_report(all_results, infos, {k: v for k, v in qa_stats.items() if k in infos}, ran, args)
+            partial = out_path.with_suffix(".partial.md")
+            with partial.open("w") as fh:  # survives a run killed before the end
+                print_report(all_results, infos, {k: v for k, v in qa_stats.items() if k in infos},
+                             rankers_in(all_results), args, fh)
+            log(f"report so far in {partial}")
+    print_report(all_results, infos, {k: v for k, v in qa_stats.items() if k in infos},
+                 rankers_in(all_results), args)
     print(f"\nwall {time.perf_counter() - args.started:.0f} s; per-question ranks in {out_path}")
     for g in gits.values():
         if g is not None:
