@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import re
+import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from assistant.app_settings import AppSettings
+from assistant.audit import AuditLog
 from assistant.catalog.db import Database
 from assistant.catalog.repo import Catalog
 from assistant.embedding.base import Embedder
 from assistant.embedding.sentence_transformers import SentenceTransformerEmbedder
 from assistant.embedding.sparse import SparseEncoder
+from assistant.feedback import FeedbackService
+from assistant.notify import Notifier
+from assistant.owners import OwnerQueue
 from assistant.settings import Settings
 from assistant.store.base import VectorStore
+from assistant.users import UserStore
 
 if TYPE_CHECKING:
     from assistant.retrieval.retriever import Retriever
@@ -28,6 +35,9 @@ class Container:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # One index run at a time in this process (the admin pages and "mark fixed" run
+        # them inside the server, which already holds the embedded store).
+        self.index_lock = threading.Lock()
 
     @cached_property
     def db(self) -> Database:
@@ -56,6 +66,33 @@ class Container:
             self.store, self.embedder, self.sparse, self.settings.retrieval,
             known_sources=lambda: {row.name for row in self.catalog.list_sources()},
         )
+
+    @cached_property
+    def users(self) -> UserStore:
+        return UserStore(self.db)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.db)
+
+    @cached_property
+    def app_settings(self) -> AppSettings:
+        return AppSettings(self.db)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        ui = self.settings.ui
+        return Notifier(self.db, ui.webhook_url, digest=ui.digest_hour is not None, public_url=ui.public_url)
+
+    @cached_property
+    def feedback(self) -> FeedbackService:
+        return FeedbackService(self.db, self.audit, self.notifier)
+
+    @cached_property
+    def owners(self) -> OwnerQueue:
+        # The store opens only when an action needs it (reading the queue does not).
+        return OwnerQueue(self.db, lambda: self.store, self.audit, self.notifier,
+                          citation_window_days=self.settings.ui.citation_window_days)
 
     @cached_property
     def store(self) -> VectorStore:

@@ -35,3 +35,11 @@ class ItemError(SourcewiseError):
     def __init__(self, reason: str, message: str | None = None) -> None:
         super().__init__(message or reason)
         self.reason = reason
+
+
+class PermissionDeniedError(SourcewiseError):
+    """The caller may not see or change this thread, feedback, flag or source."""
+
+
+class NotFoundError(SourcewiseError):
+    """A named thing (interaction, flag, user, source) does not exist."""

@@ -136,11 +136,22 @@ class Filter:
     """
 
     any_of: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # ``field in values`` conditions that must NOT hold (Qdrant ``must_not``); a point
+    # without the field passes. Used to hide documents an owner marked deprecated.
+    none_of: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def and_(self, key: str, values: Sequence[str]) -> Filter:
         merged = dict(self.any_of)
         merged[key] = tuple(values)
-        return Filter(merged)
+        return Filter(merged, self.none_of)
+
+    def and_not(self, key: str, values: Sequence[str]) -> Filter:
+        merged = dict(self.none_of)
+        merged[key] = tuple(values)
+        return Filter(self.any_of, merged)
+
+    def is_empty(self) -> bool:
+        return not self.any_of and not any(self.none_of.values())
 
 
 # Every user belongs to this group; sources added without --groups carry it, so an empty

@@ -238,6 +238,37 @@ class ApiSettings(BaseModel):
     )
 
 
+class UiSettings(BaseModel):
+    """Chat UI, owner and admin pages, notifications (owned by ui/)."""
+
+    header_auth: bool = Field(
+        default=False, description="Trust the SSO proxy's user header (only behind a proxy that sets it)."
+    )
+    user_header: str = Field(default="X-Forwarded-User", description="Header carrying the signed-in user.")
+    groups_header: str = Field(
+        default="X-Forwarded-Groups", description="Header carrying the user's groups, comma-separated."
+    )
+    allow_anonymous: bool = Field(
+        default=False, description="Let people chat without signing in (public sources only)."
+    )
+    allow_generator_choice: bool = Field(
+        default=False, description="Show a generator picker in the chat settings."
+    )
+    webhook_url: str | None = Field(
+        default=None, description="Slack-compatible webhook that owners' flag notifications go to."
+    )
+    digest_hour: int | None = Field(
+        default=None, ge=0, le=23,
+        description="UTC hour for the daily owner digest (`sourcewise owners digest`); none: notify at once.",
+    )
+    public_url: str = Field(
+        default="http://localhost:8000", description="Where people reach the app; used in notification links."
+    )
+    citation_window_days: int = Field(
+        default=30, ge=1, description="How far back the owners' queue counts citations to sort by."
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable. Build with ``Settings()`` in an entry point."""
 
@@ -255,6 +286,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     generation: GenerationSettings = GenerationSettings()
     api: ApiSettings = ApiSettings()
+    ui: UiSettings = UiSettings()
 
     @field_validator("home")
     @classmethod

@@ -63,6 +63,16 @@ def doc_payload(
     }
 
 
+def apply_override(payload: dict[str, Any], owner: str | None, deprecated: bool) -> dict[str, Any]:
+    """An admin's or owner's decision (reassigned owner, marked deprecated) beats the source's."""
+    if owner:
+        payload["owner"] = owner
+    if deprecated:
+        payload["status"] = "deprecated"
+        payload["excluded"] = "deprecated"
+    return payload
+
+
 def chunk_payload(doc: Document, chunk: Chunk) -> dict[str, Any]:
     """Chunk-level payload keys; ``symbols`` (names the chunk defines, lowercased) lets a
     question naming ``RETRY_LIMIT`` find its definition exactly. Prose defines nothing."""

@@ -29,7 +29,7 @@ from assistant.models import Chunk, Document, Filter, ItemFailure, Point, point_
 from assistant.store.base import VectorStore
 from indexers.chunking.languages import is_prose
 from indexers.chunking.select import chunk_text
-from indexers.payload import chunk_payload, doc_payload, effective_groups, embed_text
+from indexers.payload import apply_override, chunk_payload, doc_payload, effective_groups, embed_text
 from indexers.sources.base import Source
 from indexers.sources.frontmatter import front_matter_fields, split_front_matter
 
@@ -136,6 +136,7 @@ class Pipeline:
         self.chunk_max_chars = chunk_max_chars
         self.progress = progress or NullProgress()
         self._collection_ready = False
+        self._overrides: dict[str, tuple[str | None, bool]] = {}
 
     # -- entry point -----------------------------------------------------------
     def index(self, row: SourceRow, source: Source, *, full: bool = False) -> RunReport:
@@ -144,6 +145,7 @@ class Pipeline:
         started = time.perf_counter()
         run_id = self.catalog.start_run(row.id)
         self._collection_ready = False
+        self._overrides = self.catalog.doc_overrides()
         try:
             report.recovered = self._recover(row)
             self._run(row, source, report, full)
@@ -255,7 +257,7 @@ class Pipeline:
 
     def _prepare(self, doc: Document, groups: list[str]) -> _Prepared:
         text = doc.read_text()
-        payload = doc_payload(doc, groups, self._front_matter(doc, text), self.embedder.model_id)
+        payload = self._payload(doc, groups, text)
         result = chunk_text(text, doc.path, doc.language, max_chars=self.chunk_max_chars)
         if not result.chunks:
             raise ItemError("empty", "no text to index")
@@ -321,7 +323,7 @@ class Pipeline:
                 text = doc.read_text() if is_prose(doc.language) else ""
             except ItemError:
                 text = ""
-            payload = doc_payload(doc, groups, self._front_matter(doc, text), self.embedder.model_id)
+            payload = self._payload(doc, groups, text)
             self.store.set_doc_payload(doc.doc_id, payload)
             payloads.append((doc, payload))
         if docs:
@@ -357,6 +359,11 @@ class Pipeline:
 
             fields.update(last_indexed_at=utcnow(), last_version=report.version)
         self.catalog.update_source(row.id, **fields)
+
+    def _payload(self, doc: Document, groups: list[str], text: str) -> dict[str, Any]:
+        payload = doc_payload(doc, groups, self._front_matter(doc, text), self.embedder.model_id)
+        owner, deprecated = self._overrides.get(doc.doc_id, (None, False))
+        return apply_override(payload, owner, deprecated)
 
     @staticmethod
     def _front_matter(doc: Document, text: str) -> dict[str, Any]:

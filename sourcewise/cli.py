@@ -18,9 +18,9 @@ from assistant.errors import ConfigError, SourcewiseError
 from assistant.lock import WriterLock
 from assistant.retrieval.search import HybridSearcher
 from assistant.settings import load_settings
-from indexers.pipeline import Pipeline, RunReport
-from indexers.sources.factory import detect_wiki_format, make_source
-from indexers.sources.git import is_clone_url
+from indexers import admin
+from indexers.pipeline import RunReport
+from indexers.runner import index_source
 from sourcewise.api_cli import register as register_api
 from sourcewise.ask_cli import ask
 from sourcewise.options import parse_groups
@@ -35,6 +35,16 @@ register_api(app)
 console = Console()
 err = Console(stderr=True)
 log = logging.getLogger("sourcewise")
+
+
+def _actor() -> str:
+    """Who ran a CLI admin action, for the audit log."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
 
 
 @contextmanager
@@ -63,32 +73,14 @@ def source_add(
     browse_url: Annotated[Optional[str], typer.Option("--browse-url", help="URL template with {commit} and {path}.")] = None,
 ) -> None:
     """Register a source (index it with `sourcewise index NAME`)."""
-    given = [x for x in (git, docs, wiki) if x is not None]
+    given = [(k, v) for k, v in (("git", git), ("docs", docs), ("wiki", wiki)) if v is not None]
     if len(given) != 1:
         raise ConfigError("give exactly one of --git, --docs or --wiki")
-    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise ConfigError(f"source name {name!r}: use letters, digits, '-', '_' or '.'")
-    options: dict = {"include": include, "exclude": exclude}
-    if browse_url:
-        options["browse_url"] = browse_url
-    if git is not None:
-        kind, location = "git", git if is_clone_url(git) else str(Path(git).expanduser().resolve())
-    elif docs is not None:
-        kind, location = "docs", str(docs.expanduser().resolve())
-        if not Path(location).is_dir():
-            raise ConfigError(f"{docs} is not a directory")
-    else:
-        assert wiki is not None
-        fmt = detect_wiki_format(wiki)
-        kind, location = "wiki", wiki if is_clone_url(wiki) else str(Path(wiki).expanduser().resolve())
-        options["format"] = fmt
-        if fmt != "git" and not Path(location).exists():
-            raise ConfigError(f"{wiki} does not exist")
-    if ref and kind == "docs":
-        raise ConfigError("--ref applies to git sources only")
+    kind, location = given[0]
     with _container(write=True) as c:
-        c.catalog.add_source(name, kind, location, ref=ref, access_groups=parse_groups(groups), options=options)
-    console.print(f"added {kind} source [bold]{name}[/bold] ({location}); run `sourcewise index {name}`")
+        row = admin.add_source(c, name, kind, str(location), actor=_actor(), ref=ref, groups=parse_groups(groups),
+                               include=include, exclude=exclude, browse_url=browse_url)
+    console.print(f"added {kind} source [bold]{name}[/bold] ({row.location}); run `sourcewise index {name}`")
 
 
 @source_app.command("update")
@@ -98,19 +90,26 @@ def source_update(
     groups: Annotated[Optional[str], typer.Option("--groups", help="New access groups.")] = None,
 ) -> None:
     """Change a source's ref or access groups (re-index to apply)."""
-    if ref is None and groups is None:
-        raise ConfigError("nothing to change: give --ref and/or --groups")
     with _container(write=True) as c:
-        row = c.catalog.get_source(name)
-        fields: dict = {}
-        if ref is not None:
-            if row.kind != "git" and (row.options or {}).get("format") != "git":
-                raise ConfigError(f"{name} is a {row.kind} source; --ref applies to git sources")
-            fields["ref"] = ref
-        if groups is not None:
-            fields["access_groups"] = parse_groups(groups)
-        c.catalog.update_source(row.id, **fields)
+        admin.update_source(c, name, actor=_actor(), ref=ref,
+                            groups=parse_groups(groups) if groups is not None else None)
     console.print(f"updated {name}; run `sourcewise index {name}` to apply")
+
+
+@source_app.command("pause")
+def source_pause(name: str) -> None:
+    """Keep a source's index as it is: `index` skips it until it is resumed."""
+    with _container(write=True) as c:
+        admin.set_paused(c, name, True, actor=_actor())
+    console.print(f"paused {name}")
+
+
+@source_app.command("resume")
+def source_resume(name: str) -> None:
+    """Index a paused source again on the next `index`."""
+    with _container(write=True) as c:
+        admin.set_paused(c, name, False, actor=_actor())
+    console.print(f"resumed {name}; run `sourcewise index {name}`")
 
 
 @source_app.command("list")
@@ -132,10 +131,7 @@ def source_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 def source_remove(name: str) -> None:
     """Remove a source and purge its points and catalog rows."""
     with _container(write=True) as c:
-        row = c.catalog.get_source(name)
-        c.store.delete_source(name)
-        c.store.flush()
-        c.catalog.remove_source(row.id)
+        admin.remove_source(c, name, actor=_actor())
     console.print(f"removed {name}")
 
 
@@ -152,14 +148,11 @@ def index(
         if not rows:
             raise ConfigError("no sources to index: `sourcewise source add NAME --git PATH` first")
         for row in rows:
+            if row.status == "paused" and not names:
+                err.print(f"{row.name}: paused, skipped (`sourcewise source resume {row.name}`)")
+                continue
             with RichProgress(err, row.name) as progress:
-                pipeline = Pipeline(
-                    c.catalog, c.store, c.embedder, c.sparse,
-                    batch_docs=c.settings.indexing.docs_batch,
-                    chunk_max_chars=c.settings.indexing.chunk_max_chars, progress=progress,
-                )
-                source = make_source(row, c.settings, c.catalog)
-                report = pipeline.index(row, source, full=full)
+                report = index_source(c, row, full=full, progress=progress)
             reports.append(report)
             if not as_json:
                 print_report(console, report)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from assistant.catalog.db import Database
 from assistant.catalog.schema import (
     ChunkRow,
+    DocOverrideRow,
     DocumentRow,
     FailureRow,
     FileHistoryRow,
@@ -144,6 +145,27 @@ class Catalog:
                 part = list(doc_ids[start : start + 500])
                 s.execute(delete(DocumentRow).where(DocumentRow.doc_id.in_(part)))
                 s.execute(delete(PendingWriteRow).where(PendingWriteRow.doc_id.in_(part)))
+
+    def document(self, doc_id: str) -> DocumentRow | None:
+        with self.db.session() as s:
+            return s.scalar(select(DocumentRow).where(DocumentRow.doc_id == doc_id))
+
+    # -- admin and owner decisions that outlive re-indexing ----------------------
+    def doc_overrides(self) -> dict[str, tuple[str | None, bool]]:
+        """doc_id -> (owner, deprecated) for every document someone decided about."""
+        with self.db.session() as s:
+            return {r.doc_id: (r.owner, r.deprecated) for r in s.scalars(select(DocOverrideRow))}
+
+    def set_doc_override(self, doc_id: str, actor: str, **fields: Any) -> None:
+        """Set ``owner``/``deprecated``/``note`` for a document (kept across re-indexing)."""
+        with self.db.session() as s:
+            row = s.get(DocOverrideRow, doc_id)
+            if row is None:
+                row = DocOverrideRow(doc_id=doc_id, updated_by=actor)
+                s.add(row)
+            for key, value in fields.items():
+                setattr(row, key, value)
+            row.updated_by, row.updated_at = actor, utcnow()
 
     def documents(self, source_id: int) -> list[DocumentRow]:
         with self.db.session() as s:

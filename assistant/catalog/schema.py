@@ -214,3 +214,144 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UserRow(Base):
+    """A person who signs in to the chat and pages. ``aliases`` are the owner handles
+    (``@alice``, ``alice@example.com``) under which CODEOWNERS, front matter or a wiki
+    name them, so their queue finds the documents they own."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(300))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FeedbackRow(Base):
+    """A thumbs up/down on one answer; one per user and interaction (a second one replaces it)."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"))
+    user_name: Mapped[str] = mapped_column(String(200))
+    value: Mapped[str] = mapped_column(String(10))  # up | down
+    reason: Mapped[str | None] = mapped_column(String(40))
+    comment: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="new")  # new | promoted | dismissed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("interaction_id", "user_name"),)
+
+
+class FlagRow(Base):
+    """"This source is outdated/wrong": from a user on a citation, or an automatic finding.
+
+    ``doc_id`` and ``path`` are kept as text so a flag outlives its document row.
+    """
+
+    __tablename__ = "flags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    doc_id: Mapped[str] = mapped_column(String(1200), index=True)
+    source_name: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(Text)
+    start_line: Mapped[int | None] = mapped_column(Integer)
+    end_line: Mapped[int | None] = mapped_column(Integer)
+    commit: Mapped[str | None] = mapped_column(String(100))
+    interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id", ondelete="SET NULL"))
+    citation_n: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # outdated | wrong | finding
+    origin: Mapped[str] = mapped_column(String(20), default="user")  # user | finding
+    user_name: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | fixed | dismissed | promoted
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DocOverrideRow(Base):
+    """Admin and owner decisions about a document that must survive re-indexing."""
+
+    __tablename__ = "doc_overrides"
+
+    doc_id: Mapped[str] = mapped_column(String(1200), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(300))
+    deprecated: Mapped[bool] = mapped_column(default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditRow(Base):
+    """Who did what to which thing; written for every admin and owner action."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_audit_at", "at"),)
+
+
+class EvalCaseRow(Base):
+    """A question with known-good sources: curated, promoted from feedback, or imported."""
+
+    __tablename__ = "eval_cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    set_name: Mapped[str] = mapped_column(String(200), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    conversation: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    gold: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # source, path, lines, symbol
+    must_include: Mapped[list[str]] = mapped_column(JSON, default=list)
+    must_not_include: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    origin: Mapped[str] = mapped_column(String(20), default="curated")  # curated | feedback | benchmark
+    interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id", ondelete="SET NULL"))
+    feedback_id: Mapped[int | None] = mapped_column(Integer)
+    flag_id: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NotificationRow(Base):
+    """An owner notification (a flag on their source); kept so failures and digests can be retried."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(300))
+    flag_id: Mapped[int | None] = mapped_column(ForeignKey("flags.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sent | failed | digest
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AppSettingRow(Base):
+    """Settings admins change at run time (which generator users may pick, ...)."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -13,14 +13,21 @@ from collections.abc import Sequence
 from assistant.models import Filter, SparseVector
 from assistant.retrieval.query import QueryFilters, glob_prefilter
 from assistant.settings import RetrievalSettings
-from assistant.store.base import KeywordBoost, KeywordLeg, ScoreFormula, SearchRequest
+from assistant.store.base import (
+    EXCLUDED_FIELD,
+    EXCLUDED_VALUES,
+    KeywordBoost,
+    KeywordLeg,
+    ScoreFormula,
+    SearchRequest,
+)
 
 SYMBOLS_FIELD = "symbols"
 PATH_KEYS_FIELD = "path_keys"
 ROLE_FIELD = "role"
 
 
-def build_filter(filters: QueryFilters, access_groups: list[str] | None) -> Filter | None:
+def build_filter(filters: QueryFilters, access_groups: list[str] | None) -> Filter:
     """The ``must`` conditions of every prefetch: the caller's groups (``None`` = admin,
     no condition; ``[]`` matches nothing) and the question's filters.
 
@@ -41,7 +48,8 @@ def build_filter(filters: QueryFilters, access_groups: list[str] | None) -> Filt
     if pre and all(p is not None for p in pre) and len({p[0] for p in pre if p}) == 1:
         field = pre[0][0]  # type: ignore[index]
         flt = flt.and_(field, list(dict.fromkeys(p[1] for p in pre if p)))
-    return flt if flt.any_of else None
+    # Documents an owner marked deprecated stay in the catalog but never in an answer.
+    return flt.and_not(EXCLUDED_FIELD, list(EXCLUDED_VALUES))
 
 
 def build_formula(

@@ -33,7 +33,11 @@ KEYWORD_FIELDS = (
     "dirs",
     "ext",
     "role",
+    "excluded",
 )
+# Documents whose payload has ``excluded`` in these values never reach an answer.
+EXCLUDED_FIELD = "excluded"
+EXCLUDED_VALUES = ("deprecated",)
 # Payload fields with an integer index.
 INTEGER_FIELDS = ("chunk_index", "updated_ts")
 # Payload fields with a float index (``boost`` is written by the feedback loop).

@@ -53,10 +53,15 @@ def _matches_nothing(flt: Filter | None) -> bool:
 
 
 def _to_filter(flt: Filter | None, extra: tuple[str, Sequence[str]] | None = None) -> qe.Filter | None:
-    """``Filter.any_of`` (and ``extra``) -> a ``must`` of MatchAny conditions (AND)."""
+    """``Filter.any_of`` (and ``extra``) -> a ``must`` of MatchAny conditions (AND);
+    ``Filter.none_of`` -> ``must_not``."""
     pairs = list(flt.any_of.items()) if flt is not None else []
     pairs += [extra] if extra is not None else []
-    return qe.Filter(must=[_match(k, v) for k, v in pairs]) if pairs else None
+    negated = [(k, v) for k, v in (flt.none_of.items() if flt is not None else ()) if v]
+    if not pairs and not negated:
+        return None
+    return qe.Filter(must=[_match(k, v) for k, v in pairs] or None,
+                     must_not=[_match(k, v) for k, v in negated] or None)
 
 
 def _match(key: str, values: Sequence[str]) -> qe.FieldCondition:

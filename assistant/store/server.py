@@ -47,13 +47,16 @@ def _matches_nothing(flt: Filter | None) -> bool:
     return flt is not None and any(len(values) == 0 for values in flt.any_of.values())
 
 
-def _to_filter(
-    flt: Filter | None, extra: tuple[str, Sequence[str]] | None = None
-) -> models.Filter | None:
-    """``Filter.any_of`` (and ``extra``) -> a ``must`` of MatchAny conditions (AND)."""
+def _to_filter(flt: Filter | None, extra: tuple[str, Sequence[str]] | None = None) -> models.Filter | None:
+    """``Filter.any_of`` (and ``extra``) -> a ``must`` of MatchAny conditions (AND);
+    ``Filter.none_of`` -> ``must_not``."""
     pairs = list(flt.any_of.items()) if flt is not None else []
     pairs += [extra] if extra is not None else []
-    return models.Filter(must=[_match(k, v) for k, v in pairs]) if pairs else None
+    negated = [(k, v) for k, v in (flt.none_of.items() if flt is not None else ()) if v]
+    if not pairs and not negated:
+        return None
+    return models.Filter(must=[_match(k, v) for k, v in pairs] or None,
+                     must_not=[_match(k, v) for k, v in negated] or None)
 
 
 def _match(key: str, values: Sequence[str]) -> models.FieldCondition:

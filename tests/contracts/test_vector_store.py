@@ -240,6 +240,21 @@ def test_empty_value_list_matches_nothing(filled: VectorStore, any_of: dict) -> 
     assert filled.query([1.0, 0.0, 0.5, 0.0], sparse({1: 1.0}), flt, 10) == []
 
 
+def test_none_of_excludes_marked_documents(filled: VectorStore) -> None:
+    """An owner's "deprecated" mark hides a document's points; unmarked points (no field) pass."""
+    hidden = Filter({}, {"excluded": ["deprecated"]})
+    assert filled.count(hidden) == len(CORPUS)
+    filled.set_doc_payload("repo:b.py", {"excluded": "deprecated"})
+    assert filled.doc_ids(hidden) == {p.payload["doc_id"] for p in CORPUS} - {"repo:b.py"}
+    assert {h.id for h in filled.points(hidden)} == ids(CORPUS) - ids(B)
+    hits = filled.query([1.0, 0.0, 0.5, 0.0], sparse({1: 1.0}), hidden, 20)
+    assert {h.id for h in hits} == ids(CORPUS) - ids(B)
+    both = Filter({"source": ["repo"]}, {"excluded": ["deprecated"]})
+    assert filled.doc_ids(both) == {"repo:a.py"}
+    req = SearchRequest(dense=[1.0, 0.0, 0.5, 0.0], sparse=sparse({1: 1.0}), flt=hidden, limit=20)
+    assert {h.id for h in filled.search(req)} == ids(CORPUS) - ids(B)
+
+
 # -- hybrid query --------------------------------------------------------------------------
 
 Q_DENSE = [1.0, 0.0, 0.0, 0.0]

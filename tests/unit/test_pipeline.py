@@ -219,3 +219,23 @@ def test_store_failure_marks_run_failed_and_propagates(world: World) -> None:
     run = world.catalog.last_run(world.row.id)
     assert run.status == "failed" and "disk full" in run.error
     assert world.catalog.doc_states(world.row.id) == {}
+
+
+def test_owner_decisions_survive_reindexing(world: World) -> None:
+    """A reassigned owner and a deprecation (excluded from retrieval) outlive a content change."""
+    world.index()
+    doc = "app:payments/retry.py"
+    world.catalog.set_doc_override(doc, "admin", owner="@carol", deprecated=True)
+    world.repo.write("payments/retry.py", "RETRY_LIMIT = 9\n")
+    world.repo.commit("change", "2024-09-01T00:00:00+00:00")
+    assert world.index().changed == 1
+    hidden = Filter({}, {"excluded": ["deprecated"]})
+    assert doc not in world.store.doc_ids(hidden)
+    assert {h.payload["owner"] for h in world.store.points(Filter({"doc_id": [doc]}))} == {"@carol"}
+    row = world.catalog.document(doc)
+    assert row is not None and (row.owner, row.status) == ("@carol", "deprecated")
+    world.catalog.set_doc_override(doc, "admin", deprecated=False)
+    world.repo.write("payments/retry.py", "RETRY_LIMIT = 10\n")
+    world.repo.commit("again", "2024-10-01T00:00:00+00:00")
+    world.index()
+    assert doc in world.store.doc_ids(hidden)

@@ -73,11 +73,19 @@ def test_tests_and_changelogs_are_demoted() -> None:
     assert f.factor({}) == 1.0  # points indexed before roles existed: neutral
 
 
+HIDDEN = {"excluded": ("deprecated",)}
+
+
 def test_acl_is_a_must_condition_and_admins_have_none() -> None:
-    assert build_filter(QueryFilters(), User("root", is_admin=True).access_groups()) is None
+    assert build_filter(QueryFilters(), User("root", is_admin=True).access_groups()) == Filter({}, HIDDEN)
     alice = build_filter(QueryFilters(), User("alice", ("payments",)).access_groups())
-    assert alice == Filter({"access_groups": ("everyone", "payments")})
-    assert build_filter(QueryFilters(), []) == Filter({"access_groups": ()})  # matches nothing
+    assert alice == Filter({"access_groups": ("everyone", "payments")}, HIDDEN)
+    assert build_filter(QueryFilters(), []) == Filter({"access_groups": ()}, HIDDEN)  # matches nothing
+
+
+def test_documents_marked_deprecated_are_always_excluded() -> None:
+    for groups in (None, ["eng"], []):
+        assert dict(build_filter(QueryFilters(repos=("api",)), groups).none_of) == HIDDEN
 
 
 def test_filters_become_conditions() -> None:

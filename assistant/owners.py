@@ -1,0 +1,229 @@
+"""The doc owners' queue: sources someone flagged, sent to the people who can fix them.
+
+A document's owner is, in order: an admin's or owner's reassignment (kept across
+re-indexing), front matter, CODEOWNERS, the wiki page's author. Owner strings are
+matched against a user's handles (name, ``@name``, aliases) and, for team owners such
+as ``@org/docs``, against the user's groups.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from assistant.audit import AuditLog
+from assistant.catalog.db import Database
+from assistant.catalog.repo import Catalog
+from assistant.catalog.schema import (
+    DocumentRow,
+    FlagRow,
+    InteractionRow,
+    SourceRow,
+    utcnow,
+)
+from assistant.errors import ConfigError, NotFoundError, PermissionDeniedError
+from assistant.notify import Notifier
+from assistant.store.base import EXCLUDED_FIELD, VectorStore
+from assistant.users import Account
+
+
+@dataclass(frozen=True)
+class FlagView:
+    id: int
+    kind: str
+    origin: str
+    user: str
+    comment: str | None
+    created_at: datetime
+    start_line: int | None
+    end_line: int | None
+    commit: str | None
+    interaction_id: int | None
+    question: str | None
+    answer: str | None
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    doc_id: str
+    source: str
+    path: str
+    title: str | None
+    owner: str | None
+    status: str
+    url: str | None
+    updated_at: datetime | None
+    citations_recent: int
+    flags: tuple[FlagView, ...] = field(default_factory=tuple)
+
+
+def owner_matches(owner: str | None, account: Account) -> bool:
+    """Whether ``owner`` (a CODEOWNERS/front-matter/wiki string) names ``account``."""
+    if not owner:
+        return False
+    handles = account.handles()
+    groups = {g.lower() for g in account.groups}
+    for part in owner.replace(",", " ").split():
+        p = part.lower()
+        if p in handles or p.lstrip("@") in groups or p.lstrip("@").split("/")[-1] in groups:
+            return True
+    return False
+
+
+class OwnerQueue:
+    def __init__(self, db: Database, store: VectorStore | Callable[[], VectorStore], audit: AuditLog,
+                 notifier: Notifier | None = None, *, citation_window_days: int = 30) -> None:
+        self.db = db
+        self.catalog = Catalog(db)
+        self._store = store
+        self.audit = audit
+        self.notifier = notifier
+        self.window = timedelta(days=citation_window_days)
+
+    @property
+    def store(self) -> VectorStore:
+        return self._store() if callable(self._store) else self._store  # type: ignore[return-value]
+
+    # -- reading -------------------------------------------------------------------
+    def queue(self, account: Account, owner: str | None = None) -> list[QueueItem]:
+        """Documents with open flags owned by ``account`` (or by ``owner``, for admins),
+        most-cited first."""
+        if owner is not None and not account.is_admin and owner.lower() not in account.handles():
+            raise PermissionDeniedError("only admins can open another owner's queue")
+        with self.db.session() as s:
+            flags = list(s.scalars(select(FlagRow).where(FlagRow.status == "open").order_by(FlagRow.id)))
+            mine = [f for f in flags if (f.owner or "").lower() == owner.lower()] if owner is not None \
+                else [f for f in flags if owner_matches(f.owner, account)]
+            by_doc: dict[str, list[FlagRow]] = {}
+            for f in mine:
+                by_doc.setdefault(f.doc_id, []).append(f)
+            cited = self._citations(s, set(by_doc))
+            items = [self._item(s, doc_id, rows, cited[doc_id]) for doc_id, rows in by_doc.items()]
+        items.sort(key=lambda i: (-i.citations_recent, -len(i.flags), i.path))
+        return items
+
+    def open_flags(self, doc_id: str) -> list[FlagRow]:
+        with self.db.session() as s:
+            return list(s.scalars(select(FlagRow).where(FlagRow.doc_id == doc_id, FlagRow.status == "open")))
+
+    def _citations(self, s: Any, doc_ids: set[str]) -> Counter[str]:
+        """How often each document was cited in answers within the window."""
+        counts: Counter[str] = Counter()
+        if not doc_ids:
+            return counts
+        since = utcnow() - self.window
+        rows = s.execute(select(InteractionRow.retrieved, InteractionRow.citations)
+                         .where(InteractionRow.created_at >= since))
+        for retrieved, citations in rows:
+            cited = {c.get("n") for c in citations or ()}
+            for p in retrieved or ():
+                if p.get("n") in cited and p.get("doc_id") in doc_ids:
+                    counts[p["doc_id"]] += 1
+        return counts
+
+    def _item(self, s: Any, doc_id: str, rows: list[FlagRow], cited: int) -> QueueItem:
+        doc = s.scalar(select(DocumentRow).where(DocumentRow.doc_id == doc_id))
+        views = []
+        for f in rows:
+            inter = s.get(InteractionRow, f.interaction_id) if f.interaction_id else None
+            views.append(FlagView(f.id, f.kind, f.origin, f.user_name, f.comment, f.created_at, f.start_line,
+                                  f.end_line, f.commit, f.interaction_id, inter.question if inter else None,
+                                  inter.answer if inter else None))
+        first = rows[0]
+        return QueueItem(doc_id, first.source_name, doc.path if doc else first.path, doc.title if doc else None,
+                         first.owner, doc.status if doc else "removed", doc.url if doc else None,
+                         doc.updated_at if doc else None, cited, tuple(views))
+
+    # -- actions -------------------------------------------------------------------
+    def _authorise(self, doc_id: str, actor: Account) -> tuple[str | None, str, str]:
+        """(current owner, source name, path), if ``actor`` owns ``doc_id`` or is an admin."""
+        with self.db.session() as s:
+            doc = s.scalar(select(DocumentRow).where(DocumentRow.doc_id == doc_id))
+            flag = s.scalar(select(FlagRow).where(FlagRow.doc_id == doc_id).order_by(FlagRow.id.desc()))
+            if doc is None and flag is None:
+                raise NotFoundError(f"no document {doc_id!r}")
+            override = self.catalog.doc_overrides().get(doc_id, (None, False))[0]
+            owner = override or (doc.owner if doc else None) or (flag.owner if flag else None)
+            source = s.get(SourceRow, doc.source_id).name if doc else flag.source_name  # type: ignore[union-attr]
+            path = doc.path if doc else flag.path  # type: ignore[union-attr]
+        if not actor.is_admin and not owner_matches(owner, actor):
+            raise PermissionDeniedError(f"{path} is owned by {owner or 'nobody'}; only its owner or an admin can act")
+        return owner, source, path
+
+    def _close(self, doc_id: str, actor: Account, status: str, note: str | None,
+               flag_id: int | None = None) -> int:
+        with self.db.session() as s:
+            q = select(FlagRow).where(FlagRow.doc_id == doc_id, FlagRow.status == "open")
+            if flag_id is not None:
+                q = q.where(FlagRow.id == flag_id)
+            rows = list(s.scalars(q))
+            for f in rows:
+                f.status, f.resolved_by, f.resolution_note, f.resolved_at = status, actor.name, note, utcnow()
+            return len(rows)
+
+    def mark_fixed(self, doc_id: str, actor: Account, reindex: Callable[[str], Any], note: str | None = None) -> int:
+        """Re-index the document's source now (picking up the fix), then close its open flags."""
+        _, source, path = self._authorise(doc_id, actor)
+        result = reindex(source)
+        status = getattr(result, "status", "ok")
+        if status != "ok":
+            raise ConfigError(f"re-indexing {source} failed ({getattr(result, 'error', status)}); flags left open")
+        closed = self._close(doc_id, actor, "fixed", note)
+        self.audit.record(actor.name, "owner.fixed", f"{source}:{path}", {"doc_id": doc_id, "closed": closed,
+                                                                          "note": note})
+        return closed
+
+    def dismiss(self, flag_id: int, actor: Account, note: str) -> None:
+        """Close one flag as not a problem; the note says why (kept for the flagger to read)."""
+        if not (note or "").strip():
+            raise ConfigError("say why the flag is dismissed (a note is required)")
+        with self.db.session() as s:
+            flag = s.get(FlagRow, flag_id)
+            if flag is None:
+                raise NotFoundError(f"no flag {flag_id}")
+            doc_id, status = flag.doc_id, flag.status
+        if status != "open":
+            raise ConfigError(f"flag {flag_id} is already {status}")
+        _, source, path = self._authorise(doc_id, actor)
+        self._close(doc_id, actor, "dismissed", note.strip(), flag_id)
+        self.audit.record(actor.name, "owner.dismissed", f"{source}:{path}", {"flag_id": flag_id, "note": note})
+
+    def deprecate(self, doc_id: str, actor: Account, note: str | None = None, *, deprecated: bool = True) -> int:
+        """Exclude the document from retrieval (kept in the catalog); ``deprecated=False`` restores it."""
+        _, source, path = self._authorise(doc_id, actor)
+        self.catalog.set_doc_override(doc_id, actor.name, deprecated=deprecated, note=note)
+        status = "deprecated" if deprecated else "active"
+        self.catalog.update_document_meta(doc_id, status=status)
+        self.store.set_doc_payload(doc_id, {"status": status, EXCLUDED_FIELD: "deprecated" if deprecated else ""})
+        self.store.flush()
+        closed = self._close(doc_id, actor, "fixed", f"deprecated: {note}" if note else "deprecated") \
+            if deprecated else 0
+        self.audit.record(actor.name, "owner.deprecated" if deprecated else "owner.restored", f"{source}:{path}",
+                          {"doc_id": doc_id, "note": note, "closed": closed})
+        return closed
+
+    def reassign(self, doc_id: str, actor: Account, new_owner: str) -> None:
+        """Hand the document (and its open flags) to someone else; they are notified."""
+        new_owner = (new_owner or "").strip()
+        if not new_owner or len(new_owner) > 300:
+            raise ConfigError("name the new owner (a user name, @handle or e-mail)")
+        old, source, path = self._authorise(doc_id, actor)
+        self.catalog.set_doc_override(doc_id, actor.name, owner=new_owner)
+        self.catalog.update_document_meta(doc_id, owner=new_owner)
+        self.store.set_doc_payload(doc_id, {"owner": new_owner})
+        self.store.flush()
+        with self.db.session() as s:
+            flags = list(s.scalars(select(FlagRow).where(FlagRow.doc_id == doc_id, FlagRow.status == "open")))
+            for f in flags:
+                f.owner = new_owner
+            ids = [f.id for f in flags]
+        self.audit.record(actor.name, "owner.reassigned", f"{source}:{path}",
+                          {"doc_id": doc_id, "from": old, "to": new_owner})
+        if self.notifier is not None and ids:
+            self.notifier.flag_raised(new_owner, ids[0], f"{source}:{path} was reassigned to you by {actor.name} "
+                                                         f"with {len(ids)} open flag(s)")

@@ -1,0 +1,95 @@
+"""Source administration shared by the CLI and the admin pages: validate, change, audit.
+
+Every action names its actor and lands in the audit log, whether a person clicked it in
+``/admin`` or a script ran ``sourcewise source ...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant.catalog.schema import SourceRow
+from assistant.errors import ConfigError
+from indexers.sources.factory import detect_wiki_format
+from indexers.sources.git import is_clone_url
+
+KINDS = ("git", "docs", "wiki")
+
+
+def check_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 200 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ConfigError(f"source name {name!r}: use letters, digits, '-', '_' or '.'")
+    return name
+
+
+def add_source(container: Any, name: str, kind: str, location: str, *, actor: str, ref: str | None = None,
+               groups: Sequence[str] = (), include: Sequence[str] = (), exclude: Sequence[str] = (),
+               browse_url: str | None = None) -> SourceRow:
+    """Register a source after checking that it can work; index it separately."""
+    name = check_name(name)
+    location = (location or "").strip()
+    if kind not in KINDS:
+        raise ConfigError(f"a source is one of {', '.join(KINDS)}, not {kind!r}")
+    if not location:
+        raise ConfigError("give the source's location (a path or clone URL)")
+    ref = (ref or "").strip() or None
+    options: dict[str, Any] = {"include": list(include), "exclude": list(exclude)}
+    if browse_url:
+        options["browse_url"] = browse_url
+    if kind == "git":
+        location = location if is_clone_url(location) else str(Path(location).expanduser().resolve())
+    elif kind == "docs":
+        location = str(Path(location).expanduser().resolve())
+        if not Path(location).is_dir():
+            raise ConfigError(f"{location} is not a directory")
+    else:
+        fmt = detect_wiki_format(location)
+        location = location if is_clone_url(location) else str(Path(location).expanduser().resolve())
+        options["format"] = fmt
+        if fmt != "git" and not Path(location).exists():
+            raise ConfigError(f"{location} does not exist")
+    if ref and kind == "docs":
+        raise ConfigError("a ref applies to git sources only")
+    container.catalog.add_source(name, kind, location, ref=ref, access_groups=list(groups), options=options)
+    container.audit.record(actor, "source.add", name, {"kind": kind, "location": location, "ref": ref,
+                                                        "groups": list(groups)})
+    return container.catalog.get_source(name)
+
+
+def update_source(container: Any, name: str, *, actor: str, ref: str | None = None,
+                  groups: Sequence[str] | None = None) -> SourceRow:
+    """Change a source's ref or access groups (a re-index applies them)."""
+    row = container.catalog.get_source(name)
+    fields: dict[str, Any] = {}
+    if ref is not None:
+        if row.kind != "git" and (row.options or {}).get("format") != "git":
+            raise ConfigError(f"{name} is a {row.kind} source; a ref applies to git sources")
+        fields["ref"] = ref
+    if groups is not None:
+        fields["access_groups"] = list(groups)
+    if not fields:
+        raise ConfigError("nothing to change: give a ref and/or groups")
+    container.catalog.update_source(row.id, **fields)
+    container.audit.record(actor, "source.update", name, {k: v for k, v in fields.items()})
+    return container.catalog.get_source(name)
+
+
+def set_paused(container: Any, name: str, paused: bool, *, actor: str) -> SourceRow:
+    """Paused sources keep their index as it is: index runs skip or refuse them."""
+    row = container.catalog.get_source(name)
+    container.catalog.update_source(row.id, status="paused" if paused else "active")
+    container.audit.record(actor, "source.pause" if paused else "source.resume", name)
+    return container.catalog.get_source(name)
+
+
+def remove_source(container: Any, name: str, *, actor: str) -> None:
+    """Purge a source's points and catalog rows (flags and feedback keep their text)."""
+    row = container.catalog.get_source(name)
+    with container.index_lock:
+        container.store.delete_source(name)
+        container.store.flush()
+        container.catalog.remove_source(row.id)
+    container.audit.record(actor, "source.remove", name, {"kind": row.kind, "location": row.location})
