@@ -107,6 +107,11 @@ class OwnerQueue:
         items.sort(key=lambda i: (-i.citations_recent, -len(i.flags), i.path))
         return items
 
+    def open_owners(self) -> list[str]:
+        """Owners with at least one open flag ("" for documents nobody owns)."""
+        with self.db.session() as s:
+            return sorted({o or "" for o in s.scalars(select(FlagRow.owner).where(FlagRow.status == "open"))})
+
     def open_flags(self, doc_id: str) -> list[FlagRow]:
         with self.db.session() as s:
             return list(s.scalars(select(FlagRow).where(FlagRow.doc_id == doc_id, FlagRow.status == "open")))

@@ -24,6 +24,7 @@ from indexers.runner import index_source
 from sourcewise.api_cli import register as register_api
 from sourcewise.ask_cli import ask
 from sourcewise.options import parse_groups
+from sourcewise.people_cli import register as register_people
 from sourcewise.progress import RichProgress
 from sourcewise.reports import print_report, status_table
 
@@ -32,6 +33,7 @@ source_app = typer.Typer(no_args_is_help=True, help="Add, change, list and remov
 app.add_typer(source_app, name="source")
 app.command("ask")(ask)
 register_api(app)
+register_people(app)
 console = Console()
 err = Console(stderr=True)
 log = logging.getLogger("sourcewise")
