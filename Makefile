@@ -6,7 +6,7 @@ REPO ?= $(CURDIR)
 NAME ?= $(notdir $(abspath $(REPO)))
 export SOURCEWISE_HOME ?= $(CURDIR)/.sourcewise
 
-.PHONY: run test install install-dev index clean
+.PHONY: run shell demo-source test browser install install-dev index clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,14 +22,29 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Index REPO (default: this repository) as a demo source, then open the question prompt.
-run: install
+# Index REPO (default: this repository) as a demo source, then serve the chat, the owner
+# and admin pages and the API on http://localhost:8000 (the first run prints the admin
+# password once and keeps it in .sourcewise/initial-admin-password).
+run: install demo-source
+	$(BIN)/sourcewise serve
+
+# The same demo source, answered at a terminal prompt instead of the browser.
+shell: install demo-source
+	$(BIN)/sourcewise shell
+
+demo-source:
 	@$(BIN)/sourcewise source list --json | grep -q '"name": "$(NAME)"' || \
 		$(BIN)/sourcewise source add "$(NAME)" --git "$(REPO)"
 	$(BIN)/sourcewise index "$(NAME)"
-	$(BIN)/sourcewise shell
 
-test: install-dev
+# The browser tests drive Debian's Chromium through Playwright (no browser download).
+browser:
+	@test -x /usr/bin/chromium || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
+test: install-dev browser
 	$(BIN)/python -m pytest -q
 
 clean:

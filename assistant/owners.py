@@ -145,7 +145,7 @@ class OwnerQueue:
                          doc.updated_at if doc else None, cited, tuple(views))
 
     # -- actions -------------------------------------------------------------------
-    def _authorise(self, doc_id: str, actor: Account) -> tuple[str | None, str, str]:
+    def authorise(self, doc_id: str, actor: Account) -> tuple[str | None, str, str]:
         """(current owner, source name, path), if ``actor`` owns ``doc_id`` or is an admin."""
         with self.db.session() as s:
             doc = s.scalar(select(DocumentRow).where(DocumentRow.doc_id == doc_id))
@@ -173,7 +173,7 @@ class OwnerQueue:
 
     def mark_fixed(self, doc_id: str, actor: Account, reindex: Callable[[str], Any], note: str | None = None) -> int:
         """Re-index the document's source now (picking up the fix), then close its open flags."""
-        _, source, path = self._authorise(doc_id, actor)
+        _, source, path = self.authorise(doc_id, actor)
         result = reindex(source)
         status = getattr(result, "status", "ok")
         if status != "ok":
@@ -194,13 +194,13 @@ class OwnerQueue:
             doc_id, status = flag.doc_id, flag.status
         if status != "open":
             raise ConfigError(f"flag {flag_id} is already {status}")
-        _, source, path = self._authorise(doc_id, actor)
+        _, source, path = self.authorise(doc_id, actor)
         self._close(doc_id, actor, "dismissed", note.strip(), flag_id)
         self.audit.record(actor.name, "owner.dismissed", f"{source}:{path}", {"flag_id": flag_id, "note": note})
 
     def deprecate(self, doc_id: str, actor: Account, note: str | None = None, *, deprecated: bool = True) -> int:
         """Exclude the document from retrieval (kept in the catalog); ``deprecated=False`` restores it."""
-        _, source, path = self._authorise(doc_id, actor)
+        _, source, path = self.authorise(doc_id, actor)
         self.catalog.set_doc_override(doc_id, actor.name, deprecated=deprecated, note=note)
         status = "deprecated" if deprecated else "active"
         self.catalog.update_document_meta(doc_id, status=status)
@@ -217,7 +217,7 @@ class OwnerQueue:
         new_owner = (new_owner or "").strip()
         if not new_owner or len(new_owner) > 300:
             raise ConfigError("name the new owner (a user name, @handle or e-mail)")
-        old, source, path = self._authorise(doc_id, actor)
+        old, source, path = self.authorise(doc_id, actor)
         self.catalog.set_doc_override(doc_id, actor.name, owner=new_owner)
         self.catalog.update_document_meta(doc_id, owner=new_owner)
         self.store.set_doc_payload(doc_id, {"owner": new_owner})

@@ -1,0 +1,32 @@
+"""Server-rendered pages beside the chat: the doc owners' queue and the admin console.
+
+``router`` carries every route (``/owners...`` and ``/admin...``); the chat server
+includes it with ``app.include_router(ui.pages.router)``. Re-index jobs started from
+these pages run in the serving process (see ``ui.pages.jobs``); call
+``ui.pages.shutdown(app)`` from the app's lifespan to let a running one finish cleanly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from ui.pages import admin, admin_people, admin_review, owners
+from ui.pages.deps import PageRoute
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+router.include_router(owners.router)
+router.include_router(admin.router)
+router.include_router(admin_people.router)
+router.include_router(admin_review.router)
+
+
+def shutdown(app: Any, timeout: float = 5.0) -> None:
+    """Stop the app's index job worker (if one was started), waiting briefly for it."""
+    jobs = getattr(app.state, "index_jobs", None)
+    if jobs is not None:
+        jobs.close(timeout)
+
+
+__all__ = ["router", "shutdown"]

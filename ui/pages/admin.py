@@ -1,0 +1,161 @@
+"""Admin console, sources: health, add, pause/resume, access groups, re-index, remove.
+
+Re-indexing and removal run on the app's one job worker (``ui.pages.jobs``), because
+the embedded store lives in this process and must not be written from two threads at
+once; the page polls the job's JSON for live progress. Every change is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from assistant.errors import ConfigError
+from ui.pages.csrf import checked_admin
+from ui.pages.deps import PageRoute, admin_account, container_of
+from ui.pages.health import BUCKETS, last_failures, source_health
+from ui.pages.jobs import IndexJobs, Job, jobs_for
+from ui.pages.render import redirect, render
+from ui.pages.sources import add_from_form, parse_list
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+Admin = Annotated[Any, Depends(admin_account)]
+CheckedAdmin = Annotated[Any, Depends(checked_admin)]
+REMOVE_WAIT_S = 60.0
+
+
+def _audit(request: Request, actor: Any, action: str, target: str, **details: Any) -> None:
+    container_of(request).audit.record(actor.name, action, target, details or None)
+
+
+def _jobs(request: Request) -> IndexJobs:
+    return jobs_for(request.app)
+
+
+def queue_reindex(request: Request, actor: Any, name: str, *, full: bool = False) -> Job:
+    """Queue a re-index of a registered, active source (refused for paused ones)."""
+    row = container_of(request).catalog.get_source(name)
+    if row.status == "paused":
+        raise ConfigError(f"{name} is paused; resume it before re-indexing")
+    return _jobs(request).submit(name, requested_by=actor.name, full=full)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def sources_page(request: Request, account: Admin) -> HTMLResponse:
+    container = container_of(request)
+    jobs = _jobs(request)
+    health = source_health(container.catalog)
+    active = {h.name: jobs.active_for(h.name) for h in health}
+    return render(request, "admin_sources.html", account=account, section="admin", tab="sources",
+                  sources=health, active=active, jobs=jobs.list(10), buckets=[b for b, _ in BUCKETS])
+
+
+@router.get("/admin/sources/{name}", response_class=HTMLResponse)
+def source_page(request: Request, name: str, account: Admin) -> HTMLResponse:
+    container = container_of(request)
+    container.catalog.get_source(name)  # ConfigError (400 page) names the known sources
+    health = next(h for h in source_health(container.catalog) if h.name == name)
+    jobs = [j for j in _jobs(request).list(50) if j.source == name]
+    return render(request, "admin_source.html", account=account, section="admin", tab="sources",
+                  source=health, failures=last_failures(container.catalog, name),
+                  active=_jobs(request).active_for(name), jobs=jobs[:10])
+
+
+@router.post("/admin/sources")
+def source_add(
+    request: Request, actor: CheckedAdmin,
+    name: Annotated[str, Form()] = "", kind: Annotated[str, Form()] = "git",
+    location: Annotated[str, Form()] = "", ref: Annotated[str, Form()] = "",
+    groups: Annotated[str, Form()] = "", include: Annotated[str, Form()] = "",
+    exclude: Annotated[str, Form()] = "", browse_url: Annotated[str, Form()] = "",
+    index_now: Annotated[bool, Form()] = False,
+) -> RedirectResponse:
+    row = add_from_form(container_of(request), actor=actor.name, name=name, kind=kind, location=location, ref=ref,
+                        groups=groups, include=include, exclude=exclude, browse_url=browse_url)
+    if index_now:
+        job = queue_reindex(request, actor, row.name)
+        _audit(request, actor, "source.reindex", row.name, job=job.id, full=False)
+        return redirect(f"/admin/sources/{row.name}", notice=f"Added {row.name}; indexing started (job #{job.id}).")
+    return redirect("/admin", notice=f"Added {row.name}. Re-index it to make it searchable.")
+
+
+@router.post("/admin/sources/{name}/pause")
+def source_pause(request: Request, name: str, actor: CheckedAdmin) -> RedirectResponse:
+    return _set_status(request, actor, name, "paused")
+
+
+@router.post("/admin/sources/{name}/resume")
+def source_resume(request: Request, name: str, actor: CheckedAdmin) -> RedirectResponse:
+    return _set_status(request, actor, name, "active")
+
+
+def _set_status(request: Request, actor: Any, name: str, status: str) -> RedirectResponse:
+    from indexers.admin import set_paused
+
+    set_paused(container_of(request), name, status == "paused", actor=actor.name)
+    verb = "Paused" if status == "paused" else "Resumed"
+    return redirect("/admin", notice=f"{verb} {name}.")
+
+
+@router.post("/admin/sources/{name}/groups")
+def source_groups(
+    request: Request, name: str, actor: CheckedAdmin, groups: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    from indexers.admin import update_source
+
+    row = update_source(container_of(request), name, actor=actor.name, groups=parse_list(groups))
+    if row.status == "paused":
+        return redirect(f"/admin/sources/{name}",
+                        notice="Access groups saved; they apply to search results when the source is re-indexed.")
+    job = queue_reindex(request, actor, name)
+    return redirect(f"/admin/sources/{name}",
+                    notice=f"Access groups saved; re-indexing to apply them (job #{job.id}).")
+
+
+@router.post("/admin/sources/{name}/reindex")
+def source_reindex(
+    request: Request, name: str, actor: CheckedAdmin, full: Annotated[bool, Form()] = False,
+    back: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    job = queue_reindex(request, actor, name, full=full)
+    _audit(request, actor, "source.reindex", name, job=job.id, full=full)
+    target = f"/admin/sources/{name}" if back == "source" else "/admin"
+    return redirect(target, notice=f"Re-indexing {name} (job #{job.id}).")
+
+
+@router.post("/admin/sources/{name}/remove")
+def source_remove(
+    request: Request, name: str, actor: CheckedAdmin, confirm: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    container = container_of(request)
+    container.catalog.get_source(name)
+    if confirm.strip() != name:
+        raise ConfigError(f"type the source name ({name}) to confirm removing it")
+    from indexers.admin import remove_source
+
+    jobs = _jobs(request)
+    job = jobs.submit(name, requested_by=actor.name, label="remove",
+                      work=lambda _index: remove_source(container, name, actor=actor.name))
+    jobs.wait(job.id, timeout=REMOVE_WAIT_S)
+    if job.state == "done":
+        return redirect("/admin", notice=f"Removed {name} and purged its points and catalog rows.")
+    if job.state == "failed":
+        return redirect("/admin", error=f"Removing {name} failed: {job.error}")
+    return redirect("/admin", notice=f"Removal of {name} is queued behind a running job (job #{job.id}).")
+
+
+@router.get("/admin/jobs")
+def jobs_json(request: Request, account: Admin) -> JSONResponse:
+    jobs = _jobs(request)
+    return JSONResponse([jobs.snapshot(j.id) for j in jobs.list(50)], headers={"Cache-Control": "no-store"})
+
+
+@router.get("/admin/jobs/{job_id}")
+def job_json(request: Request, job_id: int, account: Admin) -> JSONResponse:
+    snap = _jobs(request).snapshot(job_id)
+    if snap is None:
+        raise HTTPException(404, f"no job {job_id} (jobs are kept in memory until the server restarts)")
+    return JSONResponse(snap, headers={"Cache-Control": "no-store"})

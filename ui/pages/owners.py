@@ -1,0 +1,109 @@
+"""``/owners``: a doc owner's queue of flagged documents, and what they can do about them.
+
+The queue comes from ``assistant.owners.OwnerQueue``, which also decides who may act
+(the owner or an admin) and writes the audit log. "Mark fixed" re-indexes the
+document's source before closing its flags, so it runs on the app's index job worker
+and the page follows its progress; the flags close only if the re-index succeeds.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from sqlalchemy import func, select
+
+from assistant.catalog.schema import FlagRow
+from assistant.errors import ConfigError
+from ui.pages.csrf import checked_account
+from ui.pages.deps import PageRoute, container_of, current_account
+from ui.pages.jobs import jobs_for
+from ui.pages.render import redirect, render
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+Signed = Annotated[Any, Depends(current_account)]
+Checked = Annotated[Any, Depends(checked_account)]
+
+
+def _back(owner: str) -> str:
+    owner = owner.strip()
+    return "/owners" + (f"?{urlencode({'owner': owner})}" if owner else "")
+
+
+def owners_with_open_flags(container: Any) -> list[tuple[str, int]]:
+    """(owner, open flags) for the admin's owner picker, busiest first."""
+    with container.db.session() as s:
+        rows = s.execute(select(FlagRow.owner, func.count()).where(FlagRow.status == "open")
+                         .group_by(FlagRow.owner))
+        return sorted(((o or "", int(n)) for o, n in rows), key=lambda r: (-r[1], r[0]))
+
+
+@router.get("/owners", response_class=HTMLResponse)
+def queue_page(request: Request, account: Signed, owner: str | None = None) -> HTMLResponse:
+    container = container_of(request)
+    owner = (owner or "").strip() or None
+    items = container.owners.queue(account, owner=owner)
+    jobs = jobs_for(request.app)
+    mine = [j for j in jobs.list(20) if j.label == "mark fixed" and (account.is_admin or j.requested_by == account.name)]
+    return render(request, "owners.html", account=account, section="owners", items=items, owner=owner or "",
+                  owners=owners_with_open_flags(container) if account.is_admin else [],
+                  active_jobs=[j for j in mine if j.active], recent_jobs=[j for j in mine if not j.active][:5])
+
+
+@router.get("/owners/jobs/{job_id}")
+def job_json(request: Request, job_id: int, account: Signed) -> JSONResponse:
+    """Progress of a 'mark fixed' re-index, for the person who asked (or an admin)."""
+    snap = jobs_for(request.app).snapshot(job_id)
+    if snap is None or not (account.is_admin or snap["requested_by"] == account.name):
+        raise HTTPException(404, f"no job {job_id}")
+    return JSONResponse(snap, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/owners/fixed")
+def mark_fixed(
+    request: Request, actor: Checked, doc_id: Annotated[str, Form()], note: Annotated[str, Form()] = "",
+    owner: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    container = container_of(request)
+    queue = container.owners
+    _, source, path = queue.authorise(doc_id, actor)  # refuse now, not in the background
+    if container.catalog.get_source(source).status == "paused":
+        raise ConfigError(f"{source} is paused, so it cannot be re-indexed to pick up the fix; ask an admin")
+    text = note.strip() or None
+    job = jobs_for(request.app).submit(
+        source, requested_by=actor.name, label="mark fixed",
+        work=lambda index_now: queue.mark_fixed(doc_id, actor, index_now, note=text),
+    )
+    return redirect(_back(owner), notice=f"Re-indexing {source} to pick up the fix to {path} (job #{job.id}); "
+                                         "its flags close when that succeeds.")
+
+
+@router.post("/owners/dismiss")
+def dismiss(
+    request: Request, actor: Checked, flag_id: Annotated[int, Form()], note: Annotated[str, Form()] = "",
+    owner: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    container_of(request).owners.dismiss(flag_id, actor, note)
+    return redirect(_back(owner), notice=f"Dismissed flag #{flag_id}.")
+
+
+@router.post("/owners/deprecate")
+def deprecate(
+    request: Request, actor: Checked, doc_id: Annotated[str, Form()], note: Annotated[str, Form()] = "",
+    owner: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    closed = container_of(request).owners.deprecate(doc_id, actor, note.strip() or None)
+    return redirect(_back(owner), notice=f"Marked deprecated: it stays in the catalog but no longer answers "
+                                         f"questions ({closed} flag(s) closed).")
+
+
+@router.post("/owners/reassign")
+def reassign(
+    request: Request, actor: Checked, doc_id: Annotated[str, Form()], new_owner: Annotated[str, Form()] = "",
+    owner: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    container_of(request).owners.reassign(doc_id, actor, new_owner)
+    return redirect(_back(owner), notice=f"Reassigned to {new_owner.strip()}; they have been notified.")
