@@ -31,10 +31,10 @@ def serve(
     host: Annotated[str | None, typer.Option("--host", help="Bind address (default: settings).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (default: settings).")] = None,
 ) -> None:
-    """Serve /api and the OpenAI-compatible /v1 with uvicorn (one worker)."""
+    """Serve the chat at /, the owner and admin pages, /api and the OpenAI-compatible /v1 (one worker)."""
     import uvicorn
 
-    from assistant.api.app import create_app
+    from ui.server import create_server_app
 
     settings = load_settings()
     container = build(settings)
@@ -45,10 +45,11 @@ def serve(
             container.store  # noqa: B018
         container.db  # noqa: B018 - runs catalog migrations before accepting requests
         bind_host, bind_port = host or settings.api.host, port or settings.api.port
-        err.print(f"Sourcewise API on http://{bind_host}:{bind_port} (OpenAI base_url: "
-                  f"http://{bind_host}:{bind_port}/v1, model {settings.api.model_id!r})", soft_wrap=True)
-        uvicorn.run(create_app(container), host=bind_host, port=bind_port, workers=1,
-                    log_level=settings.api.log_level)
+        app = create_server_app(container)
+        shown = "localhost" if bind_host in ("127.0.0.1", "0.0.0.0") else bind_host
+        err.print(f"Sourcewise on http://{shown}:{bind_port} (chat at /, API at /api, OpenAI base_url: "
+                  f"http://{shown}:{bind_port}/v1, model {settings.api.model_id!r})", soft_wrap=True)
+        uvicorn.run(app, host=bind_host, port=bind_port, workers=1, log_level=settings.api.log_level)
     finally:
         container.close()
 

@@ -355,3 +355,7 @@ class AppSettingRow(Base):
     value: Mapped[Any] = mapped_column(JSON)
     updated_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Chat tables live in their own module; imported here so Base.metadata (Alembic, tests) has them.
+from assistant.catalog import chat_schema as _chat_schema  # noqa: E402,F401
