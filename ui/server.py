@@ -241,4 +241,12 @@ def create_server_app(container: Any, *, answerer: Any = None, retriever: Any = 
         def root() -> RedirectResponse:
             return RedirectResponse("/docs")
     app.add_middleware(CallerMiddleware, ui=settings.ui)
+
+    @app.on_event("shutdown")
+    def _stop_jobs() -> None:
+        """Let a running index job finish before the container (store, catalog) closes."""
+        from ui.pages import shutdown
+
+        shutdown(app)
+
     return app
