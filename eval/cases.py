@@ -46,9 +46,7 @@ class Gold:
             last = self.end_line if self.end_line is not None else self.start_line
             if end < self.start_line or start > last:
                 return False
-        if self.symbol is not None and (symbol or "").split(".")[-1] != self.symbol.split(".")[-1]:
-            return False
-        return True
+        return self.symbol is None or (symbol or "").split(".")[-1] == self.symbol.split(".")[-1]
 
 
 @dataclass(frozen=True)
@@ -74,17 +72,22 @@ class EvalCase:
     filters: Mapping[str, Any] = field(default_factory=dict)  # QueryFilters fields: repos, paths, langs, kinds
     criteria: PassCriteria = PassCriteria()
     interaction_id: int | None = None  # the interaction a promoted case came from
+    # Free-form provenance that scoring ignores (a benchmark's base_commit, a promoted case's author).
+    meta: Mapping[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        """The case as ``load_set`` reads it back: plain lists/dicts, ``pass`` only where not default."""
+        d = json.loads(json.dumps(asdict(self), default=str))
         d["gold"] = [{k: v for k, v in g.items() if v is not None} for g in d["gold"]]
-        return {k: v for k, v in d.items() if v not in (None, (), [], {})} | {"id": self.id, "question": self.question}
+        crit = d.pop("criteria")
+        d["pass"] = {k: v for k, v in crit.items() if v != getattr(PassCriteria(), k)}
+        return {k: v for k, v in d.items() if v not in (None, [], {})} | {"id": self.id, "question": self.question}
 
 
 def text_matches(pattern: str, text: str) -> bool:
     """``/regex/`` is a case-insensitive regular expression; anything else a case-insensitive substring."""
     if len(pattern) >= 2 and pattern.startswith("/") and pattern.endswith("/"):
-        return re.search(pattern[1:-1], text, re.I | re.S) is not None
+        return re.search(pattern[1:-1], text, re.IGNORECASE | re.DOTALL) is not None
     return pattern.lower() in text.lower()
 
 
@@ -145,7 +148,7 @@ def parse_case(raw: Any, where: str, default_id: str) -> EvalCase:
     if not isinstance(raw, dict):
         raise EvalFormatError(f"{where}: a case must be a mapping with at least 'question'")
     known = {"id", "question", "gold", "conversation", "must_include", "must_not_include", "tags", "origin",
-             "filters", "pass", "interaction_id"}
+             "filters", "pass", "interaction_id", "meta"}
     unknown = set(raw) - known
     if unknown:
         raise EvalFormatError(f"{where}: unknown field(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -171,6 +174,9 @@ def parse_case(raw: Any, where: str, default_id: str) -> EvalCase:
         raise EvalFormatError(f"{where}: field 'pass.retrieval_k' must be an integer from 1 to 100")
     gold = _gold(raw.get("gold"), where)
     case_id = raw.get("id", default_id)
+    meta = raw.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise EvalFormatError(f"{where}: field 'meta' must be a mapping")
     if not isinstance(case_id, (str, int)) or not str(case_id).strip():
         raise EvalFormatError(f"{where}: field 'id' must be text")
     return EvalCase(
@@ -181,7 +187,7 @@ def parse_case(raw: Any, where: str, default_id: str) -> EvalCase:
         filters={k2: tuple(_strs(v, f"filters.{k2}", where)) for k2, v in filters.items()},
         criteria=PassCriteria(k, bool(crit_raw.get("require_citation", False)),
                               bool(crit_raw.get("require_supported", False))),
-        interaction_id=raw.get("interaction_id"),
+        interaction_id=raw.get("interaction_id"), meta=meta,
     )
 
 
@@ -238,7 +244,7 @@ def _yaml_cases(text: str, path: Path) -> tuple[str, list[EvalCase]]:
 
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     try:
-        doc = yaml.load(text, Loader=Loader)  # noqa: S506 - SafeLoader subclass
+        doc = yaml.load(text, Loader=Loader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = _where(str(path), mark.line + 1 if mark else None)
