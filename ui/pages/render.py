@@ -21,6 +21,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from assistant.generation.citations import humanize_age
+
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 FLASH_COOKIE = "sw_flash"
 _FLASH_MAX = 600
@@ -57,8 +59,9 @@ def age(value: datetime | None, now: datetime | None = None) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     seconds = max(0.0, (now - value).total_seconds())
-    for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600),
-                       ("minute", 60)):
+    if seconds >= 86400:  # the same words as the chat's citations and the answers' stale notes
+        return f"{humanize_age(seconds / 86400)} ago"
+    for unit, size in (("hour", 3600), ("minute", 60)):
         if seconds >= size:
             n = int(seconds // size)
             return f"{n} {unit}{'s' if n != 1 else ''} ago"
@@ -77,7 +80,8 @@ def when(value: datetime | None) -> str:
 def short_commit(value: str | None) -> str:
     if not value:
         return "—"
-    return value[:10] if len(value) == 40 and all(c in "0123456789abcdef" for c in value) else value
+    # A git commit (40 hex) or a docs/wiki source's content hash (64 hex): both would stretch a table.
+    return value[:10] if len(value) >= 40 and all(c in "0123456789abcdef" for c in value) else value
 
 
 def safe_url(value: str | None) -> str:
