@@ -123,7 +123,7 @@ class OwnerQueue:
             return counts
         since = utcnow() - self.window
         rows = s.execute(select(InteractionRow.retrieved, InteractionRow.citations)
-                         .where(InteractionRow.created_at >= since))
+                         .where(InteractionRow.created_at >= since, InteractionRow.channel != "eval"))
         for retrieved, citations in rows:
             cited = {c.get("n") for c in citations or ()}
             for p in retrieved or ():

@@ -23,6 +23,7 @@ from indexers.pipeline import RunReport
 from indexers.runner import index_source
 from sourcewise.api_cli import register as register_api
 from sourcewise.ask_cli import ask
+from sourcewise.eval_cli import register as register_eval
 from sourcewise.options import parse_groups
 from sourcewise.people_cli import register as register_people
 from sourcewise.progress import RichProgress
@@ -34,6 +35,7 @@ app.add_typer(source_app, name="source")
 app.command("ask")(ask)
 register_api(app)
 register_people(app)
+register_eval(app)
 console = Console()
 err = Console(stderr=True)
 log = logging.getLogger("sourcewise")

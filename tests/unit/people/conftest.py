@@ -59,12 +59,12 @@ class World:
                 "version": "abc123", "author": None, "owner": owner, "url": None, "status": "active",
                 "chunk_count": 1, "chunk_strategy": "prose", "model_id": "fake"}
 
-    def ask(self, user: str, question: str, doc_ids: list[str], cited: list[int]) -> int:
+    def ask(self, user: str, question: str, doc_ids: list[str], cited: list[int], channel: str = "ui") -> int:
         retrieved = [{"n": n, "id": f"p{n}", "doc_id": d, "path": d.split(":", 1)[1], "score": 1.0 / n}
                      for n, d in enumerate(doc_ids, 1)]
         citations = [{"n": n, "id": f"p{n}", "citation": f"app@abc123:{doc_ids[n - 1].split(':', 1)[1]}#L3-L9"}
                      for n in cited]
-        iid = self.interactions.record(user_name=user, question=question, retrieved=retrieved,
+        iid = self.interactions.record(user_name=user, question=question, retrieved=retrieved, channel=channel,
                                        citations=citations, answer=f"answer to {question} [1]")
         assert iid is not None
         return iid

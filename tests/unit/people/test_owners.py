@@ -32,6 +32,8 @@ def test_queue_holds_my_flagged_documents_most_cited_first(world, owners) -> Non
     world.catalog.set_doc_override("app:pay.py", "root", owner="@bob")
     world.feedback.flag(world.asked, 2, alice, "outdated")
     assert [i.citations_recent for i in owners.queue(world.bob)][0] == 3
+    world.ask("eval", "pay?", ["app:pay.py"], cited=[1], channel="eval")  # eval runs are not readers
+    assert [i.citations_recent for i in owners.queue(world.bob)][0] == 3
     with pytest.raises(PermissionDeniedError):
         owners.queue(world.alice, owner="@bob")
 
