@@ -31,7 +31,7 @@ def test_runs_are_listed_with_their_reports(pages: Pages) -> None:
     md = pages.get(f"/admin/eval/{run}/report.md")
     assert md.status_code == 200 and "smoke" in md.text and md.headers["content-type"].startswith("text/markdown")
     assert pages.get("/admin/eval/999/report").status_code == 404
-    assert "smoke" in pages.get("/admin/eval?set=smoke").text and f"#{run}" not in pages.get("/admin/eval?set=other").text
+    assert "smoke" in pages.get("/admin/eval?set=smoke").text and f'id="report-{run}"' not in pages.get("/admin/eval?set=other").text
 
 
 def test_eval_pages_are_for_admins_only(pages: Pages) -> None:
