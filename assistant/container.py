@@ -62,8 +62,11 @@ class Container:
     def retriever(self) -> Retriever:
         from assistant.retrieval.retriever import Retriever
 
+        from assistant.embedding.batching import QueryBatcher
+
+        # Concurrent questions (chat sessions, API calls) share forward passes.
         return Retriever(
-            self.store, self.embedder, self.sparse, self.settings.retrieval,
+            self.store, QueryBatcher(self.embedder), self.sparse, self.settings.retrieval,
             known_sources=lambda: {row.name for row in self.catalog.list_sources()},
         )
 

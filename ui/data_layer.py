@@ -12,7 +12,9 @@ interaction whose id the answer step carries.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+import zlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +65,17 @@ class RefusedError(PermissionDeniedError, HTTPException):
         return str(self.detail)
 
 
+# Chainlit may create and update one step from two threads at once (a question sent while
+# the chat is still starting): both would find no row and insert, and one write would be
+# lost to a UNIQUE error. Writes to the same step id take the same lock (striped; this
+# process is the only writer of the embedded catalog's chat tables).
+_STEP_LOCKS = [threading.Lock() for _ in range(64)]
+
+
+def _step_lock(step_id: str) -> threading.Lock:
+    return _STEP_LOCKS[zlib.crc32(step_id.encode()) % len(_STEP_LOCKS)]
+
+
 def caller() -> str | None:
     """Who the data layer is working for: the request's signed-in user, else the socket session's."""
     who = current_caller()
@@ -101,6 +114,17 @@ def _clip(text: Any, limit: int = MAX_TEXT) -> str | None:
 def _owns(row: ChatThreadRow | None, who: str | None) -> bool:
     """A thread is its owner's; an ownerless one (anonymous deployments) only an anonymous caller's."""
     return row is not None and (row.user_name or None) == (who or None)
+
+
+def step_interaction(s: Session, step: ChatStepRow) -> int | None:
+    """The interaction a step's thumbs rate: its own, else its answer's. Chainlit 2 puts the
+    thumbs on the run (the ``on_message`` step), whose child assistant message carries the id."""
+    if step.interaction_id is not None:
+        return step.interaction_id
+    return s.scalar(select(ChatStepRow.interaction_id)  # type: ignore[no-any-return]
+                    .where(ChatStepRow.parent_id == step.id, ChatStepRow.thread_id == step.thread_id,
+                           ChatStepRow.interaction_id.is_not(None))
+                    .order_by(ChatStepRow.created_at.desc()).limit(1))
 
 
 class CatalogDataLayer(BaseDataLayer):
@@ -147,7 +171,7 @@ class CatalogDataLayer(BaseDataLayer):
         value = "up" if int(feedback.value) == 1 else "down"
         with self.db.session() as s:
             step = self._own_step(s, feedback.forId, who)
-            iid, feedback_id = step.interaction_id, step.feedback_id or str(uuid.uuid4())
+            iid, feedback_id = step_interaction(s, step), step.feedback_id or str(uuid.uuid4())
         if iid is not None:
             self.rt.feedback.rate(iid, self._user(who), value, None, feedback.comment)
         with self.db.session() as s:
@@ -167,7 +191,7 @@ class CatalogDataLayer(BaseDataLayer):
                 return False
             if not _owns(s.get(ChatThreadRow, step.thread_id), who):
                 raise RefusedError()
-            iid = step.interaction_id
+            iid = step_interaction(s, step)
             step.feedback_id = step.feedback_value = step.feedback_comment = None
         if iid is not None:
             self.rt.feedback.withdraw(iid, self._user(who))
@@ -312,6 +336,10 @@ class CatalogDataLayer(BaseDataLayer):
         if not thread_id or not d.get("id"):
             return
         self._ensure_thread(thread_id, who)
+        with _step_lock(str(d["id"])):
+            self._write_step(d, thread_id, who)
+
+    def _write_step(self, d: dict[str, Any], thread_id: str, who: str | None) -> None:
         with self.db.session() as s:
             self._thread_for_write(s, thread_id, who)
             row = s.get(ChatStepRow, d["id"])

@@ -90,7 +90,11 @@ class SentenceTransformerEmbedder:
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        """Several questions in one forward pass (``QueryBatcher`` gathers concurrent ones)."""
         model = self._load()
-        out = model.encode([text], normalize_embeddings=True, show_progress_bar=False,
-                           convert_to_numpy=True)
-        return out[0].tolist()
+        out = model.encode(list(texts), batch_size=max(1, len(texts)), normalize_embeddings=True,
+                           show_progress_bar=False, convert_to_numpy=True)
+        return out.tolist()

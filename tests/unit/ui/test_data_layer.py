@@ -116,3 +116,37 @@ def test_users_are_catalog_accounts(rt: Any) -> None:
     assert run(None, lambda: dl.get_user("nobody")) is None
     rt.users.disable("bob")
     assert run(None, lambda: dl.get_user("bob")) is None
+
+
+def test_concurrent_create_and_update_of_one_step_lose_nothing(rt: Any) -> None:
+    """A question sent while the chat starts: Chainlit creates and updates a step from two
+    threads at once; both writes must land (no UNIQUE error, no lost end time)."""
+    import threading
+
+    from assistant.catalog.chat_schema import ChatStepRow
+
+    dl = CatalogDataLayer()
+    make_thread(dl, "alice", "t1")
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def write(i: int) -> None:
+        d = step(f"race-{i % 2}", "t1", output=f"out {i}", metadata={f"k{i}": i})
+        if i % 4 == 1:
+            d["end"] = "2026-11-25T12:00:00Z"
+        start.wait(5)
+        try:
+            dl._upsert_step(d, "alice")
+        except BaseException as exc:  # noqa: BLE001 - the test reports any failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert errors == []
+    with dl.db.session() as s:
+        rows = {r.id: r for r in s.scalars(select(ChatStepRow).where(ChatStepRow.id.like("race-%")))}
+    assert set(rows) == {"race-0", "race-1"}
+    assert set(rows["race-1"].meta) == {"k1", "k3", "k5", "k7"} and rows["race-1"].end_at is not None
