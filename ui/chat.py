@@ -304,11 +304,12 @@ async def on_feedback(feedback: Any) -> None:
 async def ask_reason(step_id: str, comment: str | None) -> None:
     rt = runtime.current()
     from assistant.catalog.chat_schema import ChatStepRow
+    from ui.data_layer import step_interaction
 
     def interaction_of() -> int | None:
         with rt.container.db.session() as s:
             row = s.get(ChatStepRow, step_id)
-            return row.interaction_id if row else None
+            return step_interaction(s, row) if row else None
 
     iid = await run_in_threadpool(interaction_of)
     if iid is None:

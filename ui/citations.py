@@ -13,6 +13,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from assistant.generation.citations import humanize_age
 from assistant.models import Answer, Passage
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~])")
@@ -30,16 +31,10 @@ def element_name(n: int) -> str:
 
 
 def age_text(passage: Passage, now: datetime | None = None) -> str:
-    """``updated 2024-01-02 (3 days ago)``: the age every citation shows."""
-    days = max(0, int(passage.age_days(now or datetime.now(UTC))))
-    if days == 0:
-        ago = "today"
-    elif days < 60:
-        ago = f"{days} day{'s' if days != 1 else ''} ago"
-    elif days < 730:
-        ago = f"{days // 30} months ago"
-    else:
-        ago = f"{days // 365} years ago"
+    """``updated 2024-01-02 (3 days ago)``: the age every citation shows, worded as the answer's
+    own notes word it (``humanize_age``), so the panel and the answer never disagree."""
+    days = max(0.0, passage.age_days(now or datetime.now(UTC)))
+    ago = "today" if days < 1 else f"{humanize_age(days)} ago"
     return f"updated {passage.updated_at.astimezone(UTC):%Y-%m-%d} ({ago})"
 
 

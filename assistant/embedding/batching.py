@@ -64,7 +64,7 @@ class QueryBatcher:
         try:
             many: Any = getattr(self.inner, "embed_queries", None)
             vectors = many(texts) if many is not None else [self.inner.embed_query(t) for t in texts]
-        except BaseException as exc:  # every waiter gets the error, not a hang
+        except BaseException as exc:  # noqa: BLE001 - every waiter gets the error, not a hang
             for _, f in batch:
                 f.set_exception(exc)
             return
