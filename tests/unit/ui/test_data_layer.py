@@ -86,6 +86,20 @@ def test_native_thumbs_map_to_feedback_rows_and_only_for_the_owner(rt: Any, cont
         assert s.scalar(select(FeedbackRow).where(FeedbackRow.interaction_id == iid)) is None
 
 
+def test_thumbs_on_the_run_step_rate_its_answer(rt: Any, container: Any) -> None:
+    """Chainlit 2's browser puts the thumbs on the ``on_message`` run step, whose child
+    assistant message carries the interaction id (found by the e2e suite)."""
+    dl = CatalogDataLayer()
+    iid = interaction(container, "alice")
+    make_thread(dl, "alice", "t1")
+    run("alice", lambda: dl.create_step(step("run-1", "t1", type="run", name="on_message", output="")))
+    run("alice", lambda: dl.create_step(step("ans-1", "t1", parentId="run-1", metadata={"interaction_id": iid})))
+    run("alice", lambda: dl.upsert_feedback(Feedback(forId="run-1", value=0, comment="stale")))
+    with container.db.session() as s:
+        row = s.scalar(select(FeedbackRow).where(FeedbackRow.interaction_id == iid))
+        assert (row.user_name, row.value, row.comment) == ("alice", "down", "stale")
+
+
 def test_feedback_on_an_unknown_step_is_refused(rt: Any) -> None:
     with pytest.raises(PermissionDeniedError):
         run("alice", lambda: CatalogDataLayer().upsert_feedback(Feedback(forId="nope", value=1)))
