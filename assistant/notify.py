@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
@@ -117,3 +118,48 @@ class Notifier:
             if ok:
                 sent[owner] = len(items)
         return sent
+
+
+class DigestScheduler:
+    """Sends the daily owner digest at ``hour`` (UTC) from inside the server.
+
+    Checks once a minute; a digest missed while the server was down goes out at the next
+    day's hour (the rows wait as ``digest``), and sending twice in one hour finds nothing
+    left to send. ``sourcewise owners digest`` does the same from cron.
+    """
+
+    def __init__(self, notifier: Notifier, hour: int, *, clock: Callable[[], datetime] | None = None,
+                 interval_s: float = 60.0) -> None:
+        self.notifier = notifier
+        self.hour = hour
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._last_day: date | None = None
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> dict[str, int] | None:
+        """Send if it is digest time and today's digest has not gone yet; returns what was sent."""
+        now = self._clock()
+        if now.hour != self.hour or self._last_day == now.date():
+            return None
+        self._last_day = now.date()
+        try:
+            sent = self.notifier.send_digest()
+            self.notifier.retry_failed()
+        except Exception:  # noqa: BLE001 - a broken webhook must not kill the server's thread
+            log.exception("owner digest failed")
+            return None
+        return sent
+
+    def start(self) -> DigestScheduler:
+        def loop() -> None:
+            while not self._stop.wait(self.interval_s):
+                self.tick()
+
+        self._thread = threading.Thread(target=loop, daemon=True, name="owner-digest")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -242,11 +242,24 @@ def create_server_app(container: Any, *, answerer: Any = None, retriever: Any = 
             return RedirectResponse("/docs")
     app.add_middleware(CallerMiddleware, ui=settings.ui)
 
+    digest = None
+    if settings.ui.digest_hour is not None and settings.ui.webhook_url:
+        from assistant.notify import DigestScheduler
+
+        digest = DigestScheduler(container.notifier, settings.ui.digest_hour)
+
+    @app.on_event("startup")
+    def _start_digest() -> None:
+        if digest is not None:
+            digest.start()
+
     @app.on_event("shutdown")
     def _stop_jobs() -> None:
         """Let a running index job finish before the container (store, catalog) closes."""
         from ui.pages import shutdown
 
+        if digest is not None:
+            digest.stop()
         shutdown(app)
 
     return app

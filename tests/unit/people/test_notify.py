@@ -81,3 +81,22 @@ def test_unreachable_webhook_does_not_raise(world) -> None:
     n = Notifier(world.db, "http://127.0.0.1:9/nothing", background=False)
     n.flag_raised("@bob", None, "x")
     assert statuses(world) == ["failed"]
+
+
+def test_digest_scheduler_sends_once_at_its_hour(world, hook) -> None:
+    from datetime import UTC, datetime
+
+    from assistant.notify import DigestScheduler
+
+    now = [datetime(2026, 11, 25, 8, 59, tzinfo=UTC)]
+    n = Notifier(world.db, hook.url, digest=True, background=False)
+    sched = DigestScheduler(n, 9, clock=lambda: now[0])
+    n.flag_raised("@bob", None, "a.md was flagged")
+    assert sched.tick() is None and hook.bodies == []  # not yet nine
+    now[0] = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    assert sched.tick() == {"@bob": 1} and len(hook.bodies) == 1
+    n.flag_raised("@bob", None, "b.md was flagged")
+    now[0] = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+    assert sched.tick() is None  # today's digest went already; b.md waits for tomorrow
+    now[0] = datetime(2026, 11, 26, 9, 1, tzinfo=UTC)
+    assert sched.tick() == {"@bob": 1} and "b.md" in hook.bodies[-1]["text"]
