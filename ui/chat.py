@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import chainlit as cl
@@ -33,6 +34,9 @@ from ui.data_layer import CatalogDataLayer
 log = logging.getLogger("sourcewise.ui")
 
 AUTHOR = "Sourcewise"
+# Answers run here, not in asyncio's default pool (cpu + 4 threads): a burst of questions
+# then reaches the retriever together, and QueryBatcher embeds them in one forward pass.
+_ANSWER_POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="answer")
 ALL_SOURCES = "*"
 ASK_TIMEOUT_S = 600
 REASONS = {"wrong_answer": "Wrong answer", "wrong_source": "Wrong source",
@@ -213,7 +217,7 @@ async def stream_answer(question: str, user: User, reply: cl.Message) -> Answer:
                 close()  # the Answerer records the answer as abandoned
             loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
 
-    worker = loop.run_in_executor(None, work)
+    worker = loop.run_in_executor(_ANSWER_POOL, work)
     answer: Answer | None = None
     try:
         while True:
