@@ -322,7 +322,7 @@ def import_sweqa_cmd(
     cases, notes = import_sweqa(path, repo=repo, path_exists=paths.__contains__, source_name=name,
                                 commit=commit)
     for note in notes:
-        err.print(note, highlight=False)
+        err.print(note, highlight=False, soft_wrap=True)
     if not cases:
         raise ConfigError(f"{path}: no question kept a gold path that exists in {repo}")
     export_set(cases, out)
