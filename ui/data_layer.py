@@ -247,6 +247,7 @@ class CatalogDataLayer(BaseDataLayer):
                 s.execute(delete(ChatElementRow).where(ChatElementRow.thread_id == thread_id))
                 s.execute(delete(ChatStepRow).where(ChatStepRow.thread_id == thread_id))
                 s.delete(row)
+            self._known_threads().discard(thread_id)
 
         caller_now = caller()
         await self._run(drop)
@@ -304,8 +305,12 @@ class CatalogDataLayer(BaseDataLayer):
     def _ensure_thread(self, thread_id: str, who: str | None, user_id: str | None = None) -> None:
         """Create the thread for the caller if it is new (in its own transaction: Chainlit writes a
         new thread's first steps concurrently, and the loser of that race must not fail)."""
+        known = self._known_threads()
+        if thread_id in known:  # every step of a conversation lands here: skip the read
+            return
         with self.db.session() as s:
             if s.get(ChatThreadRow, thread_id) is not None:
+                known.add(thread_id)
                 return
         if user_id and who and user_id != who:
             raise RefusedError()
@@ -314,6 +319,16 @@ class CatalogDataLayer(BaseDataLayer):
                 s.add(ChatThreadRow(id=thread_id, user_name=who or user_id, meta={}, tags=[]))
         except IntegrityError:
             pass  # created meanwhile; the ownership check that follows decides
+        known.add(thread_id)
+
+    def _known_threads(self) -> set[str]:
+        """Thread ids known to exist in this catalog (ownership is still checked on every
+        write); per catalog, bounded, and forgotten when a thread is deleted."""
+        key = str(self.db.engine.url)
+        known = self.__dict__.setdefault("_known", {}).setdefault(key, set())
+        if len(known) > 50_000:
+            known.clear()
+        return known
 
     def _thread_for_write(self, s: Session, thread_id: str, who: str | None) -> ChatThreadRow:
         """The (ensured) thread to write to; refused when it is someone else's."""
