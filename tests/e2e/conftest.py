@@ -168,7 +168,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
             print(f"\nkept the e2e server's data dir, log and failure screenshots in {tmp}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"{CHROMIUM} is missing (`make browser` installs Debian's chromium)")
