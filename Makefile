@@ -6,7 +6,7 @@ REPO ?= $(CURDIR)
 NAME ?= $(notdir $(abspath $(REPO)))
 export SOURCEWISE_HOME ?= $(CURDIR)/.sourcewise
 
-.PHONY: run shell demo-source test browser install install-dev index clean
+.PHONY: run shell demo-source test browser screenshots install install-dev index clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,10 @@ browser:
 		echo "installing Debian's chromium for the browser tests"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
+# Refresh the README's screenshots (docs/screenshots) with the browser suite.
+screenshots: install-dev browser
+	SOURCEWISE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/e2e
 
 test: install-dev browser
 	$(BIN)/python -m pytest -q

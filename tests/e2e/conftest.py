@@ -28,7 +28,9 @@ import pytest
 from tests.fixtures.gitrepo import GitRepo, make_sample_repo
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# `make screenshots` (SOURCEWISE_SCREENSHOTS=docs/screenshots) refreshes the README's
+# pictures; a plain test run writes them to a temporary folder, so it leaves the tree clean.
+SCREENSHOTS = Path(os.environ.get("SOURCEWISE_SCREENSHOTS") or Path(tempfile.gettempdir()) / "sourcewise-screenshots")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -251,7 +253,7 @@ def sign_in(browser: Any, server: Server, request: pytest.FixtureRequest) -> Ite
 
 
 def screenshot(page: Any, name: str) -> Path:
-    """Save ``docs/screenshots/<name>`` (overwritten on every run) at the suite's viewport."""
+    """Save ``<SCREENSHOTS>/<name>`` (overwritten on every run) at the suite's viewport."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / name
     page.screenshot(path=str(path), full_page=False, animations="disabled", caret="hide")

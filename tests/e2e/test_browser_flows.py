@@ -2,7 +2,7 @@
 streamed cited answer and its citation panel; thumbs down with a reason; a source flagged
 outdated, fixed by its owner and re-indexed; an admin adding a source; threads private
 to their owner; markup typed as a question shown as text. Also writes the README's
-screenshots (``docs/screenshots``).
+screenshots (``docs/screenshots`` with ``make screenshots``, else a temporary folder).
 
 Section numbers follow the issue's list. The tests share one server and run in file order; each starts its own chat, and the
 only state carried forward is in the catalog (the flag closed by the owner, the
