@@ -47,8 +47,9 @@ def queue_reindex(request: Request, actor: Any, name: str, *, full: bool = False
 def sources_page(request: Request, account: Admin) -> HTMLResponse:
     container = container_of(request)
     jobs = _jobs(request)
+    running = {j.source: j for j in reversed(jobs.list(200)) if j.active}  # before the numbers, as above
     health = source_health(container.catalog)
-    active = {h.name: jobs.active_for(h.name) for h in health}
+    active = {h.name: running.get(h.name) for h in health}
     return render(request, "admin_sources.html", account=account, section="admin", tab="sources",
                   sources=health, active=active, jobs=jobs.list(10), buckets=[b for b, _ in BUCKETS])
 
@@ -57,11 +58,14 @@ def sources_page(request: Request, account: Admin) -> HTMLResponse:
 def source_page(request: Request, name: str, account: Admin) -> HTMLResponse:
     container = container_of(request)
     container.catalog.get_source(name)  # ConfigError (400 page) names the known sources
+    # The running job first, the numbers second: a job that ends in between has already
+    # committed its numbers, so the page never shows old numbers without following a job.
+    active = _jobs(request).active_for(name)
     health = next(h for h in source_health(container.catalog) if h.name == name)
     jobs = [j for j in _jobs(request).list(50) if j.source == name]
     return render(request, "admin_source.html", account=account, section="admin", tab="sources",
                   source=health, failures=last_failures(container.catalog, name),
-                  active=_jobs(request).active_for(name), jobs=jobs[:10])
+                  active=active, jobs=jobs[:10])
 
 
 @router.post("/admin/sources")
