@@ -5,24 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 
-from assistant.container import Container, build
 from assistant.errors import ConfigError, SourcewiseError
-from assistant.lock import WriterLock
 from assistant.retrieval.search import HybridSearcher
-from assistant.settings import load_settings
 from indexers import admin
 from indexers.pipeline import RunReport
 from indexers.runner import index_source
 from sourcewise.api_cli import register as register_api
 from sourcewise.ask_cli import ask
+from sourcewise.context import cli_actor, open_container
 from sourcewise.eval_cli import register as register_eval
 from sourcewise.options import parse_groups
 from sourcewise.people_cli import register as register_people
@@ -39,29 +35,6 @@ register_eval(app)
 console = Console()
 err = Console(stderr=True)
 log = logging.getLogger("sourcewise")
-
-
-def _actor() -> str:
-    """Who ran a CLI admin action, for the audit log."""
-    import getpass
-
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
-@contextmanager
-def _container(write: bool = False) -> Iterator[Container]:
-    settings = load_settings()
-    lock = WriterLock(settings.home).acquire() if write else None
-    container = build(settings)
-    try:
-        yield container
-    finally:
-        container.close()
-        if lock:
-            lock.release()
 
 
 @source_app.command("add")
@@ -81,8 +54,8 @@ def source_add(
     if len(given) != 1:
         raise ConfigError("give exactly one of --git, --docs or --wiki")
     kind, location = given[0]
-    with _container(write=True) as c:
-        row = admin.add_source(c, name, kind, str(location), actor=_actor(), ref=ref, groups=parse_groups(groups),
+    with open_container(write=True) as c:
+        row = admin.add_source(c, name, kind, str(location), actor=cli_actor(), ref=ref, groups=parse_groups(groups),
                                include=include, exclude=exclude, browse_url=browse_url)
     console.print(f"added {kind} source [bold]{name}[/bold] ({row.location}); run `sourcewise index {name}`")
 
@@ -94,8 +67,8 @@ def source_update(
     groups: Annotated[Optional[str], typer.Option("--groups", help="New access groups.")] = None,
 ) -> None:
     """Change a source's ref or access groups (re-index to apply)."""
-    with _container(write=True) as c:
-        admin.update_source(c, name, actor=_actor(), ref=ref,
+    with open_container(write=True) as c:
+        admin.update_source(c, name, actor=cli_actor(), ref=ref,
                             groups=parse_groups(groups) if groups is not None else None)
     console.print(f"updated {name}; run `sourcewise index {name}` to apply")
 
@@ -103,23 +76,23 @@ def source_update(
 @source_app.command("pause")
 def source_pause(name: str) -> None:
     """Keep a source's index as it is: `index` skips it until it is resumed."""
-    with _container(write=True) as c:
-        admin.set_paused(c, name, True, actor=_actor())
+    with open_container(write=True) as c:
+        admin.set_paused(c, name, True, actor=cli_actor())
     console.print(f"paused {name}")
 
 
 @source_app.command("resume")
 def source_resume(name: str) -> None:
     """Index a paused source again on the next `index`."""
-    with _container(write=True) as c:
-        admin.set_paused(c, name, False, actor=_actor())
+    with open_container(write=True) as c:
+        admin.set_paused(c, name, False, actor=cli_actor())
     console.print(f"resumed {name}; run `sourcewise index {name}`")
 
 
 @source_app.command("list")
 def source_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List sources."""
-    with _container() as c:
+    with open_container() as c:
         rows = c.catalog.list_sources()
     if as_json:
         print(json.dumps([{"name": r.name, "kind": r.kind, "location": r.location, "ref": r.ref,
@@ -134,8 +107,8 @@ def source_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 @source_app.command("remove")
 def source_remove(name: str) -> None:
     """Remove a source and purge its points and catalog rows."""
-    with _container(write=True) as c:
-        admin.remove_source(c, name, actor=_actor())
+    with open_container(write=True) as c:
+        admin.remove_source(c, name, actor=cli_actor())
     console.print(f"removed {name}")
 
 
@@ -147,7 +120,7 @@ def index(
 ) -> None:
     """Index sources incrementally: only what changed is re-embedded."""
     reports: list[RunReport] = []
-    with _container(write=True) as c:
+    with open_container(write=True) as c:
         rows = [c.catalog.get_source(n) for n in names] if names else c.catalog.list_sources()
         if not rows:
             raise ConfigError("no sources to index: `sourcewise source add NAME --git PATH` first")
@@ -176,7 +149,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Hybrid search over indexed chunks."""
-    with _container() as c:
+    with open_container() as c:
         known = {r.name for r in c.catalog.list_sources()}
         for s in source or []:
             if s not in known:
@@ -198,7 +171,7 @@ def status(
     failures: Annotated[bool, typer.Option("--failures", help="List the last run's per-file failures.")] = False,
 ) -> None:
     """Per source: documents, chunks, last indexed commit and time, failures."""
-    with _container() as c:
+    with open_container() as c:
         rows = c.catalog.status()
         fails = {}
         if failures:
@@ -226,7 +199,7 @@ def shell(
     from sourcewise.ask_cli import make_user, print_streamed
 
     caller = make_user(user, groups)
-    with _container() as c:
+    with open_container() as c:
         answerer = build_answerer(c)
         history: list[dict[str, str]] = []
         console.print("Ask about the indexed code and docs; filters like repo:NAME path:GLOB lang:python work. "

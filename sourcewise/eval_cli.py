@@ -9,8 +9,6 @@ keeps its results for ``--resume``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,9 +23,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from assistant.container import Container, build
 from assistant.errors import ConfigError
-from assistant.settings import load_settings
+from sourcewise.context import open_container
 
 eval_app = typer.Typer(no_args_is_help=True, help="Eval sets: run, gate against a baseline, report, import.")
 import_app = typer.Typer(no_args_is_help=True, help="Public benchmarks as eval sets (JSONL or YAML).")
@@ -40,15 +37,6 @@ DENSE_ONLY = {"sparse_weight": 0.0, "exact_weight": 0.0, "symbol_boost": 0.0, "p
 SUMMARY_METRICS = ("pass_rate", "file_acc@1", "file_acc@5", "file_recall@10", "file_mrr", "file_ndcg@10",
                    "chunk_acc@5", "chunk_mrr", "citation_precision", "citation_recall", "must_include_rate",
                    "unsupported_rate", "stale_citation_rate", "latency_answer_p50", "latency_answer_p95")
-
-
-@contextmanager
-def _container() -> Iterator[Container]:
-    container = build(load_settings())
-    try:
-        yield container
-    finally:
-        container.close()
 
 
 def _run_id(store: Any, value: str, set_name: str | None = None) -> int:
@@ -121,7 +109,7 @@ def run(
     from eval.store import EvalStore
 
     tol = load_tolerances(tolerances) if tolerances is not None else None
-    with _container() as c:
+    with open_container() as c:
         store = EvalStore(c.db)
         eval_set = resolve_set(c, set_name)
         resume_id = _run_id(store, resume) if resume is not None else None
@@ -200,7 +188,7 @@ def report(
     from eval.report import render_html, render_markdown
     from eval.store import EvalStore
 
-    with _container() as c:
+    with open_container() as c:
         store = EvalStore(c.db)
         rid = _run_id(store, run_id)
         data = store.load(rid)
@@ -228,7 +216,7 @@ def list_runs(
     """Eval runs, newest first: status, cases saved, pass rate, gate."""
     from eval.store import EvalStore
 
-    with _container() as c:
+    with open_container() as c:
         runs = EvalStore(c.db).list_runs(set_name, limit=limit)
     if as_json:
         print(json.dumps([r.as_dict() for r in runs], indent=2))
@@ -251,7 +239,7 @@ def discard(run_id: Annotated[int, typer.Argument(help="The run to discard.")]) 
     """Mark a run discarded: never resumed, never a baseline (its rows stay for the record)."""
     from eval.store import EvalStore
 
-    with _container() as c:
+    with open_container() as c:
         EvalStore(c.db).discard(run_id)
     console.print(f"discarded eval run {run_id}")
 
@@ -264,7 +252,7 @@ def export_catalog(
     """Write a catalog set's cases to a file, to review or commit as a curated set."""
     from eval.sets import catalog_cases, export_set
 
-    with _container() as c:
+    with open_container() as c:
         sets = catalog_cases(c.db, set_name)
     if not sets:
         raise ConfigError(f"the catalog has no eval cases in set {set_name!r} "
@@ -317,7 +305,7 @@ def import_sweqa_cmd(
             raise ConfigError(f"no pinned commit for {repo}: give --commit (or keep repo_commit.txt next to {path})")
         paths = git_paths(git_dir, commit)
     else:
-        with _container() as c:
+        with open_container() as c:
             paths = frozenset(d.path for d in c.catalog.documents(c.catalog.get_source(name).id))
     cases, notes = import_sweqa(path, repo=repo, path_exists=paths.__contains__, source_name=name,
                                 commit=commit)
