@@ -38,6 +38,24 @@ KEYWORD_FIELDS = (
 # Documents whose payload has ``excluded`` in these values never reach an answer.
 EXCLUDED_FIELD = "excluded"
 EXCLUDED_VALUES = ("deprecated",)
+Condition = tuple[str, Sequence[str]]
+
+
+def matches_nothing(flt: Filter | None) -> bool:
+    """An empty value list must match nothing (an empty access-group list is no access)."""
+    return flt is not None and any(len(values) == 0 for values in flt.any_of.values())
+
+
+def filter_conditions(flt: Filter | None, extra: Condition | None = None) -> tuple[list[Condition], list[Condition]]:
+    """``Filter.any_of`` (plus ``extra``) as ``must`` conditions and ``Filter.none_of`` as
+    ``must_not`` ones, each ``(field, values)``; both adapters build their engine's filter
+    from these, so the two stores cannot disagree on what a filter means."""
+    must = list(flt.any_of.items()) if flt is not None else []
+    must += [extra] if extra is not None else []
+    must_not = [(k, v) for k, v in (flt.none_of.items() if flt is not None else ()) if v]
+    return must, must_not
+
+
 # Payload fields with an integer index.
 INTEGER_FIELDS = ("chunk_index", "updated_ts")
 # Payload fields with a float index (``boost`` is written by the feedback loop).

@@ -32,9 +32,12 @@ from assistant.store.base import (
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SPARSE,
+    Condition,
     ScoreFormula,
     ScrollReads,
     SearchRequest,
+    filter_conditions,
+    matches_nothing,
 )
 
 # Qdrant's own default RRF constant, so edge and server rank (and score) alike.
@@ -47,21 +50,12 @@ _CONFIG_FILE = "edge_config.json"
 T = TypeVar("T")
 
 
-def _matches_nothing(flt: Filter | None) -> bool:
-    """An empty value list must match nothing (an empty access-group list is no access)."""
-    return flt is not None and any(len(values) == 0 for values in flt.any_of.values())
-
-
-def _to_filter(flt: Filter | None, extra: tuple[str, Sequence[str]] | None = None) -> qe.Filter | None:
-    """``Filter.any_of`` (and ``extra``) -> a ``must`` of MatchAny conditions (AND);
-    ``Filter.none_of`` -> ``must_not``."""
-    pairs = list(flt.any_of.items()) if flt is not None else []
-    pairs += [extra] if extra is not None else []
-    negated = [(k, v) for k, v in (flt.none_of.items() if flt is not None else ()) if v]
-    if not pairs and not negated:
+def _to_filter(flt: Filter | None, extra: Condition | None = None) -> qe.Filter | None:
+    must, must_not = filter_conditions(flt, extra)
+    if not must and not must_not:
         return None
-    return qe.Filter(must=[_match(k, v) for k, v in pairs] or None,
-                     must_not=[_match(k, v) for k, v in negated] or None)
+    return qe.Filter(must=[_match(k, v) for k, v in must] or None,
+                     must_not=[_match(k, v) for k, v in must_not] or None)
 
 
 def _match(key: str, values: Sequence[str]) -> qe.FieldCondition:
@@ -232,7 +226,7 @@ class EdgeStore(ScrollReads):
     def search(self, request: SearchRequest) -> list[Hit]:
         """Prefetches (dense, sparse, keyword legs) -> weighted RRF -> score formula."""
         shard = self._reader()
-        if shard is None or _matches_nothing(request.flt) or request.limit <= 0:
+        if shard is None or matches_nothing(request.flt) or request.limit <= 0:
             return []
         self._check_dim(len(request.dense))
         qflt = _to_filter(request.flt)
@@ -270,7 +264,7 @@ class EdgeStore(ScrollReads):
 
     def count(self, flt: Filter | None = None) -> int:
         shard = self._reader()
-        if shard is None or _matches_nothing(flt):
+        if shard is None or matches_nothing(flt):
             return 0
         request = qe.CountRequest(exact=True, filter=_to_filter(flt))
         return int(self._call(lambda: shard.count(request), "count"))
@@ -280,7 +274,7 @@ class EdgeStore(ScrollReads):
     def _scroll(self, flt: Filter | None, with_payload: bool | list[str]) -> list[Any]:
         """Every matching record, page by page (works for any number of points)."""
         shard = self._reader()
-        if shard is None or _matches_nothing(flt):
+        if shard is None or matches_nothing(flt):
             return []
         qflt = _to_filter(flt)
         records: list[Any] = []

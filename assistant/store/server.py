@@ -27,9 +27,12 @@ from assistant.store.base import (
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SPARSE,
+    Condition,
     ScoreFormula,
     ScrollReads,
     SearchRequest,
+    filter_conditions,
+    matches_nothing,
 )
 
 UPSERT_BATCH = 256
@@ -42,21 +45,12 @@ T = TypeVar("T")
 _CLIENT_ERRORS = (UnexpectedResponse, ResponseHandlingException, ValueError, OSError)
 
 
-def _matches_nothing(flt: Filter | None) -> bool:
-    """An empty value list must match nothing (an empty access-group list is no access)."""
-    return flt is not None and any(len(values) == 0 for values in flt.any_of.values())
-
-
-def _to_filter(flt: Filter | None, extra: tuple[str, Sequence[str]] | None = None) -> models.Filter | None:
-    """``Filter.any_of`` (and ``extra``) -> a ``must`` of MatchAny conditions (AND);
-    ``Filter.none_of`` -> ``must_not``."""
-    pairs = list(flt.any_of.items()) if flt is not None else []
-    pairs += [extra] if extra is not None else []
-    negated = [(k, v) for k, v in (flt.none_of.items() if flt is not None else ()) if v]
-    if not pairs and not negated:
+def _to_filter(flt: Filter | None, extra: Condition | None = None) -> models.Filter | None:
+    must, must_not = filter_conditions(flt, extra)
+    if not must and not must_not:
         return None
-    return models.Filter(must=[_match(k, v) for k, v in pairs] or None,
-                     must_not=[_match(k, v) for k, v in negated] or None)
+    return models.Filter(must=[_match(k, v) for k, v in must] or None,
+                     must_not=[_match(k, v) for k, v in must_not] or None)
 
 
 def _match(key: str, values: Sequence[str]) -> models.FieldCondition:
@@ -279,7 +273,7 @@ class QdrantServerStore(ScrollReads):
 
     def search(self, request: SearchRequest) -> list[Hit]:
         """Prefetches (dense, sparse, keyword legs) -> weighted RRF -> score formula."""
-        if _matches_nothing(request.flt) or request.limit <= 0:
+        if matches_nothing(request.flt) or request.limit <= 0:
             return []
         qflt = _to_filter(request.flt)
         depth = max(request.depth, request.limit)
@@ -313,7 +307,7 @@ class QdrantServerStore(ScrollReads):
         ]
 
     def count(self, flt: Filter | None = None) -> int:
-        if _matches_nothing(flt):
+        if matches_nothing(flt):
             return 0
         result = self._unless_missing(
             lambda: self._client.count(self._collection, count_filter=_to_filter(flt), exact=True),
@@ -325,7 +319,7 @@ class QdrantServerStore(ScrollReads):
 
     def _scroll(self, flt: Filter | None, with_payload: bool | list[str]) -> Iterator[Any]:
         """Every matching record, page by page (works for any number of points)."""
-        if _matches_nothing(flt):
+        if matches_nothing(flt):
             return
         qflt = _to_filter(flt)
         offset: Any = None
