@@ -66,6 +66,12 @@ def _comment(text: str | None) -> str | None:
     return text or None
 
 
+def _mine(s: Any, interaction_id: int, user: User) -> FeedbackRow | None:
+    """``user``'s own feedback row on an answer (one per user and answer)."""
+    return s.scalar(select(FeedbackRow).where(FeedbackRow.interaction_id == interaction_id,
+                                              FeedbackRow.user_name == user.name))
+
+
 def _own(row: InteractionRow | None, interaction_id: int, user: User) -> InteractionRow:
     if row is None:
         raise NotFoundError(f"no answer with id {interaction_id}")
@@ -96,8 +102,7 @@ class FeedbackService:
         note = _comment(comment)
         with self.db.session() as s:
             _own(s.get(InteractionRow, interaction_id), interaction_id, user)
-            row = s.scalar(select(FeedbackRow).where(FeedbackRow.interaction_id == interaction_id,
-                                                     FeedbackRow.user_name == user.name))
+            row = _mine(s, interaction_id, user)
             if row is None:
                 row = FeedbackRow(interaction_id=interaction_id, user_name=user.name, value=value)
                 s.add(row)
@@ -109,15 +114,13 @@ class FeedbackService:
     def feedback_for(self, interaction_id: int, user: User) -> FeedbackRow | None:
         with self.db.session() as s:
             _own(s.get(InteractionRow, interaction_id), interaction_id, user)
-            return s.scalar(select(FeedbackRow).where(FeedbackRow.interaction_id == interaction_id,
-                                                      FeedbackRow.user_name == user.name))
+            return _mine(s, interaction_id, user)
 
     def withdraw(self, interaction_id: int, user: User) -> bool:
         """Remove ``user``'s thumbs on an answer (the chat's "undo")."""
         with self.db.session() as s:
             _own(s.get(InteractionRow, interaction_id), interaction_id, user)
-            row = s.scalar(select(FeedbackRow).where(FeedbackRow.interaction_id == interaction_id,
-                                                     FeedbackRow.user_name == user.name))
+            row = _mine(s, interaction_id, user)
             if row is None:
                 return False
             s.delete(row)

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from assistant.audit import AuditLog
 from assistant.catalog.db import Database
 from assistant.catalog.repo import Catalog
 from assistant.catalog.schema import (
+    DocOverrideRow,
     DocumentRow,
     FlagRow,
     InteractionRow,
@@ -95,22 +96,37 @@ class OwnerQueue:
         most-cited first."""
         if owner is not None and not account.is_admin and owner.lower() not in account.handles():
             raise PermissionDeniedError("only admins can open another owner's queue")
-        with self.db.session() as s:
-            flags = list(s.scalars(select(FlagRow).where(FlagRow.status == "open").order_by(FlagRow.id)))
-            mine = [f for f in flags if (f.owner or "").lower() == owner.lower()] if owner is not None \
-                else [f for f in flags if owner_matches(f.owner, account)]
-            by_doc: dict[str, list[FlagRow]] = {}
-            for f in mine:
-                by_doc.setdefault(f.doc_id, []).append(f)
-            cited = self._citations(s, set(by_doc))
-            items = [self._item(s, doc_id, rows, cited[doc_id]) for doc_id, rows in by_doc.items()]
+        if owner is not None:
+            items = self._queue(lambda f: (f.owner or "").lower() == owner.lower())
+        else:
+            items = self._queue(lambda f: owner_matches(f.owner, account))
         items.sort(key=lambda i: (-i.citations_recent, -len(i.flags), i.path))
         return items
 
-    def open_owners(self) -> list[str]:
-        """Owners with at least one open flag ("" for documents nobody owns)."""
+    def queue_all(self, account: Account) -> list[QueueItem]:
+        """Every owner's queue in one pass, owner by owner (the admin's overview)."""
+        if not account.is_admin:
+            raise PermissionDeniedError("only admins can see every owner's queue")
+        items = self._queue(lambda f: True)
+        items.sort(key=lambda i: (i.owner or "", -i.citations_recent, -len(i.flags), i.path))
+        return items
+
+    def _queue(self, wanted: Callable[[FlagRow], bool]) -> list[QueueItem]:
         with self.db.session() as s:
-            return sorted({o or "" for o in s.scalars(select(FlagRow.owner).where(FlagRow.status == "open"))})
+            flags = s.scalars(select(FlagRow).where(FlagRow.status == "open").order_by(FlagRow.id))
+            by_doc: dict[str, list[FlagRow]] = {}
+            for f in flags:
+                if wanted(f):
+                    by_doc.setdefault(f.doc_id, []).append(f)
+            cited = self._citations(s, set(by_doc))
+            return [self._item(s, doc_id, rows, cited[doc_id]) for doc_id, rows in by_doc.items()]
+
+    def open_owners(self) -> list[tuple[str, int]]:
+        """(owner, open flags) for owners with any ("" for documents nobody owns), busiest first."""
+        with self.db.session() as s:
+            rows = s.execute(select(FlagRow.owner, func.count()).where(FlagRow.status == "open")
+                             .group_by(FlagRow.owner))
+            return sorted(((o or "", int(n)) for o, n in rows), key=lambda r: (-r[1], r[0]))
 
     def open_flags(self, doc_id: str) -> list[FlagRow]:
         with self.db.session() as s:
@@ -152,8 +168,9 @@ class OwnerQueue:
             flag = s.scalar(select(FlagRow).where(FlagRow.doc_id == doc_id).order_by(FlagRow.id.desc()))
             if doc is None and flag is None:
                 raise NotFoundError(f"no document {doc_id!r}")
-            override = self.catalog.doc_overrides().get(doc_id, (None, False))[0]
-            owner = override or (doc.owner if doc else None) or (flag.owner if flag else None)
+            override = s.get(DocOverrideRow, doc_id)
+            owner = (override.owner if override else None) or (doc.owner if doc else None) \
+                or (flag.owner if flag else None)
             source = s.get(SourceRow, doc.source_id).name if doc else flag.source_name  # type: ignore[union-attr]
             path = doc.path if doc else flag.path  # type: ignore[union-attr]
         if not actor.is_admin and not owner_matches(owner, actor):

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from assistant.container import Container, build
 from assistant.errors import ConfigError
-from assistant.lock import WriterLock
-from assistant.settings import load_settings
 from assistant.users import Account
+from sourcewise.context import cli_actor, open_container
 from sourcewise.options import parse_groups
 
 user_app = typer.Typer(no_args_is_help=True, help="Users who sign in to the chat and pages.")
@@ -29,26 +25,7 @@ err = Console(stderr=True)
 
 def cli_account() -> Account:
     """The local CLI acts as an admin, named after the OS user in the audit log."""
-    import getpass
-
-    try:
-        who = getpass.getuser()
-    except (KeyError, OSError):
-        who = "unknown"
-    return Account(f"cli:{who}", None, (), True, (), False, False)
-
-
-@contextmanager
-def _container(write: bool = False) -> Iterator[Container]:
-    settings = load_settings()
-    lock = WriterLock(settings.home).acquire() if write else None
-    container = build(settings)
-    try:
-        yield container
-    finally:
-        container.close()
-        if lock:
-            lock.release()
+    return Account(cli_actor(), None, (), True, (), False, False)
 
 
 def _password(from_stdin: bool) -> str:
@@ -73,7 +50,7 @@ def user_add(
 ) -> None:
     """Create a user (asks for a password unless --no-password)."""
     password = None if no_password else _password(password_stdin)
-    with _container() as c:
+    with open_container() as c:
         acct = c.users.create(name, password=password, groups=parse_groups(groups), is_admin=admin,
                               aliases=parse_groups(aliases))
         c.audit.record(cli_account().name, "user.add", name, {"groups": list(acct.groups), "admin": admin})
@@ -83,7 +60,7 @@ def user_add(
 @user_app.command("list")
 def user_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List users."""
-    with _container() as c:
+    with open_container() as c:
         users = c.users.list()
     if as_json:
         print(_dump([asdict(u) for u in users]))
@@ -106,7 +83,7 @@ def user_set(
 ) -> None:
     """Change a user's groups, handles, admin flag, password or sign-in."""
     changes: dict[str, Any] = {}
-    with _container() as c:
+    with open_container() as c:
         c.users.require(name)
         if groups is not None:
             changes["groups"] = list(c.users.set_groups(name, parse_groups(groups)).groups)
@@ -134,7 +111,7 @@ def feedback_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Thumbs-down and flags with the question behind them, newest first."""
-    with _container() as c:
+    with open_container() as c:
         items = c.feedback.review(limit, include_up=include_up, pending=pending)
     if as_json:
         print(_dump([asdict(i) for i in items]))
@@ -161,7 +138,7 @@ def feedback_promote(
     for g in gold:
         source, _, path = g.rpartition(":") if ":" in g else ("", "", g)
         golds.append({"path": path, **({"source": source} if source else {})})
-    with _container() as c:
+    with open_container() as c:
         case = c.feedback.promote(kind, item_id, golds, cli_account(), set_name=set_name,
                                   must_include=must_include or (), tags=tag or ())
     console.print(f"eval case {case} added to set {set_name!r}")
@@ -174,8 +151,8 @@ def owners_queue(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Flagged documents per owner, most-cited first."""
-    with _container() as c:
-        items = c.owners.queue(cli_account(), owner=owner) if owner else _all_open(c)
+    with open_container() as c:
+        items = c.owners.queue(cli_account(), owner=owner) if owner else c.owners.queue_all(cli_account())
     if as_json:
         print(_dump([asdict(i) for i in items]))
         return
@@ -188,17 +165,12 @@ def owners_queue(
         console.print("no open flags")
 
 
-def _all_open(c: Container) -> list[Any]:
-    """Every owner's queue, one after another (flags whose document has no owner included)."""
-    return [item for name in c.owners.open_owners() for item in c.owners.queue(cli_account(), owner=name)]
-
-
 @owners_app.command("fix")
 def owners_fix(doc_id: str, note: Annotated[str | None, typer.Option("--note")] = None) -> None:
     """Re-index the document's source now and close its open flags."""
     from indexers.runner import index_source
 
-    with _container(write=True) as c:
+    with open_container(write=True) as c:
         closed = c.owners.mark_fixed(doc_id, cli_account(), lambda name: index_source(c, name), note)
     console.print(f"re-indexed; closed {closed} flag(s) on {doc_id}")
 
@@ -206,7 +178,7 @@ def owners_fix(doc_id: str, note: Annotated[str | None, typer.Option("--note")] 
 @owners_app.command("dismiss")
 def owners_dismiss(flag_id: int, note: Annotated[str, typer.Option("--note", help="Why it is not a problem.")]) -> None:
     """Close one flag as not a problem."""
-    with _container() as c:
+    with open_container() as c:
         c.owners.dismiss(flag_id, cli_account(), note)
     console.print(f"dismissed flag {flag_id}")
 
@@ -218,7 +190,7 @@ def owners_deprecate(
     restore: Annotated[bool, typer.Option("--restore", help="Undo: include it in retrieval again.")] = False,
 ) -> None:
     """Exclude a document from retrieval (kept in the catalog), or --restore it."""
-    with _container(write=True) as c:
+    with open_container(write=True) as c:
         c.owners.deprecate(doc_id, cli_account(), note, deprecated=not restore)
     console.print(f"{'restored' if restore else 'deprecated'} {doc_id}")
 
@@ -226,7 +198,7 @@ def owners_deprecate(
 @owners_app.command("reassign")
 def owners_reassign(doc_id: str, owner: str) -> None:
     """Hand a document and its open flags to another owner (they are notified)."""
-    with _container(write=True) as c:
+    with open_container(write=True) as c:
         c.owners.reassign(doc_id, cli_account(), owner)
     console.print(f"{doc_id} now owned by {owner}")
 
@@ -234,7 +206,7 @@ def owners_reassign(doc_id: str, owner: str) -> None:
 @owners_app.command("digest")
 def owners_digest() -> None:
     """Send the daily digest (run it from cron at SOURCEWISE_UI__DIGEST_HOUR) and retry failed sends."""
-    with _container() as c:
+    with open_container() as c:
         if not c.settings.ui.webhook_url:
             raise ConfigError("no webhook configured: set SOURCEWISE_UI__WEBHOOK_URL")
         sent = c.notifier.send_digest()
@@ -249,7 +221,7 @@ def audit(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The audit log: who did what, newest first."""
-    with _container() as c:
+    with open_container() as c:
         entries = c.audit.entries(limit, actor=actor, action=action)
     if as_json:
         print(_dump([asdict(e) for e in entries]))

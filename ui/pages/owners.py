@@ -13,9 +13,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from sqlalchemy import func, select
 
-from assistant.catalog.schema import FlagRow
 from assistant.errors import ConfigError
 from ui.pages.csrf import checked_account
 from ui.pages.deps import PageRoute, container_of, current_account
@@ -33,14 +31,6 @@ def _back(owner: str) -> str:
     return "/owners" + (f"?{urlencode({'owner': owner})}" if owner else "")
 
 
-def owners_with_open_flags(container: Any) -> list[tuple[str, int]]:
-    """(owner, open flags) for the admin's owner picker, busiest first."""
-    with container.db.session() as s:
-        rows = s.execute(select(FlagRow.owner, func.count()).where(FlagRow.status == "open")
-                         .group_by(FlagRow.owner))
-        return sorted(((o or "", int(n)) for o, n in rows), key=lambda r: (-r[1], r[0]))
-
-
 @router.get("/owners", response_class=HTMLResponse)
 def queue_page(request: Request, account: Signed, owner: str | None = None) -> HTMLResponse:
     container = container_of(request)
@@ -49,7 +39,7 @@ def queue_page(request: Request, account: Signed, owner: str | None = None) -> H
     jobs = jobs_for(request.app)
     mine = [j for j in jobs.list(20) if j.label == "mark fixed" and (account.is_admin or j.requested_by == account.name)]
     return render(request, "owners.html", account=account, section="owners", items=items, owner=owner or "",
-                  owners=owners_with_open_flags(container) if account.is_admin else [],
+                  owners=container.owners.open_owners() if account.is_admin else [],
                   active_jobs=[j for j in mine if j.active], recent_jobs=[j for j in mine if not j.active][:5])
 
 

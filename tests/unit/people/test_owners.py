@@ -91,3 +91,14 @@ def test_reassign_moves_document_and_flags_and_notifies(world, owners) -> None:
     assert world.posted[-1][1]["text"].startswith("@alice: app:docs/deploy.md was reassigned to you by bob")
     with pytest.raises(PermissionDeniedError):  # bob no longer owns it
         owners.reassign("app:docs/deploy.md", world.bob, "@bob")
+
+
+def test_queue_all_lists_every_owner_for_admins_only(world, owners) -> None:
+    alice = world.alice.user()
+    world.feedback.flag(world.asked, 1, alice, "outdated")  # docs/deploy.md, @bob
+    world.feedback.flag(world.asked, 2, alice, "wrong")  # pay.py, @alice
+    assert [(i.owner, i.path) for i in owners.queue_all(world.root)] == [("@alice", "pay.py"),
+                                                                         ("@bob", "docs/deploy.md")]
+    assert owners.open_owners() == [("@alice", 1), ("@bob", 1)]
+    with pytest.raises(PermissionDeniedError):
+        owners.queue_all(world.bob)
