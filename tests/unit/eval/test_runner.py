@@ -22,6 +22,7 @@ from assistant.settings import Settings
 from eval import runner
 from eval.cases import EvalCase, EvalFormatError, EvalSet, Gold, PassCriteria
 from eval.store import EvalStore
+from tests.unit.generation.fakes import FakeRetrieval
 
 NOW = datetime.now(UTC)
 RETRY = Passage("p1", "app:retry.py", "app", "retry.py", "code", 1, 3,
@@ -30,14 +31,6 @@ RETRY = Passage("p1", "app:retry.py", "app", "retry.py", "code", 1, 3,
 DEPLOY = Passage("p2", "app:docs/deploy.md", "app", "docs/deploy.md", "docs", 1, 4,
                  "# Deploying\n\nDeploys go through the release pipeline. Run `make rollback` to roll back.",
                  0.5, NOW - timedelta(days=900), "c0ffee", "markdown", title="Deploying")
-
-
-@dataclass(frozen=True)
-class _Retrieval:
-    query: str
-    filters: Any
-    passages: tuple[Passage, ...]
-    timings: dict[str, float]
 
 
 @dataclass
@@ -57,8 +50,8 @@ class FakeRetriever:
             raise ConfigError("unknown source 'nope'")
         return [(f"{p.source}:{p.path}", p.score) for p in self._order(question)][:k]
 
-    def retrieve(self, question: str, *, user: User, k: int | None = None, filters: Any = None) -> _Retrieval:
-        return _Retrieval(question, filters, tuple(self._order(question)), {"search": 0.001})
+    def retrieve(self, question: str, *, user: User, k: int | None = None, filters: Any = None) -> FakeRetrieval:
+        return FakeRetrieval(question, filters, tuple(self._order(question)), {"search": 0.001})
 
 
 @pytest.fixture
