@@ -3,6 +3,10 @@
 ``HttpClient.send`` yields ``httpclient.send``, ``httpclient``, ``send``, ``http``,
 ``client``; ``payments/retry_policy.py`` yields its parts and their sub-words. Document
 values are BM25-saturated term frequencies; the engine multiplies by IDF at query time.
+
+Adjacent word pairs (``"extra item"``, ``"collect only"`` from ``--collect-only``) are
+terms too: an error message or option a developer pastes is made of common words, and
+only their order makes it unique to the line that prints or defines it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from assistant.models import SparseVector
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _PATH_SPLIT = re.compile(r"[/\\.\-_\s]+")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 
 STOPWORDS = frozenset(
     """a an and are as at be by for from has have in is it its of on or that the this to
@@ -55,6 +60,15 @@ def terms(text: str) -> list[str]:
     return [t[:MAX_TERM] for t in out if len(t) >= MIN_LEN and t not in STOPWORDS]
 
 
+def phrases(text: str) -> list[str]:
+    """Adjacent word pairs, lowercased, with repeats; stopwords and one-letter words are
+    skipped, so ``"is not allowed at module level"`` gives ``"allowed module"`` and
+    ``"module level"``. The space keeps them apart from every single term."""
+    words = [w for w in (m.group(0).lower() for m in _WORD.finditer(text))
+             if len(w) >= MIN_LEN and w not in STOPWORDS]
+    return [f"{a} {b}"[:MAX_TERM] for a, b in zip(words, words[1:], strict=False) if a != b]
+
+
 def path_terms(path: str) -> list[str]:
     """A path's parts and their sub-words, plus the file name whole."""
     out = [path.lower()]
@@ -89,7 +103,8 @@ class SparseEncoder:
         counts = Counter(terms(text))
         for term in extra:
             counts[term] += 1
-        length = sum(counts.values()) or 1
+        length = sum(counts.values()) or 1  # single terms only: pairs leave their weights as they were
+        counts.update(phrases(text))
         norm = K1 * (1 - B + B * length / self.avg_len)
         weights: dict[int, float] = {}
         for term, tf in counts.items():
@@ -97,8 +112,13 @@ class SparseEncoder:
             weights[tid] = weights.get(tid, 0.0) + tf * (K1 + 1) / (tf + norm)
         return _to_vector(weights)
 
-    def encode_query(self, text: str) -> SparseVector:
+    def encode_query(self, text: str, phrase_weight: float = 1.0) -> SparseVector:
+        """Every distinct term at 1.0 and every word pair at ``phrase_weight`` (0 leaves
+        pairs out); the engine's IDF does the rest."""
         weights: dict[int, float] = {}
+        if phrase_weight > 0:
+            for pair in set(phrases(text)):
+                weights[term_id(pair)] = phrase_weight
         for term in set(terms(text)) | set(_query_paths(text)):
             weights[term_id(term)] = 1.0
         return _to_vector(weights)

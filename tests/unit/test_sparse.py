@@ -1,4 +1,4 @@
-from assistant.embedding.sparse import SparseEncoder, path_terms, split_identifier, term_id, terms
+from assistant.embedding.sparse import SparseEncoder, path_terms, phrases, split_identifier, term_id, terms
 
 
 def test_identifiers_split_and_kept_whole() -> None:
@@ -35,3 +35,32 @@ def test_document_weights_saturate_and_query_is_binary() -> None:
     assert term_id("payments/retry.py") in q.indices
     assert term_id("where") not in q.indices  # stopword
     assert list(q.indices) == sorted(q.indices)
+
+
+def test_phrases_pair_adjacent_words_without_stopwords() -> None:
+    assert phrases("Right contains more items, first extra item") == [
+        "right contains", "contains more", "more items", "items first", "first extra", "extra item"]
+    assert "collect only" in phrases("pytest --collect-only")
+    assert phrases("is not allowed") == []  # stopwords and single words pair with nothing
+    assert phrases("a b") == []
+
+
+def weights(v: object) -> dict[int, float]:
+    return dict(zip(v.indices, v.values, strict=True))  # type: ignore[attr-defined]
+
+
+def test_a_pasted_message_ranks_the_line_that_prints_it() -> None:
+    """Two chunks share every word of the message; only the one with the words in order
+    matches its pairs, so it scores higher (IDF aside, query weight per pair)."""
+    enc = SparseEncoder()
+    prints = weights(enc.encode_document('raise ValueError("first extra item in right side")'))
+    scattered = weights(enc.encode_document("item = right.first(); extra = side(item)"))
+    q = weights(enc.encode_query("first extra item"))
+
+    def score(doc: dict[int, float]) -> float:
+        return sum(w * doc.get(i, 0.0) for i, w in q.items())
+
+    assert score(prints) > score(scattered)
+    assert term_id("first extra") in q
+    assert term_id("first extra") not in weights(enc.encode_query("first extra item", phrase_weight=0))
+    assert weights(enc.encode_query("first extra item", phrase_weight=0.5))[term_id("first extra")] == 0.5
