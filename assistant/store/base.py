@@ -74,6 +74,15 @@ class KeywordLeg:
 
 
 @dataclass(frozen=True)
+class DenseView:
+    """An extra dense prefetch: another reading of the question (a bug report's title, its
+    prose without the pasted logs) ranked against every point and fused with its weight."""
+
+    vector: Sequence[float]
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
 class KeywordBoost:
     """Multiply the score by ``1 + weight`` when ``field`` holds any of ``values``."""
 
@@ -131,8 +140,9 @@ class SearchRequest:
     """One hybrid query, run entirely in the engine.
 
     Dense and sparse prefetches (``depth`` each, every one under ``flt``) plus one per
-    ``KeywordLeg`` are fused with weighted RRF (``rrf_k``); ``formula``, when given,
-    rescales the fused scores. ``limit`` candidates come back, best first.
+    ``DenseView`` and per ``KeywordLeg`` are fused with weighted RRF (``rrf_k``);
+    ``formula``, when given, rescales the fused scores. ``limit`` candidates come back,
+    best first.
     """
 
     dense: Sequence[float]
@@ -145,15 +155,20 @@ class SearchRequest:
     sparse_weight: float = 1.0
     legs: tuple[KeywordLeg, ...] = ()
     formula: ScoreFormula | None = None
+    views: tuple[DenseView, ...] = ()
 
     def active_legs(self) -> tuple[KeywordLeg, ...]:
         """Keyword legs that can match something (an empty value list is skipped)."""
         return tuple(leg for leg in self.legs if leg.values and leg.weight > 0)
 
+    def active_views(self) -> tuple[DenseView, ...]:
+        """Extra dense views with a weight (a zero weight turns one off)."""
+        return tuple(view for view in self.views if view.weight > 0)
+
     def weights(self) -> list[float]:
-        """RRF weight per prefetch in adapter order: dense, sparse (when it has terms),
-        then the active keyword legs."""
-        out = [self.dense_weight]
+        """RRF weight per prefetch in adapter order: dense, the active dense views, sparse
+        (when it has terms), then the active keyword legs."""
+        out = [self.dense_weight] + [view.weight for view in self.active_views()]
         if self.sparse.indices:
             out.append(self.sparse_weight)
         return out + [leg.weight for leg in self.active_legs()]

@@ -224,16 +224,18 @@ class EdgeStore(ScrollReads):
         return self.search(SearchRequest(dense, sparse, limit, flt, depth=depth, rrf_k=RRF_K))
 
     def search(self, request: SearchRequest) -> list[Hit]:
-        """Prefetches (dense, sparse, keyword legs) -> weighted RRF -> score formula."""
+        """Prefetches (dense, dense views, sparse, keyword legs) -> weighted RRF -> score formula."""
         shard = self._reader()
         if shard is None or matches_nothing(request.flt) or request.limit <= 0:
             return []
-        self._check_dim(len(request.dense))
+        for vector in [request.dense, *(v.vector for v in request.active_views())]:
+            self._check_dim(len(vector))
         qflt = _to_filter(request.flt)
         depth = max(request.depth, request.limit)
         dense = _floats(request.dense)
         prefetches = [
-            qe.Prefetch(limit=depth, query=qe.Query.Nearest(dense, using=DENSE), filter=qflt)
+            qe.Prefetch(limit=depth, query=qe.Query.Nearest(vector, using=DENSE), filter=qflt)
+            for vector in [dense, *(_floats(v.vector) for v in request.active_views())]
         ]
         if request.sparse.indices:
             vec = qe.SparseVector(list(request.sparse.indices), list(request.sparse.values))

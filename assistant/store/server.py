@@ -272,13 +272,16 @@ class QdrantServerStore(ScrollReads):
         return self.search(SearchRequest(dense, sparse, limit, flt, depth=depth))
 
     def search(self, request: SearchRequest) -> list[Hit]:
-        """Prefetches (dense, sparse, keyword legs) -> weighted RRF -> score formula."""
+        """Prefetches (dense, dense views, sparse, keyword legs) -> weighted RRF -> score formula."""
         if matches_nothing(request.flt) or request.limit <= 0:
             return []
         qflt = _to_filter(request.flt)
         depth = max(request.depth, request.limit)
         dense = _floats(request.dense)
-        prefetch = [models.Prefetch(query=dense, using=DENSE, limit=depth, filter=qflt)]
+        prefetch = [
+            models.Prefetch(query=vector, using=DENSE, limit=depth, filter=qflt)
+            for vector in [dense, *(_floats(v.vector) for v in request.active_views())]
+        ]
         if request.sparse.indices:
             vec = models.SparseVector(
                 indices=list(request.sparse.indices), values=list(request.sparse.values)

@@ -21,6 +21,7 @@ import pytest
 from assistant.errors import ConfigError, LockedError, StoreError
 from assistant.models import Filter, Point, SparseVector, point_id
 from assistant.store.base import (
+    DenseView,
     KeywordBoost,
     KeywordLeg,
     ScoreFormula,
@@ -452,6 +453,21 @@ def test_weighted_rrf_follows_the_weights(hybrid: VectorStore) -> None:
     # with k = 1 weights scale linearly: D (dense rank 0) 10/1 beats BOTH 10/2 + 1/2
     dense_heavy = hybrid.search(dataclasses.replace(base, dense_weight=10.0, rrf_k=1))
     assert dense_heavy[0].id == D.id and dense_heavy[0].score == pytest.approx(10.0)
+
+
+def test_dense_view_is_its_own_prefetch(hybrid: VectorStore) -> None:
+    """A second reading of the question ranks every point again and is fused with its weight."""
+    base = SearchRequest(Q_DENSE, EMPTY, limit=3, depth=5)
+    assert S.id not in {h.id for h in hybrid.search(base)}  # dense opposite: beyond the prefetch
+    view = dataclasses.replace(base, views=(DenseView([-1.0, 0.0, 0.0, 0.0], 2.0),))
+    hits = hybrid.search(view)
+    # S is first on the view's list: weight 2 at rank 0 with k = 2 gives 2/3, above D's 1/2
+    assert hits[0].id == S.id and hits[0].score == pytest.approx(2 / 3)
+    assert {h.id: h.score for h in hits}[D.id] == pytest.approx(0.5)  # the main list still counts
+    off = dataclasses.replace(base, views=(DenseView([-1.0, 0.0, 0.0, 0.0], 0.0),))
+    assert [h.id for h in hybrid.search(off)] == [h.id for h in hybrid.search(base)]
+    with pytest.raises(StoreError):
+        hybrid.search(dataclasses.replace(base, views=(DenseView([1.0, 0.0], 1.0),)))
 
 
 def test_search_on_an_empty_store_or_before_a_collection(store: VectorStore) -> None:
