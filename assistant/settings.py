@@ -92,6 +92,21 @@ class RetrievalSettings(BaseModel):
         description="RRF weight of the code-aware sparse (lexical) list; Qdrant's weighted RRF "
         "scores rank r as 1 / ((r + 1) / w + k - 1).",
     )
+    headline_weight: float = Field(
+        default=1.0, ge=0, le=100,
+        description="RRF weight of the dense list for a long question's first line (a bug report's "
+        "title), read on its own; 0 turns it off.",
+    )
+    prose_weight: float = Field(
+        default=0.0, ge=0, le=100,
+        description="RRF weight of the dense list for a long question's prose without its code "
+        "blocks and logs; 0 turns it off.",
+    )
+    phrase_weight: float = Field(
+        default=1.0, ge=0, le=10,
+        description="Sparse-query weight of adjacent word pairs (an error message, `--collect-only`) "
+        "relative to single terms' 1.0; 0 leaves pairs out.",
+    )
     exact_weight: float = Field(
         default=1.0, ge=0, le=100,
         description="RRF weight of the lists of chunks defining a symbol or living at a path the "

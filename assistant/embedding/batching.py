@@ -40,16 +40,20 @@ class QueryBatcher:
         return self.inner.embed_documents(texts, progress)
 
     def embed_query(self, text: str) -> list[float]:
-        fut: Future[list[float]] = Future()
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        """Several readings of one question, batched with everyone else's."""
+        futures: list[Future[list[float]]] = [Future() for _ in texts]
         with self._cv:
-            self._pending.append((text, fut))
+            self._pending.extend(zip(texts, futures, strict=True))
         while True:
             with self._cv:
-                while self._busy and not fut.done():
+                while self._busy and not all(f.done() for f in futures):
                     self._cv.wait()
-                if fut.done():
-                    return fut.result()
-                self._busy = True  # this caller runs the next batch (its own question is in it)
+                if all(f.done() for f in futures):
+                    return [f.result() for f in futures]
+                self._busy = True  # this caller runs the next batch (its own texts are in it)
                 batch = self._pending[: self.max_batch]
                 del self._pending[: len(batch)]
             try:

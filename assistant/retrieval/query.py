@@ -130,7 +130,8 @@ def parse_query(text: str) -> tuple[str, QueryFilters]:
         return " "
 
     rest = _TOKEN.sub(take, text)
-    question = " ".join(rest.split())
+    # Spaces collapse, lines stay: a long question's first line is its headline (views.py).
+    question = "\n".join(" ".join(line.split()) for line in rest.splitlines() if line.strip())
     filters = QueryFilters(
         repos=_unique(found["repo"]),
         paths=_unique(found["path"]),

@@ -24,8 +24,9 @@ from assistant.retrieval.diversity import rank_files as aggregate_files
 from assistant.retrieval.identifiers import question_identifiers, question_path_keys
 from assistant.retrieval.query import MAX_QUESTION_CHARS, QueryFilters, parse_query
 from assistant.retrieval.scoring import build_filter, build_request
+from assistant.retrieval.views import readings
 from assistant.settings import RetrievalSettings
-from assistant.store.base import VectorStore
+from assistant.store.base import DenseView, VectorStore
 
 MAX_K = 100
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -82,6 +83,12 @@ def to_passage(hit: Hit) -> Passage:
         status=str(p.get("status") or "active"),
         stale_reason=p.get("stale_reason"),
     )
+
+
+def embed_all(embedder: Embedder, texts: list[str]) -> list[list[float]]:
+    """One forward pass for several readings when the embedder can batch them."""
+    many = getattr(embedder, "embed_queries", None)
+    return list(many(texts)) if many is not None else [embedder.embed_query(t) for t in texts]
 
 
 class Retriever:
@@ -184,18 +191,22 @@ class Retriever:
     ) -> tuple[list[Hit], dict[str, float]]:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        dense = self.embedder.embed_query(text)
-        sparse = self.sparse.encode_query(text)
+        read = readings(text)
+        weighted = [(t, w) for t, w in ((read.headline, self.settings.headline_weight),
+                                        (read.prose, self.settings.prose_weight)) if t and w > 0]
+        vectors = embed_all(self.embedder, [read.main, *(t for t, _ in weighted)])
+        sparse = self.sparse.encode_query(read.main, self.settings.phrase_weight)
         timings["embed"] = time.perf_counter() - t0
         request = build_request(
             self.settings,
-            dense=dense,
+            dense=vectors[0],
+            views=tuple(DenseView(v, w) for v, (_, w) in zip(vectors[1:], weighted, strict=True)),
             sparse=sparse,
             flt=build_filter(filters, user.access_groups()),
             limit=limit,
             now_ts=self.clock(),
-            identifiers=question_identifiers(text),
-            path_keys=question_path_keys(text),
+            identifiers=question_identifiers(read.main),
+            path_keys=question_path_keys(read.main),
         )
         t0 = time.perf_counter()
         hits = self.store.search(request)

@@ -16,6 +16,7 @@ from assistant.settings import RetrievalSettings
 from assistant.store.base import (
     EXCLUDED_FIELD,
     EXCLUDED_VALUES,
+    DenseView,
     KeywordBoost,
     KeywordLeg,
     ScoreFormula,
@@ -92,6 +93,7 @@ def build_request(
     now_ts: float,
     identifiers: Sequence[str] = (),
     path_keys: Sequence[str] = (),
+    views: tuple[DenseView, ...] = (),
 ) -> SearchRequest:
     """The one engine request for a question (see ``SearchRequest``)."""
     legs = []
@@ -111,4 +113,5 @@ def build_request(
         sparse_weight=settings.sparse_weight,
         legs=tuple(legs),
         formula=build_formula(settings, now_ts, identifiers, path_keys),
+        views=views,
     )

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -232,3 +233,33 @@ def test_passage_parsing_from_payloads() -> None:
                                    "updated_at": "2024-01-10T10:00:00+00:00", "doc_title": "T",
                                    "status": "stale", "stale_reason": "mentions removed f()"}))
     assert (p.title, p.status, p.stale_reason, p.score) == ("T", "stale", "mentions removed f()", 0.5)
+
+
+class RecordingStore:
+    """The real store, with the last request kept (what the Retriever asked the engine)."""
+
+    def __init__(self, inner: VectorStore) -> None:
+        self.inner = inner
+        self.requests: list[Any] = []
+
+    def search(self, request: Any) -> Any:
+        self.requests.append(request)
+        return self.inner.search(request)
+
+
+def test_a_long_question_adds_its_headline_and_prose_as_dense_views(store: VectorStore) -> None:
+    spy = RecordingStore(store)
+    report = ("Failed payments are never retried\n\nAfter a timeout the payment stays failed.\n\n"
+              "```\nTimeoutError: gateway did not answer\n```")
+    settings = RetrievalSettings(headline_weight=1.5, prose_weight=0.5)
+    r = Retriever(spy, WordEmbedder(), SparseEncoder(), settings)  # type: ignore[arg-type]
+    found = r.retrieve(report, user=ADMIN)
+    assert [v.weight for v in spy.requests[-1].views] == [1.5, 0.5]
+    assert spy.requests[-1].views[0].vector == WordEmbedder().embed_query("Failed payments are never retried")
+    assert found.passages[0].path == "payments/retry.py"
+    r.retrieve("where do we retry failed payments?", user=ADMIN)
+    assert spy.requests[-1].views == ()  # one line: one reading
+    off = Retriever(spy, WordEmbedder(), SparseEncoder(),  # type: ignore[arg-type]
+                    RetrievalSettings(headline_weight=0, prose_weight=0))
+    off.retrieve(report, user=ADMIN)
+    assert spy.requests[-1].views == ()
