@@ -217,6 +217,26 @@ def snapshot_code(cache: Path) -> Path:
     return dest
 
 
+def snapshot_index(container: Any, settings: Any, home: Path, commit: str) -> Any:
+    """Copy the index as of ``commit`` aside (``snapshots/<index>/<commit>``) for
+    ``bench/localization_tune.py``, which re-ranks the questions against these copies
+    without re-indexing; returns a reopened container that keeps the loaded model."""
+    from assistant.container import build
+
+    dest = home.parent.parent / "snapshots" / home.name / commit
+    if dest.exists():
+        return container
+    model = container.embedder
+    container.close()
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(home, tmp)
+    tmp.rename(dest)
+    fresh = build(settings)
+    fresh.__dict__["embedder"] = model
+    return fresh
+
+
 def run_repo(repo: str, questions: list[Question], git: Git, args: argparse.Namespace,
              rankers_wanted: set[str], out_log: Any) -> tuple[list[Result], dict[str, Any]]:
     from assistant.container import build
@@ -323,6 +343,8 @@ def run_repo(repo: str, questions: list[Question], git: Git, args: argparse.Name
                 "ranks": res.ranks, "seconds": res.seconds,
             }) + "\n")
             out_log.flush()
+        if args.snapshots:
+            container = snapshot_index(container, settings, home, commit)
         summary = " ".join(
             f"{r}={first_rank(results[-1].ranks.get(r, []), results[-1].q.gold)}" for r in rankers
         ) if by_commit[commit] else ""
@@ -444,6 +466,8 @@ def main() -> None:
                         help="import assistant/indexers from the work tree instead of a snapshot taken at start")
     parser.add_argument("--report-from", default=None, metavar="JSONL",
                         help="print the tables from a per-question log and exit")
+    parser.add_argument("--snapshots", action="store_true",
+                        help="copy the index aside after each commit (for bench/localization_tune.py)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     args.started = time.perf_counter()
