@@ -12,10 +12,9 @@ interaction whose id the answer step carries.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
-import zlib
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from chainlit.data.base import BaseDataLayer
@@ -38,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from assistant.catalog.chat_schema import ChatElementRow, ChatStepRow, ChatThreadRow
 from assistant.catalog.schema import utcnow
 from assistant.errors import PermissionDeniedError
+from ui.chat_writer import ChatWriter, Write
 from ui.identity import current_caller
 
 if TYPE_CHECKING:
@@ -63,17 +63,6 @@ class RefusedError(PermissionDeniedError, HTTPException):
 
     def __str__(self) -> str:
         return str(self.detail)
-
-
-# Chainlit may create and update one step from two threads at once (a question sent while
-# the chat is still starting): both would find no row and insert, and one write would be
-# lost to a UNIQUE error. Writes to the same step id take the same lock (striped; this
-# process is the only writer of the embedded catalog's chat tables).
-_STEP_LOCKS = [threading.Lock() for _ in range(64)]
-
-
-def _step_lock(step_id: str) -> threading.Lock:
-    return _STEP_LOCKS[zlib.crc32(step_id.encode()) % len(_STEP_LOCKS)]
 
 
 def caller() -> str | None:
@@ -168,6 +157,7 @@ class CatalogDataLayer(BaseDataLayer):
         return await self._run(self._upsert_feedback, feedback, caller())  # type: ignore[no-any-return]
 
     def _upsert_feedback(self, feedback: Feedback, who: str | None) -> str:
+        self.flush()
         value = "up" if int(feedback.value) == 1 else "down"
         with self.db.session() as s:
             step = self._own_step(s, feedback.forId, who)
@@ -185,6 +175,7 @@ class CatalogDataLayer(BaseDataLayer):
         return await self._run(self._delete_feedback, feedback_id, caller())  # type: ignore[no-any-return]
 
     def _delete_feedback(self, feedback_id: str, who: str | None) -> bool:
+        self.flush()
         with self.db.session() as s:
             step = s.scalar(select(ChatStepRow).where(ChatStepRow.feedback_id == feedback_id))
             if step is None:
@@ -211,6 +202,9 @@ class CatalogDataLayer(BaseDataLayer):
 
     # -- threads ------------------------------------------------------------------
     async def get_thread_author(self, thread_id: str) -> str:
+        if thread_id in self.writer.owners:
+            return self.writer.owners[thread_id] or ""
+
         def author() -> str:
             with self.db.session() as s:
                 row = s.get(ChatThreadRow, thread_id)
@@ -223,6 +217,7 @@ class CatalogDataLayer(BaseDataLayer):
         return await self._run(self._get_thread, thread_id, caller())  # type: ignore[no-any-return]
 
     def _get_thread(self, thread_id: str, who: str | None) -> ThreadDict | None:
+        self.flush()
         with self.db.session() as s:
             row = s.get(ChatThreadRow, thread_id)
             if not _owns(row, who):
@@ -238,6 +233,7 @@ class CatalogDataLayer(BaseDataLayer):
     async def delete_thread(self, thread_id: str) -> None:
         def drop() -> None:
             who = caller_now
+            self.flush()
             with self.db.session() as s:
                 row = s.get(ChatThreadRow, thread_id)
                 if row is None:
@@ -247,7 +243,7 @@ class CatalogDataLayer(BaseDataLayer):
                 s.execute(delete(ChatElementRow).where(ChatElementRow.thread_id == thread_id))
                 s.execute(delete(ChatStepRow).where(ChatStepRow.thread_id == thread_id))
                 s.delete(row)
-            self._known_threads().discard(thread_id)
+            self.writer.forget_thread(thread_id)
 
         caller_now = caller()
         await self._run(drop)
@@ -261,6 +257,7 @@ class CatalogDataLayer(BaseDataLayer):
         empty = PaginatedResponse(pageInfo=PageInfo(hasNextPage=False, startCursor=None, endCursor=None), data=[])
         if not who or (filters.userId and filters.userId != who):
             return empty
+        self.flush()
         with self.db.session() as s:
             q = select(ChatThreadRow).where(ChatThreadRow.user_name == who)
             if filters.search:
@@ -283,34 +280,28 @@ class CatalogDataLayer(BaseDataLayer):
 
     async def update_thread(self, thread_id: str, name: str | None = None, user_id: str | None = None,
                             metadata: dict | None = None, tags: list[str] | None = None) -> None:
-        await self._run(self._update_thread, thread_id, name, user_id, metadata, tags, caller())
+        who = caller()
+        if thread_id in self.writer.owners:  # known: checked and queued here, no thread hop
+            self._update_thread(thread_id, name, user_id, metadata, tags, who)
+        else:
+            await self._run(self._update_thread, thread_id, name, user_id, metadata, tags, who)
 
     def _update_thread(self, thread_id: str, name: str | None, user_id: str | None, metadata: dict | None,
                        tags: list[str] | None, who: str | None) -> None:
         self._ensure_thread(thread_id, who, user_id)
-        with self.db.session() as s:
-            row = self._thread_for_write(s, thread_id, who)
-            if name is not None:
-                row.name = name[:255]
-            if metadata:
-                merged = {k: v for k, v in (row.meta or {}).items() if metadata.get(k, 0) is not None}
-                merged.update({k: v for k, v in metadata.items() if v is not None})
-                row.meta = merged
-                if name is None and isinstance(metadata.get("name"), str):
-                    row.name = metadata["name"][:255]
-            if tags is not None:
-                row.tags = [str(t) for t in tags]
-            row.updated_at = utcnow()
+        self._check_owner(thread_id, who)
+        self.writer.submit(Write("thread", thread_id, partial(_apply_thread, name, metadata, tags)))
 
     def _ensure_thread(self, thread_id: str, who: str | None, user_id: str | None = None) -> None:
         """Create the thread for the caller if it is new (in its own transaction: Chainlit writes a
-        new thread's first steps concurrently, and the loser of that race must not fail)."""
-        known = self._known_threads()
-        if thread_id in known:  # every step of a conversation lands here: skip the read
+        new thread's first steps concurrently, and the loser of that race must not fail), and
+        remember its owner, so later writes are checked without reading it again."""
+        if thread_id in self.writer.owners:
             return
         with self.db.session() as s:
-            if s.get(ChatThreadRow, thread_id) is not None:
-                known.add(thread_id)
+            row = s.get(ChatThreadRow, thread_id)
+            if row is not None:
+                self.writer.remember_owner(thread_id, row.user_name or None)
                 return
         if user_id and who and user_id != who:
             raise RefusedError()
@@ -318,76 +309,59 @@ class CatalogDataLayer(BaseDataLayer):
             with self.db.session() as s:
                 s.add(ChatThreadRow(id=thread_id, user_name=who or user_id, meta={}, tags=[]))
         except IntegrityError:
-            pass  # created meanwhile; the ownership check that follows decides
-        known.add(thread_id)
+            pass  # created meanwhile; its owner decides
+        with self.db.session() as s:
+            row = s.get(ChatThreadRow, thread_id)
+            if row is not None:
+                self.writer.remember_owner(thread_id, row.user_name or None)
 
-    def _known_threads(self) -> set[str]:
-        """Thread ids known to exist in this catalog (ownership is still checked on every
-        write); per catalog, bounded, and forgotten when a thread is deleted."""
-        key = str(self.db.engine.url)
-        known = self.__dict__.setdefault("_known", {}).setdefault(key, set())
-        if len(known) > 50_000:
-            known.clear()
-        return known
-
-    def _thread_for_write(self, s: Session, thread_id: str, who: str | None) -> ChatThreadRow:
-        """The (ensured) thread to write to; refused when it is someone else's."""
-        row = s.get(ChatThreadRow, thread_id)
-        if row is None or not _owns(row, who):
+    def _check_owner(self, thread_id: str, who: str | None) -> None:
+        """Refuse a write to a thread that is someone else's (owners are remembered per thread)."""
+        if thread_id not in self.writer.owners or (self.writer.owners[thread_id] or None) != (who or None):
             raise RefusedError()
-        return row
+
+    @property
+    def writer(self) -> ChatWriter:
+        """The runtime's chat history writer (one per catalog)."""
+        return self.rt.chat_writer
+
+    def flush(self) -> None:
+        """Wait for queued history writes, so a read sees them."""
+        self.writer.flush()
 
     # -- steps --------------------------------------------------------------------
     @queue_until_user_message()
     async def create_step(self, step_dict: StepDict) -> None:
-        await self._run(self._upsert_step, dict(step_dict), caller())
+        await self._write_step_async(dict(step_dict))
 
     @queue_until_user_message()
     async def update_step(self, step_dict: StepDict) -> None:
-        await self._run(self._upsert_step, dict(step_dict), caller())
+        await self._write_step_async(dict(step_dict))
+
+    async def _write_step_async(self, d: dict[str, Any]) -> None:
+        who = caller()
+        if d.get("threadId") in self.writer.owners:  # known: checked and queued here, no thread hop
+            self._upsert_step(d, who)
+        else:
+            await self._run(self._upsert_step, d, who)
 
     def _upsert_step(self, d: dict[str, Any], who: str | None) -> None:
         thread_id = d.get("threadId")
         if not thread_id or not d.get("id"):
             return
         self._ensure_thread(thread_id, who)
-        with _step_lock(str(d["id"])):
-            self._write_step(d, thread_id, who)
-
-    def _write_step(self, d: dict[str, Any], thread_id: str, who: str | None) -> None:
-        with self.db.session() as s:
-            self._thread_for_write(s, thread_id, who)
-            row = s.get(ChatStepRow, d["id"])
-            if row is None:
-                row = ChatStepRow(id=d["id"], thread_id=thread_id, type=d.get("type") or "run", meta={},
-                                  created_at=_parse(d.get("createdAt")) or utcnow())
-                s.add(row)
-            elif row.thread_id != thread_id:
-                raise RefusedError()
-            if d.get("type") and d["type"] != "run":
-                row.type = d["type"]
-            for attr, key in (("parent_id", "parentId"), ("name", "name"), ("language", "language")):
-                if d.get(key) is not None:
-                    setattr(row, attr, d[key])
-            for attr, key in (("input", "input"), ("output", "output")):
-                if d.get(key) not in (None, ""):
-                    setattr(row, attr, _clip(d[key]))
-            if d.get("showInput") is not None:
-                row.show_input = str(d["showInput"])[:40]
-            if d.get("isError") is not None:
-                row.is_error = bool(d["isError"])
-            row.start_at = _parse(d.get("start")) or row.start_at
-            row.end_at = _parse(d.get("end")) or row.end_at
-            meta = d.get("metadata")
-            if isinstance(meta, dict) and meta:
-                row.meta = {**(row.meta or {}), **meta}
-                iid = meta.get("interaction_id")
-                if isinstance(iid, int) and not isinstance(iid, bool):
-                    row.interaction_id = iid
+        self._check_owner(thread_id, who)
+        step_id = str(d["id"])
+        earlier = self.writer.step_threads.get(step_id)
+        if earlier is not None and earlier != thread_id:
+            raise RefusedError()  # a step id cannot move to another thread
+        self.writer.remember_step(step_id, thread_id)
+        self.writer.submit(Write("step", step_id, partial(_apply_step, d, thread_id)))
 
     @queue_until_user_message()
     async def delete_step(self, step_id: str) -> None:
         def drop(who: str | None) -> None:
+            self.flush()
             with self.db.session() as s:
                 row = s.get(ChatStepRow, step_id)
                 if row is None:
@@ -405,31 +379,30 @@ class CatalogDataLayer(BaseDataLayer):
     # -- elements -----------------------------------------------------------------
     @queue_until_user_message()
     async def create_element(self, element: Element) -> None:
-        await self._run(self._create_element, element, caller())
+        who = caller()
+        if element.thread_id in self.writer.owners:
+            self._create_element(element, who)
+        else:
+            await self._run(self._create_element, element, who)
 
     def _create_element(self, element: Element, who: str | None) -> None:
         if not element.thread_id or not element.for_id:
             return
-        content = element.content if isinstance(element.content, str) else None
         self._ensure_thread(element.thread_id, who)
-        with self.db.session() as s:
-            self._thread_for_write(s, element.thread_id, who)
-            row = s.get(ChatElementRow, element.id)
-            if row is None:
-                row = ChatElementRow(id=element.id, thread_id=element.thread_id)
-                s.add(row)
-            elif row.thread_id != element.thread_id:
-                raise RefusedError()
-            row.step_id, row.type, row.name = element.for_id, element.type, element.name or ""
-            row.display, row.mime = element.display, element.mime
-            row.language = getattr(element, "language", None)
-            row.size, row.page = getattr(element, "size", None), getattr(element, "page", None)
-            row.url = element.url
-            row.content = _clip(content, MAX_ELEMENT) if content is not None else None
-            row.props = dict(getattr(element, "props", None) or {})
+        self._check_owner(element.thread_id, who)
+        content = element.content if isinstance(element.content, str) else None
+        fields = {  # read now: the element object may change after this returns
+            "step_id": element.for_id, "type": element.type, "name": element.name or "",
+            "display": element.display, "mime": element.mime, "language": getattr(element, "language", None),
+            "size": getattr(element, "size", None), "page": getattr(element, "page", None), "url": element.url,
+            "content": _clip(content, MAX_ELEMENT) if content is not None else None,
+            "props": dict(getattr(element, "props", None) or {}),
+        }
+        self.writer.submit(Write("element", element.id, partial(_apply_element, element.id, fields, element.thread_id)))
 
     async def get_element(self, thread_id: str, element_id: str) -> ElementDict | None:
         def read(who: str | None) -> ElementDict | None:
+            self.flush()
             with self.db.session() as s:
                 row = s.get(ChatElementRow, element_id)
                 if row is None or row.thread_id != thread_id or not _owns(s.get(ChatThreadRow, thread_id), who):
@@ -440,6 +413,7 @@ class CatalogDataLayer(BaseDataLayer):
 
     def element_content(self, element_id: str, who: str | None) -> str | None:
         """A stored element's text for its thread's owner (served at ``ELEMENT_URL``)."""
+        self.flush()
         with self.db.session() as s:
             row = s.get(ChatElementRow, element_id)
             if row is None or not _owns(s.get(ChatThreadRow, row.thread_id), who):
@@ -449,6 +423,7 @@ class CatalogDataLayer(BaseDataLayer):
     @queue_until_user_message()
     async def delete_element(self, element_id: str, thread_id: str | None = None) -> None:
         def drop(who: str | None) -> None:
+            self.flush()
             with self.db.session() as s:
                 row = s.get(ChatElementRow, element_id)
                 if row is None or (thread_id and row.thread_id != thread_id):
@@ -463,7 +438,72 @@ class CatalogDataLayer(BaseDataLayer):
         return ""
 
     async def close(self) -> None:
-        return None
+        await self._run(self.flush)
+
+
+def _apply_thread(name: str | None, metadata: dict | None, tags: list[str] | None, s: Session,
+                  row: ChatThreadRow | None) -> ChatThreadRow | None:
+    """A queued ``update_thread`` (ownership was checked when it was queued)."""
+    if row is None:
+        return None  # deleted meanwhile
+    if name is not None:
+        row.name = name[:255]
+    if metadata:
+        merged = {k: v for k, v in (row.meta or {}).items() if metadata.get(k, 0) is not None}
+        merged.update({k: v for k, v in metadata.items() if v is not None})
+        row.meta = merged
+        if name is None and isinstance(metadata.get("name"), str):
+            row.name = metadata["name"][:255]
+    if tags is not None:
+        row.tags = [str(t) for t in tags]
+    row.updated_at = utcnow()
+    return row
+
+
+def _apply_step(d: dict[str, Any], thread_id: str, s: Session, row: ChatStepRow | None) -> ChatStepRow | None:
+    """A queued step create/update: fields that are set overwrite, metadata merges."""
+    if row is None:
+        row = ChatStepRow(id=d["id"], thread_id=thread_id, type=d.get("type") or "run", meta={},
+                          created_at=_parse(d.get("createdAt")) or utcnow())
+        s.add(row)
+    elif row.thread_id != thread_id:
+        log.warning("refused a write of step %s (thread %s) into thread %s", row.id, row.thread_id, thread_id)
+        return row
+    if d.get("type") and d["type"] != "run":
+        row.type = d["type"]
+    for attr, key in (("parent_id", "parentId"), ("name", "name"), ("language", "language")):
+        if d.get(key) is not None:
+            setattr(row, attr, d[key])
+    for attr, key in (("input", "input"), ("output", "output")):
+        if d.get(key) not in (None, ""):
+            setattr(row, attr, _clip(d[key]))
+    if d.get("showInput") is not None:
+        row.show_input = str(d["showInput"])[:40]
+    if d.get("isError") is not None:
+        row.is_error = bool(d["isError"])
+    row.start_at = _parse(d.get("start")) or row.start_at
+    row.end_at = _parse(d.get("end")) or row.end_at
+    meta = d.get("metadata")
+    if isinstance(meta, dict) and meta:
+        row.meta = {**(row.meta or {}), **meta}
+        iid = meta.get("interaction_id")
+        if isinstance(iid, int) and not isinstance(iid, bool):
+            row.interaction_id = iid
+    return row
+
+
+def _apply_element(element_id: str, fields: dict[str, Any], thread_id: str, s: Session,
+                   row: ChatElementRow | None) -> ChatElementRow | None:
+    """A queued element write (its content is the citation text shown again after a restart)."""
+    if row is None:
+        row = ChatElementRow(id=element_id, thread_id=thread_id)
+        s.add(row)
+    elif row.thread_id != thread_id:
+        log.warning("refused a write of element %s (thread %s) into thread %s", row.id, row.thread_id, thread_id)
+        return row
+    for attr, value in fields.items():
+        setattr(row, attr, value)
+    return row
 
 
 def _thread_dict(row: ChatThreadRow, steps: list[Any], elements: list[Any]) -> ThreadDict:

@@ -31,6 +31,7 @@ class UiRuntime:
     _answerers: dict[str, Any] = field(default_factory=dict, repr=False)
     _users: Any = field(default=None, repr=False)
     _feedback: Any = field(default=None, repr=False)
+    _chat_writer: Any = field(default=None, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -47,6 +48,23 @@ class UiRuntime:
         if self._feedback is None:
             self._feedback = getattr(self.container, "feedback", None) or _feedback_service(self.container)
         return self._feedback  # type: ignore[no-any-return]
+
+    @property
+    def chat_writer(self) -> Any:
+        """The chat history's write-behind queue (``ui.chat_writer``), started on first use."""
+        with self._lock:
+            if self._chat_writer is None:
+                from ui.chat_writer import ChatWriter
+
+                self._chat_writer = ChatWriter(self.container.db)
+            return self._chat_writer
+
+    def close(self) -> None:
+        """Write the queued chat history; call before the container closes."""
+        with self._lock:
+            writer, self._chat_writer = self._chat_writer, None
+        if writer is not None:
+            writer.close()
 
     def app_setting(self, key: str, default: Any) -> Any:
         """A run-time setting an admin changed (``assistant.app_settings``), else the file default."""
@@ -115,4 +133,6 @@ def current() -> UiRuntime:
 
 def uninstall() -> None:
     global _current
+    if _current is not None:
+        _current.close()
     _current = None

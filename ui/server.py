@@ -261,5 +261,6 @@ def create_server_app(container: Any, *, answerer: Any = None, retriever: Any = 
         if digest is not None:
             digest.stop()
         shutdown(app)
+        rt.close()  # the chat history still queued is written before the catalog closes
 
     return app

@@ -160,6 +160,7 @@ def test_concurrent_create_and_update_of_one_step_lose_nothing(rt: Any) -> None:
     for t in threads:
         t.join(10)
     assert errors == []
+    dl.flush()  # writes are queued (ui.chat_writer); reading the table directly waits for them
     with dl.db.session() as s:
         rows = {r.id: r for r in s.scalars(select(ChatStepRow).where(ChatStepRow.id.like("race-%")))}
     assert set(rows) == {"race-0", "race-1"}
