@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from assistant.generation.base import Generation, Message
-from assistant.generation.text import compounds, exact_identifiers, line_terms, matched_terms, terms
+from assistant.generation.text import (
+    compounds,
+    exact_identifiers,
+    line_terms,
+    matched_terms,
+    terms,
+    text_terms,
+)
 from assistant.models import Passage
 
 EXTRACTIVE_VERSION = "extractive-v1"  # stored as the prompt version of extractive answers
@@ -121,7 +128,7 @@ def _line_score(line: str, q: _Query) -> float:
 
 def _score(n: int, p: Passage, q: _Query) -> _Pick:
     head = " ".join(x for x in (p.path, p.symbol or "", p.title or "") if x)
-    hit = matched_terms(line_terms(head) | line_terms(p.text), q.terms, q.pairs)
+    hit = matched_terms(line_terms(head) | text_terms(p.text), q.terms, q.pairs)
     coverage = sum(q.terms[t] for t in hit) / (sum(q.terms.values()) or 1.0)
     best = max((_line_score(line, q) for line in p.text.splitlines()), default=0.0)
     best += sum(3.0 for ident in q.idents if ident in head)

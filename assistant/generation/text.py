@@ -7,6 +7,7 @@ Question terms are matched against code and prose the way developers write them:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[./-][A-Za-z_][A-Za-z0-9_]*)*|\d{2,}")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -24,6 +25,7 @@ STOPWORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=65_536)
 def stem(word: str) -> str:
     """A crude suffix stripper: enough for retries/retry, handling/handler/handle."""
     w = word.lower()
@@ -95,9 +97,23 @@ def exact_identifiers(text: str) -> list[str]:
     return [m.group(0).strip("./-") for m in _IDENT.finditer(text) if is_identifier_like(m.group(0))]
 
 
-def line_terms(line: str) -> set[str]:
+def line_terms(line: str) -> frozenset[str]:
+    """Stemmed terms of a line of code or prose; a text's terms are the union of its lines'.
+
+    Cached: an answer scores the same passage lines several times, and popular passages
+    come back question after question (a quarter of an extractive answer's time before)."""
+    return _line_terms(line)
+
+
+@lru_cache(maxsize=65_536)
+def _line_terms(line: str) -> frozenset[str]:
     found: set[str] = set()
     for m in _IDENT.finditer(line):
         for part in split_identifier(m.group(0)):
             found.add(stem(part))
-    return found
+    return frozenset(found)
+
+
+def text_terms(text: str) -> frozenset[str]:
+    """``line_terms`` of a whole text, line by line (so the per-line cache serves it)."""
+    return frozenset().union(*(line_terms(line) for line in text.splitlines()))
