@@ -271,6 +271,7 @@ def proc_stats(pid: int) -> dict[str, float]:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         out["cpu_s"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        out["sys_s"] = int(fields[12]) / os.sysconf("SC_CLK_TCK")
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(("VmHWM:", "VmRSS:")):
                 out[line.split(":")[0]] = int(line.split()[1]) / 1024
@@ -385,13 +386,29 @@ async def run_load(world: World, tag: str, nonce_re: re.Pattern[str], args: argp
     live = [o for o in outcomes if o.open_error is None]
     stop = asyncio.Event()
     probe = asyncio.create_task(probe_health(world.base_url, run, stop))
+    profiler = start_profiler(args.profile, run.server_pid)
     try:
         await asyncio.gather(*(ask_all(o, tag, world.questions, args, deadline) for o in live))
     finally:
         marks["ask_end"] = time.perf_counter()
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes what it has on Ctrl-C
         stop.set()
         await close_all(outcomes)
         await asyncio.gather(probe, return_exceptions=True)
+        if profiler is not None:
+            profiler.wait(30)
+
+
+def start_profiler(path: str | None, pid: int | None) -> subprocess.Popen[bytes] | None:
+    """``py-spy record --gil`` on the server for the question phase only: where the time
+    that every question waits for (the GIL) goes. Needs py-spy (pip install py-spy)."""
+    if not path or not pid:
+        return None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    extra = os.environ.get("SOURCEWISE_BENCH_PYSPY", "--gil --nonblocking").split()  # --native: C frames too
+    return subprocess.Popen([spy, "record", *extra, "-r", "250", "-f", "raw", "-p", str(pid), "-o", path],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def cross_session_leaks(outcomes: list[SessionOutcome]) -> list[Leak]:
@@ -555,7 +572,8 @@ def report(args: argparse.Namespace, world: World, run: Run, wall_s: float) -> s
         if "cpu_s" in mid:
             per = (after["cpu_s"] - mid["cpu_s"]) / max(1, len(results))
             split = (f" (sign-in + connect {mid['cpu_s'] - before['cpu_s']:.1f}, questions "
-                     f"{after['cpu_s'] - mid['cpu_s']:.1f} = {per * 1000:.0f} ms per question)")
+                     f"{after['cpu_s'] - mid['cpu_s']:.1f} = {per * 1000:.0f} ms per question, of which "
+                     f"{after.get('sys_s', 0) - mid.get('sys_s', 0):.1f} s in the kernel)")
         cpu.insert(0, f"server {after['cpu_s'] - before['cpu_s']:.1f} CPU s{split}, peak RSS "
                       f"{after.get('VmHWM', math.nan):.0f} MiB")
     if cpu:
@@ -597,6 +615,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="socket.io transports, comma-separated (the browser: polling,websocket)")
     p.add_argument("--time-budget", type=float, default=600.0, help="stop and report after this many s")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (server log, home)")
+    p.add_argument("--profile", default=None, metavar="PATH",
+                   help="write a py-spy profile (raw, GIL-holding samples) of the server's question phase")
     args = p.parse_args(argv)
     if args.url and not args.login:
         p.error("--url needs at least one --login NAME:PASSWORD")
