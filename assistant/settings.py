@@ -98,7 +98,7 @@ class RetrievalSettings(BaseModel):
         "title), read on its own; 0 turns it off.",
     )
     prose_weight: float = Field(
-        default=0.0, ge=0, le=100,
+        default=1.0, ge=0, le=100,
         description="RRF weight of the dense list for a long question's prose without its code "
         "blocks and logs; 0 turns it off.",
     )
@@ -140,7 +140,7 @@ class RetrievalSettings(BaseModel):
         default=0.6, ge=0, le=1, description="Score x (1 - this) for a source marked `deprecated`."
     )
     test_penalty: float = Field(
-        default=0.3, ge=0, lt=1,
+        default=0.5, ge=0, lt=1,
         description="Score x (1 - this) for test files (tests/, test_*.py, *_test.go, *.spec.ts ...): "
         "they mention everything they test, the implementation should come first.",
     )
@@ -164,6 +164,17 @@ class RetrievalSettings(BaseModel):
         default=0.9, gt=0, le=1,
         description="Word-shingle Jaccard similarity at which two passages count as one (the "
         "lower ranked is dropped).",
+    )
+    file_lexical_weight: float = Field(
+        default=1.0, ge=0, le=10,
+        description="File ranking: RRF weight of the lexical file list (BM25 chunk scores summed per "
+        "file) next to the hybrid one's 1.0; 0 turns it off.",
+    )
+    file_lexical_candidates: int = Field(
+        default=500, ge=10, le=10_000, description="Chunks of the lexical list summed per file."
+    )
+    file_fusion_k: int = Field(
+        default=20, ge=1, le=1000, description="RRF rank constant of the file-level fusion."
     )
     file_chunk_decay: float = Field(
         default=0.3, ge=0, le=1,

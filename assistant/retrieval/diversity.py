@@ -113,3 +113,29 @@ def rank_files(
     first = {key: i for i, key in enumerate(per)}
     scored.sort(key=lambda item: (-item[1], first[item[0]]))
     return scored[:limit] if limit is not None else scored
+
+
+def lexical_file_scores(ranked: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
+    """File ranking from lexical ``(file key, chunk score)`` pairs (raw BM25 x priors): a
+    file scores its best chunk + its second / 2 + its third / 3... A long module that
+    matches the words in many places (a framework's central file) adds up; a file that
+    matches them once, or a test that repeats them, does not outweigh it. Best first."""
+    per: dict[str, list[float]] = defaultdict(list)
+    for key, score in ranked:
+        per[key].append(score)
+    scored = [(key, sum(s / (i + 1) for i, s in enumerate(sorted(v, reverse=True)))) for key, v in per.items()]
+    first = {key: i for i, key in enumerate(per)}
+    scored.sort(key=lambda item: (-item[1], first[item[0]]))
+    return scored
+
+
+def fuse_rankings(rankings: Sequence[tuple[Sequence[str], float]], k: float) -> list[tuple[str, float]]:
+    """Reciprocal-rank fusion of file rankings, each ``(keys best first, weight)``: a file
+    scores the sum of ``weight / (k + rank)``. Ties keep the first ranking's order."""
+    score: dict[str, float] = defaultdict(float)
+    order: dict[str, int] = {}
+    for keys, weight in rankings:
+        for rank, key in enumerate(keys, 1):
+            score[key] += weight / (k + rank)
+            order.setdefault(key, len(order))
+    return sorted(score.items(), key=lambda item: (-item[1], order[item[0]]))

@@ -9,6 +9,7 @@ collapse and the per-file cap.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from assistant.embedding.base import Embedder
 from assistant.embedding.sparse import SparseEncoder
 from assistant.errors import ConfigError
 from assistant.models import Hit, Passage, User
-from assistant.retrieval.diversity import diversify, file_key
+from assistant.retrieval.diversity import diversify, file_key, fuse_rankings, lexical_file_scores
 from assistant.retrieval.diversity import rank_files as aggregate_files
 from assistant.retrieval.identifiers import question_identifiers, question_path_keys
 from assistant.retrieval.query import MAX_QUESTION_CHARS, QueryFilters, parse_query
@@ -149,17 +150,25 @@ class Retriever:
         k: int = 10,
         filters: QueryFilters | None = None,
     ) -> list[tuple[str, float]]:
-        """Files (``source:path``) best first with their scores, aggregated over
-        ``file_candidates`` chunks (see ``diversity.rank_files``); used by eval."""
+        """Files (``source:path``) best first with their scores; used by eval.
+
+        Two views of the same index, fused per file: the hybrid chunk list aggregated over
+        ``file_candidates`` chunks (``diversity.rank_files``), and the lexical list alone
+        (``file_lexical_candidates`` chunks by BM25 x the same priors, summed per file by
+        ``diversity.lexical_file_scores``). The first finds the one passage that says it;
+        the second the file that is about it all the way through.
+        """
         k = self._check_k(k, limit=10_000)
         text, merged = self._prepare(question, filters)
         hits, _ = self._search(text, merged, user, max(self.settings.file_candidates, k))
-        pairs = [
-            (f"{h.payload.get('source', '')}:{h.payload.get('path', '')}", float(h.score))
-            for h in hits
-            if merged.path_matches(str(h.payload.get("path", "")))
-        ]
-        return aggregate_files(pairs, decay=self.settings.file_chunk_decay, limit=k)
+        hybrid = aggregate_files(self._file_pairs(hits, merged), decay=self.settings.file_chunk_decay)
+        weight = self.settings.file_lexical_weight
+        if weight <= 0:
+            return hybrid[:k]
+        lexical = lexical_file_scores(self._file_pairs(self._lexical(text, merged, user), merged))
+        fused = fuse_rankings([([key for key, _ in hybrid], 1.0), ([key for key, _ in lexical], weight)],
+                              k=self.settings.file_fusion_k)
+        return fused[:k]
 
     # -- internals ---------------------------------------------------------------------
 
@@ -212,6 +221,30 @@ class Retriever:
         hits = self.store.search(request)
         timings["search"] = time.perf_counter() - t0
         return hits, timings
+
+    def _lexical(self, text: str, filters: QueryFilters, user: User) -> list[Hit]:
+        """The sparse list alone, raw scores x the formula (``SearchRequest.lexical``)."""
+        read = readings(text)
+        request = build_request(
+            self.settings,
+            dense=(),
+            sparse=self.sparse.encode_query(read.main, self.settings.phrase_weight),
+            flt=build_filter(filters, user.access_groups()),
+            limit=self.settings.file_lexical_candidates,
+            now_ts=self.clock(),
+            identifiers=question_identifiers(read.main),
+            path_keys=question_path_keys(read.main),
+        )
+        return self.store.search(dataclasses.replace(request, lexical=True, legs=(),
+                                                     payload_fields=("source", "path")))
+
+    @staticmethod
+    def _file_pairs(hits: list[Hit], filters: QueryFilters) -> list[tuple[str, float]]:
+        return [
+            (f"{h.payload.get('source', '')}:{h.payload.get('path', '')}", float(h.score))
+            for h in hits
+            if filters.path_matches(str(h.payload.get("path", "")))
+        ]
 
     @staticmethod
     def _check_k(k: int, limit: int = MAX_K) -> int:

@@ -156,6 +156,11 @@ class SearchRequest:
     legs: tuple[KeywordLeg, ...] = ()
     formula: ScoreFormula | None = None
     views: tuple[DenseView, ...] = ()
+    # ``lexical``: the sparse prefetch alone, its BM25 scores (IDF from the engine) rescaled
+    # by ``formula`` with no fusion: how strongly each chunk matches the words, which the
+    # file ranking adds up per file. Dense, views and legs are ignored.
+    lexical: bool = False
+    payload_fields: tuple[str, ...] | None = None  # None: the whole payload
 
     def active_legs(self) -> tuple[KeywordLeg, ...]:
         """Keyword legs that can match something (an empty value list is skipped)."""

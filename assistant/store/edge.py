@@ -228,10 +228,13 @@ class EdgeStore(ScrollReads):
         shard = self._reader()
         if shard is None or matches_nothing(request.flt) or request.limit <= 0:
             return []
-        for vector in [request.dense, *(v.vector for v in request.active_views())]:
-            self._check_dim(len(vector))
         qflt = _to_filter(request.flt)
         depth = max(request.depth, request.limit)
+        payload: bool | list[str] = True if request.payload_fields is None else list(request.payload_fields)
+        if request.lexical:
+            return self._lexical(shard, request, qflt, depth, payload)
+        for vector in [request.dense, *(v.vector for v in request.active_views())]:
+            self._check_dim(len(vector))
         dense = _floats(request.dense)
         prefetches = [
             qe.Prefetch(limit=depth, query=qe.Query.Nearest(vector, using=DENSE), filter=qflt)
@@ -253,14 +256,33 @@ class EdgeStore(ScrollReads):
         )
         if request.formula is None:
             query = qe.QueryRequest(
-                limit=request.limit, prefetches=prefetches, query=fusion, with_payload=True
+                limit=request.limit, prefetches=prefetches, query=fusion, with_payload=payload
             )
         else:
             fused = qe.Prefetch(limit=depth, prefetches=prefetches, query=fusion)
             query = qe.QueryRequest(
                 limit=request.limit, prefetches=[fused], query=_formula(request.formula),
-                with_payload=True,
+                with_payload=payload,
             )
+        return self._hits(shard, query)
+
+    def _lexical(self, shard: Any, request: SearchRequest, qflt: qe.Filter | None, depth: int,
+                 payload: bool | list[str]) -> list[Hit]:
+        """The sparse list alone with raw scores, rescaled by the formula (``SearchRequest.lexical``)."""
+        if not request.sparse.indices:
+            return []
+        vec = qe.SparseVector(list(request.sparse.indices), list(request.sparse.values))
+        nearest = qe.Query.Nearest(vec, using=SPARSE)
+        if request.formula is None:
+            query = qe.QueryRequest(limit=request.limit, query=nearest, filter=qflt, with_payload=payload)
+        else:
+            query = qe.QueryRequest(
+                limit=request.limit, prefetches=[qe.Prefetch(limit=depth, query=nearest, filter=qflt)],
+                query=_formula(request.formula), with_payload=payload,
+            )
+        return self._hits(shard, query)
+
+    def _hits(self, shard: Any, query: qe.QueryRequest) -> list[Hit]:
         found = self._call(lambda: shard.query(query), "query")
         return [Hit(id=str(p.id), score=float(p.score), payload=p.payload or {}) for p in found]
 

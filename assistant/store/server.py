@@ -277,6 +277,9 @@ class QdrantServerStore(ScrollReads):
             return []
         qflt = _to_filter(request.flt)
         depth = max(request.depth, request.limit)
+        payload: bool | list[str] = True if request.payload_fields is None else list(request.payload_fields)
+        if request.lexical:
+            return self._lexical(request, qflt, depth, payload)
         dense = _floats(request.dense)
         prefetch = [
             models.Prefetch(query=vector, using=DENSE, limit=depth, filter=qflt)
@@ -298,16 +301,33 @@ class QdrantServerStore(ScrollReads):
         response = self._unless_missing(
             lambda: self._client.query_points(
                 self._collection, prefetch=prefetch, query=query,
-                limit=request.limit, with_payload=True,
+                limit=request.limit, with_payload=payload,
             ),
             "query",
         )
+        return self._hits(response)
+
+    def _lexical(self, request: SearchRequest, qflt: models.Filter | None, depth: int,
+                 payload: bool | list[str]) -> list[Hit]:
+        """The sparse list alone with raw scores, rescaled by the formula (``SearchRequest.lexical``)."""
+        if not request.sparse.indices:
+            return []
+        vec = models.SparseVector(indices=list(request.sparse.indices), values=list(request.sparse.values))
+        if request.formula is None:
+            call = lambda: self._client.query_points(  # noqa: E731
+                self._collection, query=vec, using=SPARSE, query_filter=qflt, limit=request.limit,
+                with_payload=payload)
+        else:
+            call = lambda: self._client.query_points(  # noqa: E731
+                self._collection, prefetch=[models.Prefetch(query=vec, using=SPARSE, limit=depth, filter=qflt)],
+                query=_formula(request.formula), limit=request.limit, with_payload=payload)
+        return self._hits(self._unless_missing(call, "query"))
+
+    @staticmethod
+    def _hits(response: Any) -> list[Hit]:
         if response is None:
             return []
-        return [
-            Hit(id=str(p.id), score=float(p.score), payload=p.payload or {})
-            for p in response.points
-        ]
+        return [Hit(id=str(p.id), score=float(p.score), payload=p.payload or {}) for p in response.points]
 
     def count(self, flt: Filter | None = None) -> int:
         if matches_nothing(flt):

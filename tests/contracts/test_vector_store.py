@@ -470,6 +470,31 @@ def test_dense_view_is_its_own_prefetch(hybrid: VectorStore) -> None:
         hybrid.search(dataclasses.replace(base, views=(DenseView([1.0, 0.0], 1.0),)))
 
 
+def test_lexical_search_ranks_by_sparse_score_times_the_formula(ranked: VectorStore) -> None:
+    """``lexical``: only chunks sharing a term, by their BM25 score (no RRF), times the formula."""
+    strong = pt("repo:strong.py", 0, [-1.0, 0.0, 0.0, 0.0], {7: 3.0, 8: 1.0}, kind="code",
+                updated_ts=int(NOW), role="main")
+    weak = pt("repo:weak.py", 0, [1.0, 0.0, 0.0, 0.0], {7: 1.0}, kind="code", updated_ts=int(NOW), role="main")
+    test = pt("repo:test_strong.py", 0, [1.0, 0.0, 0.0, 0.0], {7: 3.0, 8: 1.0}, kind="code",
+              updated_ts=int(NOW), role="test")
+    ranked.upsert([*RANKED, strong, weak, test])
+    req = request(sparse=sparse({7: 1.0, 8: 1.0}), lexical=True, limit=10)
+    plain = ranked.search(req)
+    assert {h.payload["doc_id"] for h in plain} == {"repo:strong.py", "repo:weak.py", "repo:test_strong.py"}
+    scores = {h.payload["doc_id"]: h.score for h in plain}
+    assert scores["repo:strong.py"] == pytest.approx(scores["repo:test_strong.py"])
+    assert scores["repo:strong.py"] > scores["repo:weak.py"] > 0  # raw scores, not 1/(k + rank)
+    penalised = dataclasses.replace(req, formula=formula(matches=(KeywordBoost("role", ("test",), -0.5),)))
+    hits = ranked.search(penalised)
+    assert order(hits)[0] == "repo:strong.py"
+    assert {h.payload["doc_id"]: h.score for h in hits}["repo:test_strong.py"] == pytest.approx(
+        scores["repo:test_strong.py"] * 0.5)
+    slim = ranked.search(dataclasses.replace(req, payload_fields=("doc_id", "path")))
+    assert set(slim[0].payload) == {"doc_id", "path"}
+    assert ranked.search(dataclasses.replace(req, sparse=EMPTY)) == []
+    assert ranked.search(dataclasses.replace(req, flt=Filter({"access_groups": []}))) == []
+
+
 def test_search_on_an_empty_store_or_before_a_collection(store: VectorStore) -> None:
     req = request(formula=formula(freshness_weight=0.5, half_life_s={"docs": DAY}))
     assert store.search(req) == []

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from assistant.models import Passage
-from assistant.retrieval.diversity import diversify, jaccard, rank_files, shingles
+from assistant.retrieval.diversity import (
+    diversify,
+    fuse_rankings,
+    jaccard,
+    lexical_file_scores,
+    rank_files,
+    shingles,
+)
 
 WHEN = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -76,3 +83,25 @@ def test_rank_files_rewards_several_relevant_chunks_but_not_volume() -> None:
     assert ranked[2][1] < 0.5 / (1 - 0.3) + 1e-9  # bounded by a geometric series
     assert rank_files(pairs, decay=0.0)[0] == ("app:a.py", 1.0)  # decay 0 = max
     assert rank_files(pairs, limit=1) == ranked[:1]
+
+
+def test_lexical_file_scores_add_up_a_file_that_matches_all_the_way_through() -> None:
+    """One strong mention loses to a module that matches in many places; the harmonic
+    weights keep a file from winning on sheer length (the series grows like log n)."""
+    pairs = [("app:once.py", 4.0)] + [("app:core.py", 2.0)] * 4 + [("app:long.py", 0.2)] * 200
+    ranked = lexical_file_scores(pairs)
+    assert [f for f, _ in ranked] == ["app:core.py", "app:once.py", "app:long.py"]
+    assert ranked[0][1] == 2.0 * (1 + 1 / 2 + 1 / 3 + 1 / 4)
+    assert ranked[2][1] < 0.2 * 7  # 200 weak chunks: about 0.2 x ln(200)
+    assert lexical_file_scores([]) == []
+
+
+def test_fuse_rankings_is_weighted_rrf_over_files() -> None:
+    hybrid = ["app:a.py", "app:b.py", "app:c.py"]
+    lexical = ["app:c.py", "app:d.py"]
+    fused = fuse_rankings([(hybrid, 1.0), (lexical, 1.0)], k=20)
+    assert fused[0] == ("app:c.py", 1 / 23 + 1 / 21)  # on both lists
+    assert [f for f, _ in fused][1:] == ["app:a.py", "app:b.py", "app:d.py"]  # a tie keeps first-seen order
+    heavy = fuse_rankings([(hybrid, 1.0), (lexical, 3.0)], k=20)
+    assert [f for f, _ in heavy][:2] == ["app:c.py", "app:d.py"]
+    assert fuse_rankings([(hybrid, 1.0), ([], 1.0)], k=20)[0][0] == "app:a.py"

@@ -263,3 +263,20 @@ def test_a_long_question_adds_its_headline_and_prose_as_dense_views(store: Vecto
                     RetrievalSettings(headline_weight=0, prose_weight=0))
     off.retrieve(report, user=ADMIN)
     assert spy.requests[-1].views == ()
+
+
+def test_rank_files_fuses_the_lexical_list_and_can_turn_it_off(store: VectorStore) -> None:
+    spy = RecordingStore(store)
+    r = Retriever(spy, WordEmbedder(), SparseEncoder(), RetrievalSettings())  # type: ignore[arg-type]
+    ranked = r.rank_files("retry failed payment policy", user=ALICE, k=3)
+    assert ranked[0][0] == "app:payments/retry.py"
+    assert not any(f.startswith("secret:") for f, _ in ranked)  # the lexical list is filtered too
+    lexical = [q for q in spy.requests if q.lexical]
+    assert len(lexical) == 1 and lexical[0].payload_fields == ("source", "path")
+    assert lexical[0].limit == RetrievalSettings().file_lexical_candidates
+    assert lexical[0].flt == spy.requests[-2].flt  # the same access filter as the hybrid list
+    spy.requests.clear()
+    off = Retriever(spy, WordEmbedder(), SparseEncoder(),  # type: ignore[arg-type]
+                    RetrievalSettings(file_lexical_weight=0))
+    assert off.rank_files("retry failed payment policy", user=ALICE, k=3)[0][0] == "app:payments/retry.py"
+    assert not any(q.lexical for q in spy.requests)
