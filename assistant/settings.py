@@ -141,8 +141,9 @@ class RetrievalSettings(BaseModel):
     )
     test_penalty: float = Field(
         default=0.5, ge=0, lt=1,
-        description="Score x (1 - this) for test files (tests/, test_*.py, *_test.go, *.spec.ts ...): "
-        "they mention everything they test, the implementation should come first.",
+        description="Score x (1 - this) for test files (tests/, test_*.py, *_test.go, *.spec.ts ...) and "
+        "example code (examples/, code under docs/): they mention everything they exercise, the "
+        "implementation should come first.",
     )
     meta_penalty: float = Field(
         default=0.3, ge=0, lt=1,

@@ -59,7 +59,7 @@ def doc_payload(
         "path_keys": path_keys(doc.path),
         "dirs": dir_prefixes(doc.path),
         "ext": extension(doc.path),
-        "role": file_role(doc.path),  # test | changelog | main, for the ranking's priors
+        "role": file_role(doc.path),  # test | example | meta | main, for the ranking's priors
     }
 
 

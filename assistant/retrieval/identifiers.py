@@ -155,12 +155,18 @@ _CHANGELOG_STEMS = frozenset({"changelog", "changes", "history", "news", "releas
                               "issue_template", "pull_request_template"})
 
 
-def file_role(path: str) -> str:
-    """``test``, ``meta`` (changelogs, release notes, issue/PR templates) or ``main``.
+_EXAMPLE_DIRS = frozenset({"example", "examples", "sample", "samples", "demo", "demos"})
+_DOC_DIRS = frozenset({"doc", "docs", "documentation"})
+PROSE_EXTENSIONS = frozenset({"md", "markdown", "mdx", "rst", "txt", "adoc", "html", "htm"})
 
-    Tests and release notes mention every name in the code base and templates echo
-    every bug report, so the ranking can prefer the files that implement or document a
-    thing (``test_penalty``, ``meta_penalty``)."""
+
+def file_role(path: str) -> str:
+    """``test``, ``example``, ``meta`` (changelogs, release notes, issue/PR templates) or ``main``.
+
+    Tests and examples (code under ``examples/``, or under ``docs/`` beside the prose)
+    mention every name they exercise, release notes every feature, templates every bug
+    report, so the ranking can prefer the files that implement or document a thing
+    (``test_penalty`` covers tests and examples, ``meta_penalty`` the rest)."""
     parts = path.split("/")
     name = parts[-1]
     dirs = {d.lower() for d in parts[:-1]}
@@ -168,6 +174,8 @@ def file_role(path: str) -> str:
         return "test"
     if dirs & _CHANGELOG_DIRS or name.lower().split(".", 1)[0] in _CHANGELOG_STEMS:
         return "meta"
+    if dirs & _EXAMPLE_DIRS or (dirs & _DOC_DIRS and (extension(path) or "") not in PROSE_EXTENSIONS):
+        return "example"
     return "main"
 
 

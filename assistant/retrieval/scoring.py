@@ -67,7 +67,7 @@ def build_formula(
     if path_keys and settings.path_boost:
         matches.append(KeywordBoost(PATH_KEYS_FIELD, tuple(path_keys), settings.path_boost))
     if settings.test_penalty:
-        matches.append(KeywordBoost(ROLE_FIELD, ("test",), -settings.test_penalty))
+        matches.append(KeywordBoost(ROLE_FIELD, ("test", "example"), -settings.test_penalty))
     if settings.meta_penalty:
         matches.append(KeywordBoost(ROLE_FIELD, ("meta",), -settings.meta_penalty))
     return ScoreFormula(

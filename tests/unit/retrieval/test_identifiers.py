@@ -113,6 +113,10 @@ def test_receivers_and_plain_tails_are_not_keys() -> None:
         ("src/testing.py", "main"), ("src/contest.py", "main"), ("src/attestation.py", "main"),
         ("docs/deploy.md", "main"), (".github/ISSUE_TEMPLATE/1_bug_report.md", "meta"),
         (".github/PULL_REQUEST_TEMPLATE.md", "meta"), ("CONTRIBUTING.rst", "main"),
+        ("doc/en/example/xfail_demo.py", "example"), ("doc/conf.py", "example"),
+        ("examples/quickstart/app.go", "example"), ("docs/usage/extensions/example_google.py", "example"),
+        ("doc/en/example/assertion/test_failures.py", "test"), ("docs/guide/intro.rst", "main"),
+        ("src/samplers.py", "main"),
     ],
 )
 def test_file_role(path: str, role: str) -> None:
