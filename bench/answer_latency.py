@@ -17,8 +17,6 @@ import argparse
 import importlib
 import inspect
 import math
-import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -30,6 +28,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import machine  # noqa: E402
 
 QUESTIONS = [
     "How does the pipeline decide which files to re-embed?",
@@ -105,7 +106,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"## Sourcewise answer latency (extractive) — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"machine: {machine.describe()}")
     mod, why = answer_module()
     if mod is None:
         print(f"not measured: {why}")

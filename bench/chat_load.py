@@ -42,7 +42,6 @@ import argparse
 import asyncio
 import math
 import os
-import platform
 import re
 import secrets
 import shutil
@@ -64,6 +63,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import httpx
+import machine
 from chat_load_client import ChatSession, Leak, QuestionResult, SessionAborted
 
 SAMPLE_QUESTIONS = [
@@ -506,7 +506,7 @@ def report(args: argparse.Namespace, world: World, run: Run, wall_s: float) -> s
         f"### Sourcewise chat load — {args.sessions} sessions x {args.questions} questions (extractive)",
         "",
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        (f"- machine: {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}; "
+        (f"- machine: {machine.describe()}; "
          "client and server on the same machine; load average when the load started "
          + "/".join(f"{x:.1f}" for x in run.load_before)),
         (f"- target: {world.base_url} ({'a running app' if args.url else 'spawned `sourcewise serve`'}; "

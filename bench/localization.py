@@ -51,7 +51,6 @@ import builtins
 import json
 import math
 import os
-import platform
 import shutil
 import sys
 import time
@@ -67,6 +66,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import machine
 from localization_rankers import (
     BM25Files,
     CachingEmbedder,
@@ -364,8 +364,7 @@ def print_report(all_results: list[Result], infos: dict[str, dict[str, Any]], qa
         builtins.print(*a, file=out or sys.stdout, flush=True)
 
     print(f"\n## Sourcewise localization benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
-          f"Python {platform.python_version()}; include {list(args.include)}; "
+    print(f"machine: {machine.describe()}; include {list(args.include)}; "
           f"exclude {list(args.exclude)}; rankers: {', '.join(rankers)}; assistant/indexers code "
           f"fingerprint {args.code_fingerprint} ({'snapshot' if not args.live_code else 'live tree'}); settings.retrieval overrides per variant: {args.variants}")
     for name, info in infos.items():

@@ -138,7 +138,12 @@ def load_questions(repos: set[str], max_instances: int | None, loc: bool, qa: bo
             g = git_for(repo) if short(repo) in repos else None
             if g is None:
                 continue
-            full = g.resolve(commit)
+            try:
+                full = g.resolve(commit)
+            except subprocess.CalledProcessError:
+                stats[short(repo)]["missing_commit"] = 1  # reported; the other repos still run
+                print(f"swe-qa {repo}: pinned commit {commit} is not in the mirror; skipped", flush=True)
+                continue
             rows = [json.loads(x) for x in (BENCH_DIR / "swe-qa" / f"{short(repo)}.jsonl").read_text().splitlines() if x.strip()]
             kept = 0
             for i, row in enumerate(rows):

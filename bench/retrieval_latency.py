@@ -33,7 +33,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -45,6 +44,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import machine  # noqa: E402
 
 DIM = 384
 VOCAB = 50_000
@@ -331,7 +333,7 @@ def main() -> None:
 
     started = time.time()
     print(f"## Sourcewise retrieval latency — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+    print(f"machine: {machine.describe()}; "
           f"EdgeStore (qdrant-edge), synthetic {DIM}-dim dense + ~{DOC_TERMS}-term sparse, "
           f"{args.queries} timed queries per kind, top 10, payloads returned")
     rows = []
