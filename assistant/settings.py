@@ -183,6 +183,13 @@ class RetrievalSettings(BaseModel):
         "the third...",
     )
 
+    file_family_cap: int = Field(
+        default=1, ge=0, le=100,
+        description="File ranking: test or example files sharing a file name (the "
+        "tests/roots/*/conf.py of a fixture tree) beyond this many go after the other files; "
+        "0 turns it off.",
+    )
+
     def half_life_seconds(self) -> dict[str, float]:
         """Per source kind, for the score formula."""
         day = 86_400.0

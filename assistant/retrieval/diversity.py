@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.models import Passage
+from assistant.retrieval.identifiers import file_role
 
 SHINGLE = 3
 _WORD = re.compile(r"\w+")
@@ -139,3 +140,28 @@ def fuse_rankings(rankings: Sequence[tuple[Sequence[str], float]], k: float) -> 
             score[key] += weight / (k + rank)
             order.setdefault(key, len(order))
     return sorted(score.items(), key=lambda item: (-item[1], order[item[0]]))
+
+
+def cap_families(ranked: Sequence[tuple[str, float]], cap: int) -> list[tuple[str, float]]:
+    """A file ranking (``source:path`` keys, best first) where test (or example) files
+    that share a file name with ``cap`` better-ranked test (example) files of their source
+    go after all the others, in their order.
+
+    A fixture tree repeats one small file per case (``tests/roots/test-*/conf.py``); a
+    question that quotes such a file matches every copy, and four copies in the top five
+    push out the module that reads it. ``cap`` 0 returns the ranking unchanged."""
+    if cap <= 0:
+        return list(ranked)
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    kept: list[tuple[str, float]] = []
+    later: list[tuple[str, float]] = []
+    for item in ranked:
+        source, _, path = item[0].partition(":")
+        role = file_role(path)
+        if role not in ("test", "example"):
+            kept.append(item)
+            continue
+        family = (source, role, path.rsplit("/", 1)[-1])
+        seen[family] += 1
+        (kept if seen[family] <= cap else later).append(item)
+    return kept + later

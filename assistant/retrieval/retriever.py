@@ -20,7 +20,13 @@ from assistant.embedding.base import Embedder
 from assistant.embedding.sparse import SparseEncoder
 from assistant.errors import ConfigError
 from assistant.models import Hit, Passage, User
-from assistant.retrieval.diversity import diversify, file_key, fuse_rankings, lexical_file_scores
+from assistant.retrieval.diversity import (
+    cap_families,
+    diversify,
+    file_key,
+    fuse_rankings,
+    lexical_file_scores,
+)
 from assistant.retrieval.diversity import rank_files as aggregate_files
 from assistant.retrieval.identifiers import question_identifiers, question_path_keys
 from assistant.retrieval.query import MAX_QUESTION_CHARS, QueryFilters, parse_query
@@ -156,7 +162,8 @@ class Retriever:
         ``file_candidates`` chunks (``diversity.rank_files``), and the lexical list alone
         (``file_lexical_candidates`` chunks by BM25 x the same priors, summed per file by
         ``diversity.lexical_file_scores``). The first finds the one passage that says it;
-        the second the file that is about it all the way through.
+        the second the file that is about it all the way through. Test and example files
+        beyond ``file_family_cap`` per file name go last (``diversity.cap_families``).
         """
         k = self._check_k(k, limit=10_000)
         text, merged = self._prepare(question, filters)
@@ -164,11 +171,11 @@ class Retriever:
         hybrid = aggregate_files(self._file_pairs(hits, merged), decay=self.settings.file_chunk_decay)
         weight = self.settings.file_lexical_weight
         if weight <= 0:
-            return hybrid[:k]
+            return cap_families(hybrid, self.settings.file_family_cap)[:k]
         lexical = lexical_file_scores(self._file_pairs(self._lexical(text, merged, user), merged))
         fused = fuse_rankings([([key for key, _ in hybrid], 1.0), ([key for key, _ in lexical], weight)],
                               k=self.settings.file_fusion_k)
-        return fused[:k]
+        return cap_families(fused, self.settings.file_family_cap)[:k]
 
     # -- internals ---------------------------------------------------------------------
 

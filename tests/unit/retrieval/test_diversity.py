@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from assistant.models import Passage
 from assistant.retrieval.diversity import (
+    cap_families,
     diversify,
     fuse_rankings,
     jaccard,
@@ -105,3 +106,21 @@ def test_fuse_rankings_is_weighted_rrf_over_files() -> None:
     heavy = fuse_rankings([(hybrid, 1.0), (lexical, 3.0)], k=20)
     assert [f for f, _ in heavy][:2] == ["app:c.py", "app:d.py"]
     assert fuse_rankings([(hybrid, 1.0), ([], 1.0)], k=20)[0][0] == "app:a.py"
+
+
+def test_cap_families_sends_repeated_fixture_files_after_the_rest() -> None:
+    ranked = [("doc:tests/roots/test-a/conf.py", 5.0), ("doc:tests/roots/test-b/conf.py", 4.0),
+              ("doc:tests/roots/test-c/conf.py", 3.0), ("doc:sphinx/ext/generate.py", 2.0),
+              ("doc:doc/conf.py", 1.5), ("doc:sphinx/conf.py", 1.2), ("doc:tests/test_generate.py", 1.0),
+              ("other:tests/roots/test-z/conf.py", 0.5)]
+    capped = [key for key, _ in cap_families(ranked, cap=1)]
+    assert capped == ["doc:tests/roots/test-a/conf.py", "doc:sphinx/ext/generate.py",
+                      "doc:doc/conf.py",  # an example: another family than the tests'
+                      "doc:sphinx/conf.py",  # an implementation file is never a family member
+                      "doc:tests/test_generate.py",
+                      "other:tests/roots/test-z/conf.py",  # another source is another family
+                      "doc:tests/roots/test-b/conf.py", "doc:tests/roots/test-c/conf.py"]
+    assert sorted(cap_families(ranked, cap=1)) == sorted(ranked)  # nothing lost, scores kept
+    assert [key for key, _ in cap_families(ranked, cap=2)][:2] == [ranked[0][0], ranked[1][0]]
+    assert cap_families(ranked, cap=0) == ranked
+    assert cap_families([], cap=1) == []

@@ -280,3 +280,20 @@ def test_rank_files_fuses_the_lexical_list_and_can_turn_it_off(store: VectorStor
                     RetrievalSettings(file_lexical_weight=0))
     assert off.rank_files("retry failed payment policy", user=ALICE, k=3)[0][0] == "app:payments/retry.py"
     assert not any(q.lexical for q in spy.requests)
+
+
+def test_rank_files_applies_the_family_cap(store: VectorStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import assistant.retrieval.retriever as module
+
+    calls: list[int] = []
+
+    def spy_cap(ranked: list[tuple[str, float]], cap: int) -> list[tuple[str, float]]:
+        calls.append(cap)
+        return list(reversed(ranked))
+
+    monkeypatch.setattr(module, "cap_families", spy_cap)
+    for lexical in (1.0, 0.0):
+        r = Retriever(store, WordEmbedder(), SparseEncoder(),
+                      RetrievalSettings(file_family_cap=3, file_lexical_weight=lexical))
+        assert r.rank_files("retry failed payment policy", user=ALICE, k=50)[-1][0] == "app:payments/retry.py"
+    assert calls == [3, 3]
