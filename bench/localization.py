@@ -359,14 +359,20 @@ def fmt(x: float) -> str:
 
 
 def print_report(all_results: list[Result], infos: dict[str, dict[str, Any]], qa_stats: dict[str, Any],
-                 rankers: list[str], args: argparse.Namespace, out: Any = None) -> None:
+                 rankers: list[str], args: argparse.Namespace, out: Any = None,
+                 from_log: Path | None = None) -> None:
     def print(*a: Any) -> None:  # the whole report goes to ``out``
         builtins.print(*a, file=out or sys.stdout, flush=True)
 
     print(f"\n## Sourcewise localization benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"machine: {machine.describe()}; include {list(args.include)}; "
-          f"exclude {list(args.exclude)}; rankers: {', '.join(rankers)}; assistant/indexers code "
-          f"fingerprint {args.code_fingerprint} ({'snapshot' if not args.live_code else 'live tree'}); settings.retrieval overrides per variant: {args.variants}")
+    if from_log is not None:  # this machine and these arguments are not the run's
+        print(f"re-read from {from_log}: machine, file selection, code and settings are the "
+              f"original run's (in its output); rankers: {', '.join(rankers)}")
+    else:
+        print(f"machine: {machine.describe()}; include {list(args.include)}; "
+              f"exclude {list(args.exclude)}; rankers: {', '.join(rankers)}; assistant/indexers code "
+              f"fingerprint {args.code_fingerprint} ({'snapshot' if not args.live_code else 'live tree'}); "
+              f"settings.retrieval overrides per variant: {args.variants}")
     for name, info in infos.items():
         print(f"- {name}: {info['commits']} commit(s) indexed in {info['index_s']:.0f} s "
               f"({info['embedded']} chunks embedded, {info.get('model_embedded', 0)} by the model, the rest from "
@@ -425,7 +431,7 @@ def report_from_log(path: Path, args: argparse.Namespace) -> None:
                      tuple(row.get("dropped", ())))
         results.append(Result(q, row["ranks"], row.get("seconds", {})))
     print(f"(from {path}; index and SWE-QA gold statistics are only in the original run's output)")
-    print_report(results, {}, {}, rankers_in(results), args)
+    print_report(results, {}, {}, rankers_in(results), args, from_log=path)
 
 
 def pct(values: list[float], p: float) -> float:
