@@ -190,17 +190,6 @@ class RetrievalSettings(BaseModel):
         "0 turns it off.",
     )
 
-    file_test_link_weight: float = Field(
-        default=0.25, ge=0, le=10,
-        description="File ranking: RRF weight of the implementation files named for the tests "
-        "ranked in the first file_test_link_depth (test_skipping.py -> skipping.py); 0 turns it off.",
-    )
-    file_test_link_depth: int = Field(
-        default=20, ge=1, le=1000,
-        description="How many files at the top of the file ranking are read for tests that lend "
-        "weight to their subjects.",
-    )
-
     def half_life_seconds(self) -> dict[str, float]:
         """Per source kind, for the score formula."""
         day = 86_400.0

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.models import Passage
-from assistant.retrieval.identifiers import file_role, implements, subject_under_test
+from assistant.retrieval.identifiers import file_role
 
 SHINGLE = 3
 _WORD = re.compile(r"\w+")
@@ -165,24 +165,3 @@ def cap_families(ranked: Sequence[tuple[str, float]], cap: int) -> list[tuple[st
         seen[family] += 1
         (kept if seen[family] <= cap else later).append(item)
     return kept + later
-
-
-def subjects_of_tests(keys: Sequence[str], depth: int) -> list[str]:
-    """The implementation files (role ``main``, same source) named for the test files among
-    the first ``depth`` of a file ranking (``source:path`` keys, best first), in the order
-    of those tests, then of the ranking.
-
-    A test that ranks high despite the test penalty says its subject is involved:
-    ``testing/test_skipping.py`` at the top of a bug report about ``xfail`` points at
-    ``src/_pytest/skipping.py`` even when the report never names it."""
-    mains = [(key, *key.partition(":")[::2]) for key in keys if file_role(key.partition(":")[2]) == "main"]
-    linked: list[str] = []
-    for key in keys[:depth]:
-        source, _, path = key.partition(":")
-        subject = subject_under_test(path) if file_role(path) == "test" else None
-        if subject is None:
-            continue
-        for main_key, main_source, main_path in mains:
-            if main_source == source and main_key not in linked and implements(main_path, subject):
-                linked.append(main_key)
-    return linked

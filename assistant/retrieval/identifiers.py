@@ -179,35 +179,6 @@ def file_role(path: str) -> str:
     return "main"
 
 
-_TEST_SUBJECT = re.compile(
-    r"^(?:test_|tests_|unittest_)(?P<a>.+)$"  # test_skipping, unittest_expand_modules
-    r"|^(?P<b>.+?)(?:[._-](?:tests?|spec))$"  # client_test, client.spec
-    r"|^(?P<c>[A-Z]\w*?)(?:Tests?|Spec)$"  # ClientTest
-)
-
-
-def subject_under_test(path: str) -> str | None:
-    """What a test file tests, by naming convention, lowercased: ``skipping`` for
-    ``testing/test_skipping.py``, ``util_rst`` for ``tests/test_util_rst.py``, ``client``
-    for ``client_test.go``, ``client.spec.ts`` or ``ClientTest.java``; None when the name
-    follows none of them (``conftest.py``, ``tests/roots/x/conf.py``)."""
-    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    m = _TEST_SUBJECT.match(stem)
-    if m is None:
-        return None
-    subject = m.group("a") or m.group("b") or m.group("c")
-    return subject.lower() if subject else None
-
-
-def implements(path: str, subject: str) -> bool:
-    """Whether ``path`` is named for ``subject`` (``subject_under_test``): its file stem is the
-    subject, or its path without the extension, ``/`` read as ``_``, ends with it
-    (``sphinx/util/rst.py`` for ``util_rst``)."""
-    base = path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
-    stem = base.rsplit("/", 1)[-1].lower()
-    return stem == subject or base.lower().replace("/", "_").endswith("_" + subject)
-
-
 def _looks_like_code(token: str, quoted: bool) -> bool:
     """Plain words are not identifiers; snake_case, camelCase, dotted, calls are."""
     bare = token.removesuffix("()")

@@ -26,7 +26,6 @@ from assistant.retrieval.diversity import (
     file_key,
     fuse_rankings,
     lexical_file_scores,
-    subjects_of_tests,
 )
 from assistant.retrieval.diversity import rank_files as aggregate_files
 from assistant.retrieval.identifiers import question_identifiers, question_path_keys
@@ -164,26 +163,19 @@ class Retriever:
         (``file_lexical_candidates`` chunks by BM25 x the same priors, summed per file by
         ``diversity.lexical_file_scores``). The first finds the one passage that says it;
         the second the file that is about it all the way through. Test and example files
-        beyond ``file_family_cap`` per file name go last (``diversity.cap_families``), and
-        the implementations named for the top tests are fused in as a third list
-        (``diversity.subjects_of_tests``, weight ``file_test_link_weight``).
+        beyond ``file_family_cap`` per file name go last (``diversity.cap_families``).
         """
         k = self._check_k(k, limit=10_000)
         text, merged = self._prepare(question, filters)
         hits, _ = self._search(text, merged, user, max(self.settings.file_candidates, k))
         hybrid = aggregate_files(self._file_pairs(hits, merged), decay=self.settings.file_chunk_decay)
         weight = self.settings.file_lexical_weight
-        if weight > 0:
-            lexical = lexical_file_scores(self._file_pairs(self._lexical(text, merged, user), merged))
-            hybrid = fuse_rankings([([key for key, _ in hybrid], 1.0), ([key for key, _ in lexical], weight)],
-                                   k=self.settings.file_fusion_k)
-        ranked = cap_families(hybrid, self.settings.file_family_cap)
-        link = self.settings.file_test_link_weight
-        keys = [key for key, _ in ranked]
-        linked = subjects_of_tests(keys, self.settings.file_test_link_depth) if link > 0 else []
-        if linked:
-            ranked = fuse_rankings([(keys, 1.0), (linked, link)], k=self.settings.file_fusion_k)
-        return ranked[:k]
+        if weight <= 0:
+            return cap_families(hybrid, self.settings.file_family_cap)[:k]
+        lexical = lexical_file_scores(self._file_pairs(self._lexical(text, merged, user), merged))
+        fused = fuse_rankings([([key for key, _ in hybrid], 1.0), ([key for key, _ in lexical], weight)],
+                              k=self.settings.file_fusion_k)
+        return cap_families(fused, self.settings.file_family_cap)[:k]
 
     # -- internals ---------------------------------------------------------------------
 

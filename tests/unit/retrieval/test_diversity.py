@@ -13,7 +13,6 @@ from assistant.retrieval.diversity import (
     lexical_file_scores,
     rank_files,
     shingles,
-    subjects_of_tests,
 )
 
 WHEN = datetime(2024, 1, 1, tzinfo=UTC)
@@ -125,13 +124,3 @@ def test_cap_families_sends_repeated_fixture_files_after_the_rest() -> None:
     assert [key for key, _ in cap_families(ranked, cap=2)][:2] == [ranked[0][0], ranked[1][0]]
     assert cap_families(ranked, cap=0) == ranked
     assert cap_families([], cap=1) == []
-
-
-def test_test_namesakes_name_the_subjects_of_top_tests_in_their_order() -> None:
-    keys = ["app:src/nodes.py", "app:testing/test_skipping.py", "app:src/fixtures.py",
-            "app:tests/test_util_rst.py", "app:src/skipping.py", "app:src/util/rst.py",
-            "app:src/domains/rst.py", "other:src/skipping.py", "app:testing/test_nodes.py"]
-    assert subjects_of_tests(keys, depth=20) == ["app:src/skipping.py", "app:src/util/rst.py", "app:src/nodes.py"]
-    assert subjects_of_tests(keys, depth=3) == ["app:src/skipping.py"]  # only tests in the first 3 lend
-    assert subjects_of_tests(["app:src/a.py", "app:tests/conftest.py"], depth=20) == []
-    assert subjects_of_tests([], depth=20) == []

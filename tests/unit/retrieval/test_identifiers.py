@@ -9,11 +9,9 @@ from assistant.retrieval.identifiers import (
     dir_prefixes,
     extension,
     file_role,
-    implements,
     path_keys,
     question_identifiers,
     question_path_keys,
-    subject_under_test,
 )
 from tests.fixtures.gitrepo import HTTP_CLIENT, PAYMENTS_RETRY
 
@@ -139,26 +137,3 @@ def test_locals_inside_functions_are_not_definitions() -> None:
     names = set(defined_symbols(text))
     assert {"cache", "ttl", "cache.ttl", "get", "cache.get", "main", "limit"} <= names
     assert not {"result", "helper", "config", "cache.result"} & names
-
-
-@pytest.mark.parametrize(
-    ("path", "subject"),
-    [
-        ("testing/test_skipping.py", "skipping"), ("tests/test_util_rst.py", "util_rst"),
-        ("tests/lint/unittest_expand_modules.py", "expand_modules"), ("pkg/client_test.go", "client"),
-        ("src/client.spec.ts", "client"), ("src/App.test.tsx", "app"), ("spec/models/user_spec.rb", "user"),
-        ("src/test/java/FooTest.java", "foo"), ("conftest.py", None), ("tests/roots/x/conf.py", None),
-        ("testing/python/collect.py", None), ("tests/test.py", None),
-    ],
-)
-def test_test_subject(path: str, subject: str | None) -> None:
-    assert subject_under_test(path) == subject
-
-
-def test_implements_matches_the_stem_or_the_path_tail() -> None:
-    assert implements("src/_pytest/skipping.py", "skipping")
-    assert implements("sphinx/util/rst.py", "util_rst")
-    assert implements("src/App.tsx", "app")
-    assert not implements("sphinx/domains/rst.py", "util_rst")
-    assert not implements("src/_pytest/skipping_helpers.py", "skipping")
-    assert not implements("src/preskipping.py", "skipping")

@@ -294,27 +294,6 @@ def test_rank_files_applies_the_family_cap(store: VectorStore, monkeypatch: pyte
     monkeypatch.setattr(module, "cap_families", spy_cap)
     for lexical in (1.0, 0.0):
         r = Retriever(store, WordEmbedder(), SparseEncoder(),
-                      RetrievalSettings(file_family_cap=3, file_lexical_weight=lexical, file_test_link_weight=0))
+                      RetrievalSettings(file_family_cap=3, file_lexical_weight=lexical))
         assert r.rank_files("retry failed payment policy", user=ALICE, k=50)[-1][0] == "app:payments/retry.py"
     assert calls == [3, 3]
-
-
-def test_rank_files_fuses_the_subjects_of_top_tests(store: VectorStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    import assistant.retrieval.retriever as module
-
-    seen: list[tuple[list[str], int]] = []
-
-    def spy_namesakes(keys: list[str], depth: int) -> list[str]:
-        seen.append((list(keys), depth))
-        return [keys[-1]]  # pretend the last file is the subject of a top test
-
-    monkeypatch.setattr(module, "subjects_of_tests", spy_namesakes)
-    strong = Retriever(store, WordEmbedder(), SparseEncoder(),
-                       RetrievalSettings(file_test_link_weight=10, file_test_link_depth=7))
-    ranked = strong.rank_files("retry failed payment policy", user=ALICE, k=50)
-    assert seen and seen[0][1] == 7
-    assert ranked[0][0] == seen[0][0][-1]  # weight 10 lifts the linked file to the top
-    seen.clear()
-    off = Retriever(store, WordEmbedder(), SparseEncoder(), RetrievalSettings(file_test_link_weight=0))
-    assert off.rank_files("retry failed payment policy", user=ALICE, k=50)[0][0] == "app:payments/retry.py"
-    assert seen == []
