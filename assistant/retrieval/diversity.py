@@ -152,7 +152,7 @@ def cap_families(ranked: Sequence[tuple[str, float]], cap: int) -> list[tuple[st
     push out the module that reads it. ``cap`` 0 returns the ranking unchanged."""
     if cap <= 0:
         return list(ranked)
-    seen: dict[tuple[str, str], int] = defaultdict(int)
+    seen: dict[tuple[str, str, str], int] = defaultdict(int)
     kept: list[tuple[str, float]] = []
     later: list[tuple[str, float]] = []
     for item in ranked:
