@@ -170,12 +170,12 @@ class Retriever:
         hits, _ = self._search(text, merged, user, max(self.settings.file_candidates, k))
         hybrid = aggregate_files(self._file_pairs(hits, merged), decay=self.settings.file_chunk_decay)
         weight = self.settings.file_lexical_weight
-        if weight <= 0:
-            return cap_families(hybrid, self.settings.file_family_cap)[:k]
-        lexical = lexical_file_scores(self._file_pairs(self._lexical(text, merged, user), merged))
-        fused = fuse_rankings([([key for key, _ in hybrid], 1.0), ([key for key, _ in lexical], weight)],
-                              k=self.settings.file_fusion_k)
-        return cap_families(fused, self.settings.file_family_cap)[:k]
+        ranked = hybrid
+        if weight > 0:
+            lexical = lexical_file_scores(self._file_pairs(self._lexical(text, merged, user), merged))
+            ranked = fuse_rankings([([key for key, _ in hybrid], 1.0), ([key for key, _ in lexical], weight)],
+                                   k=self.settings.file_fusion_k)
+        return cap_families(ranked, self.settings.file_family_cap)[:k]
 
     # -- internals ---------------------------------------------------------------------
 
