@@ -29,7 +29,7 @@ from assistant.catalog.schema import (
     utcnow,
 )
 from assistant.errors import ConfigError, NotFoundError, PermissionDeniedError
-from assistant.models import User
+from assistant.models import User, split_doc_id
 from assistant.notify import Notifier
 
 REASONS = ("wrong_answer", "wrong_source", "outdated_source", "other")
@@ -160,7 +160,7 @@ class FeedbackService:
             source = s.get(SourceRow, doc.source_id) if doc else None
             override = s.get(DocOverrideRow, doc_id)
             owner = (override.owner if override and override.owner else None) or (doc.owner if doc else None)
-            row = FlagRow(doc_id=doc_id, source_name=source.name if source else doc_id.split(":", 1)[0],
+            row = FlagRow(doc_id=doc_id, source_name=source.name if source else (split_doc_id(doc_id)[0] or doc_id),
                           path=path or (doc.path if doc else doc_id), start_line=start, end_line=end,
                           commit=commit or (doc.version if doc else None), interaction_id=interaction_id,
                           citation_n=citation_n, kind=kind, origin=origin, user_name=actor,

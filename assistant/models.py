@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,22 @@ POINT_NAMESPACE = uuid.UUID("5f0c1d2e-9a7b-4c3d-8e6f-0a1b2c3d4e5f")
 def point_id(doc_id: str, chunk_index: int) -> str:
     """Deterministic point id, so re-indexing overwrites instead of duplicating."""
     return str(uuid.uuid5(POINT_NAMESPACE, f"{doc_id}#{chunk_index}"))
+
+
+# Source names are letters, digits, '-', '_' and '.' (``indexers.admin.check_name``), so
+# the first ':' of a ``doc_id`` ends the source and a path may hold ':' of its own.
+_SOURCE_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def split_doc_id(doc_id: str) -> tuple[str | None, str]:
+    """``source:path`` -> (source, path); text without a source prefix -> (None, text).
+
+    One reading for document ids, file-ranking keys and typed ``[SOURCE:]PATH`` gold
+    specs, so ``docs/a:b.md`` stays a path and ``pytest:src/x.py`` names a source."""
+    prefix, sep, rest = doc_id.partition(":")
+    if sep and rest and _SOURCE_NAME.fullmatch(prefix):
+        return prefix, rest
+    return None, doc_id
 
 
 def sha256_text(text: str | bytes) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import ConfigError
+from assistant.models import split_doc_id
 
 FORMAT_VERSION = 1
 ORIGINS = ("curated", "feedback", "benchmark")
@@ -121,8 +122,8 @@ def _gold(value: Any, where: str) -> tuple[Gold, ...]:
     out = []
     for i, g in enumerate(value):
         if isinstance(g, str):
-            source, sep, path = g.partition(":") if ":" in g and "/" not in g.split(":", 1)[0] else (None, "", g)
-            g = {"path": path, "source": source} if sep else {"path": g}
+            source, path = split_doc_id(g)
+            g = {"path": path, "source": source} if source else {"path": g}
         if not isinstance(g, dict) or not isinstance(g.get("path"), str) or not g["path"].strip():
             raise EvalFormatError(f"{where}: field 'gold[{i}].path' is required (a repository path)")
         unknown = set(g) - {"path", "source", "symbol", "start_line", "end_line", "lines"}

@@ -39,7 +39,7 @@ from assistant.catalog.schema import DocumentRow, SourceRow
 from assistant.errors import ConfigError, SourcewiseError
 from assistant.generation.condense import standalone_question
 from assistant.generation.factory import build_generator
-from assistant.models import Answer, Passage, User
+from assistant.models import Answer, Passage, User, split_doc_id
 from assistant.retrieval.query import QueryFilters
 from assistant.retrieval.retriever import Retriever
 from assistant.settings import RetrievalSettings
@@ -140,7 +140,7 @@ class Corpus:
             if g.source is not None:
                 out[f"{g.source}:{g.path}"] = None
                 continue
-            hit = next((key for key in ranked if key.split(":", 1)[-1] == g.path), None)
+            hit = next((key for key in ranked if split_doc_id(key)[1] == g.path), None)
             out[hit or f"{min(self.sources_of.get(g.path, {'?'}))}:{g.path}"] = None
         return list(out)
 
@@ -236,7 +236,7 @@ def run_case(case: EvalCase, ctx: _Context) -> dict[str, Any]:
         passed = passed and bool(set(gold) & set(cited))
     if case.criteria.require_supported:
         passed = passed and bool(supported)
-    sources = tuple(dict.fromkeys([key.split(":", 1)[0] for key in gold] + list(case.filters.get("repos", ()))))
+    sources = tuple(dict.fromkeys([s for s in (split_doc_id(key)[0] for key in gold) if s] + list(case.filters.get("repos", ()))))
     score = m.CaseScore(
         case.id, tuple(case.tags), sources, tuple(ranked), tuple(bool(x) for x in chunk_gold), tuple(gold),
         tuple(cited), must_ok, must_not_ok, supported,

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from assistant.errors import ConfigError
+from assistant.models import split_doc_id
 from assistant.users import Account
 from sourcewise.context import cli_actor, open_container
 from sourcewise.options import parse_groups
@@ -136,7 +137,7 @@ def feedback_promote(
     """Turn a thumbs-down (or up) or a flag into an eval case with the given gold sources."""
     golds = []
     for g in gold:
-        source, _, path = g.rpartition(":") if ":" in g else ("", "", g)
+        source, path = split_doc_id(g)
         golds.append({"path": path, **({"source": source} if source else {})})
     with open_container() as c:
         case = c.feedback.promote(kind, item_id, golds, cli_account(), set_name=set_name,

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.models import Passage
+from assistant.models import Passage, split_doc_id
 from assistant.retrieval.identifiers import file_role
 
 SHINGLE = 3
@@ -156,7 +156,7 @@ def cap_families(ranked: Sequence[tuple[str, float]], cap: int) -> list[tuple[st
     kept: list[tuple[str, float]] = []
     later: list[tuple[str, float]] = []
     for item in ranked:
-        source, _, path = item[0].partition(":")
+        source, path = split_doc_id(item[0])
         role = file_role(path)
         if role not in ("test", "example"):
             kept.append(item)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from assistant.errors import ConfigError
+from assistant.models import split_doc_id
 from ui.pages.csrf import checked_admin
 from ui.pages.deps import PageRoute, admin_account, container_of
 from ui.pages.render import redirect, render
@@ -43,7 +44,7 @@ def feedback_page(request: Request, account: Admin, show: str = "pending", up: b
 def gold_value(entry: dict[str, Any]) -> str:
     """The checkbox value for one retrieved source: what the gold entry will hold."""
     doc_id = str(entry.get("doc_id") or "")
-    source = doc_id.split(":", 1)[0] if ":" in doc_id else None
+    source = split_doc_id(doc_id)[0]
     return json.dumps({"source": source, "path": entry.get("path")}, sort_keys=True)
 
 
@@ -62,8 +63,8 @@ def parse_gold(picked: list[str], typed: str, known_sources: set[str]) -> list[d
         if not m:
             continue
         path, entry = m.group("path"), {}
-        prefix, sep, rest = path.partition(":")
-        if sep and prefix in known_sources and rest:
+        prefix, rest = split_doc_id(path)
+        if prefix in known_sources:
             entry["source"], path = prefix, rest
         entry["path"] = path
         if m.group("start"):
