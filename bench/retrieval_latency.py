@@ -20,8 +20,9 @@ timed separately with ``--model``).
 
 Each size runs in a child process under ``--time-bound`` seconds (default 600 for 10k
 and 100k, ``--time-bound-1m`` for 1M); a size that does not finish is reported with the
-stage it reached; a size whose process passes ``--max-rss-gb`` (default 10) is stopped the
-same way (anonymous memory: mmapped segment files are left out), since the machine is shared. Stores live under ``--dir`` (default ``bench/.cache/latency``, deleted
+stage it reached; a size whose process passes ``--max-rss-gb`` of anonymous memory
+(default 10; mmapped segment files are left out) is stopped the same way, since the
+machine is shared. Stores live under ``--dir`` (default ``bench/.cache/latency``, deleted
 after each size unless ``--keep``). Prints numbers; asserts nothing.
 
     .venv/bin/python bench/retrieval_latency.py --sizes 10000,100000 [--queries 200]
