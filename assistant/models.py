@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,9 +25,10 @@ def point_id(doc_id: str, chunk_index: int) -> str:
     return str(uuid.uuid5(POINT_NAMESPACE, f"{doc_id}#{chunk_index}"))
 
 
-# Source names are letters, digits, '-', '_' and '.' (``indexers.admin.check_name``), so
-# the first ':' of a ``doc_id`` ends the source and a path may hold ':' of its own.
-_SOURCE_NAME = re.compile(r"[A-Za-z0-9._-]+")
+def is_source_name(name: str) -> bool:
+    """Letters, digits, '-', '_' and '.', at most 200 characters: never ':' or '/', so the
+    first ':' of a ``doc_id`` ends the source and a path may hold ':' of its own."""
+    return 0 < len(name) <= 200 and name.replace("-", "").replace("_", "").replace(".", "").isalnum()
 
 
 def split_doc_id(doc_id: str) -> tuple[str | None, str]:
@@ -37,7 +37,7 @@ def split_doc_id(doc_id: str) -> tuple[str | None, str]:
     One reading for document ids, file-ranking keys and typed ``[SOURCE:]PATH`` gold
     specs, so ``docs/a:b.md`` stays a path and ``pytest:src/x.py`` names a source."""
     prefix, sep, rest = doc_id.partition(":")
-    if sep and rest and _SOURCE_NAME.fullmatch(prefix):
+    if sep and rest and is_source_name(prefix):
         return prefix, rest
     return None, doc_id
 

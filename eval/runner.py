@@ -236,7 +236,7 @@ def run_case(case: EvalCase, ctx: _Context) -> dict[str, Any]:
         passed = passed and bool(set(gold) & set(cited))
     if case.criteria.require_supported:
         passed = passed and bool(supported)
-    sources = tuple(dict.fromkeys([s for s in (split_doc_id(key)[0] for key in gold) if s] + list(case.filters.get("repos", ()))))
+    sources = tuple(dict.fromkeys([key.partition(":")[0] for key in gold] + list(case.filters.get("repos", ()))))
     score = m.CaseScore(
         case.id, tuple(case.tags), sources, tuple(ranked), tuple(bool(x) for x in chunk_gold), tuple(gold),
         tuple(cited), must_ok, must_not_ok, supported,

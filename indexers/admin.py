@@ -12,6 +12,7 @@ from typing import Any
 
 from assistant.catalog.schema import SourceRow
 from assistant.errors import ConfigError
+from assistant.models import is_source_name
 from indexers.sources.factory import detect_wiki_format
 from indexers.sources.git import is_clone_url
 
@@ -20,7 +21,7 @@ KINDS = ("git", "docs", "wiki")
 
 def check_name(name: str) -> str:
     name = (name or "").strip()
-    if not name or len(name) > 200 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+    if not is_source_name(name):
         raise ConfigError(f"source name {name!r}: use letters, digits, '-', '_' or '.'")
     return name
 

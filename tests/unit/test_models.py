@@ -14,6 +14,7 @@ from assistant.models import split_doc_id
     ("src/x.py", (None, "src/x.py")),
     ("pytest:", (None, "pytest:")),  # nothing after the source is not a path
     ("a b:c.py", (None, "a b:c.py")),  # not a valid source name
+    ("café:menu.md", ("café", "menu.md")),  # the rule `source add` enforces: Unicode letters too
 ])
 def test_split_doc_id(text: str, expected: tuple[str | None, str]) -> None:
     assert split_doc_id(text) == expected
