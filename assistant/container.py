@@ -51,7 +51,8 @@ class Container:
     def embedder(self) -> Embedder:
         cfg = self.settings.embedding
         return SentenceTransformerEmbedder(
-            cfg.model, batch_size=cfg.batch_size, device=cfg.device, max_seq_length=cfg.max_seq_length
+            cfg.model, batch_size=cfg.batch_size, device=cfg.device, max_seq_length=cfg.max_seq_length,
+            threads=cfg.threads,
         )
 
     @cached_property

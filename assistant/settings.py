@@ -50,6 +50,11 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(default=32, ge=1, le=1024)
     device: str = Field(default="cpu", description="torch device for the model.")
     max_seq_length: int = Field(default=256, ge=16, le=8192)
+    threads: int = Field(
+        default=0, ge=0, le=1024,
+        description="CPU threads for the model. 0: all cores for `index` and the CLI, half of them "
+        "(at least 1) for `sourcewise serve`, so answering keeps a core while a question batch embeds.",
+    )
 
 
 class IndexingSettings(BaseModel):
