@@ -10,10 +10,16 @@ Only the architecture of the bundled model is compiled: a BERT encoder (absolute
 positions, exact GELU) followed by mean pooling. ``compile_encoder`` returns ``None``
 for anything else and the caller keeps sentence-transformers' own forward; tokenisation
 is always sentence-transformers' own, so both paths see the same token ids.
+
+TorchScript is deprecated in torch 2.x (``torch.compile`` and ``torch.export`` replace it,
+but neither runs a whole graph in one GIL-free call). torch is pinned; should a release
+drop ``torch.jit.script``, ``compile_encoder`` returns ``None`` and questions take the
+eager forward again, slower under load but the same vectors.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -98,7 +104,8 @@ def compile_encoder(model: Any) -> torch.jit.ScriptModule | None:
             return None
         if next(bert.parameters()).device.type != "cpu":
             return None
-        with torch.inference_mode():
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated", category=DeprecationWarning)
             return torch.jit.script(_BertMeanPool(bert).eval())
     except Exception:  # noqa: BLE001 - any surprise means: use the library's own forward
         return None

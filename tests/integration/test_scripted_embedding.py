@@ -58,3 +58,21 @@ def test_other_architectures_keep_the_library_forward() -> None:
     assert compile_encoder([Transformer(), CLSPooling()]) is None
     assert compile_encoder([Transformer()]) is None
     assert compile_encoder(object()) is None
+
+
+def test_without_torchscript_questions_take_the_library_forward(
+    embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    model = embedder._load()
+
+    def gone(*_: object, **__: object) -> None:
+        raise RuntimeError("torch.jit.script was removed")
+
+    monkeypatch.setattr(torch.jit, "script", gone)
+    assert compile_encoder(model) is None
+    fallback = SentenceTransformerEmbedder("bundled:all-MiniLM-L6-v2")
+    fallback._model, fallback._query_encoder = model, False  # what _compiled stores when it cannot compile
+    eager = np.array(fallback.embed_queries(QUESTIONS[:3]))
+    assert np.abs(eager - np.array(embedder.embed_queries(QUESTIONS[:3]))).max() < 1e-5
