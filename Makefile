@@ -15,7 +15,24 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+# llama-cpp-python (dev extra: the protocol tests' model server) builds llama.cpp from
+# source. Its default native build uses AMX tiles on CPUs that have them and crashes
+# where the kernel does not grant them (seen in a VM on a Xeon with AMX), so it is built
+# portable, once per machine, into a wheel directory outside the checkout; pip's own
+# wheel cache would hand back a native build made earlier.
+LLAMA_WHEELS ?= $(HOME)/.cache/sourcewise/llama-wheels
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+
+$(VENV)/.installed-llama: | $(BIN)/python
+	@ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
+		echo "building llama-cpp-python without native CPU flags (a few minutes, once)"; \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel --disable-pip-version-check -q --no-deps \
+			--no-cache-dir -w $(LLAMA_WHEELS) 'llama-cpp-python>=0.3'; }
+	$(BIN)/pip install --disable-pip-version-check -q --force-reinstall --no-deps \
+		"$$(ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl | sort -V | tail -1)"
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-llama | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
