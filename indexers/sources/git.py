@@ -50,7 +50,7 @@ class TreeEntry:
     mode: str
     kind: str  # blob | commit (submodule)
     sha: str
-    size: int
+    size: int  # MISSING when git cannot read the object (a partial clone, a damaged mirror)
 
 
 def open_repo(location: str, mirror_dir: Path) -> git.Repo:
@@ -99,7 +99,12 @@ def resolve_commit(repo: git.Repo, ref: str | None) -> git.Commit:
         ) from None
 
 
+MISSING = -1  # ``TreeEntry.size`` of an object git cannot read
+
+
 def list_tree(repo: git.Repo, commit: str) -> list[TreeEntry]:
+    """Every entry of ``commit``'s tree. ``git ls-tree -l`` prints ``BAD`` as the size of
+    a blob the object store lacks; that file becomes a per-file failure, not a crash."""
     out = repo.git.ls_tree("-r", "-l", "-z", "--full-tree", commit)
     entries = []
     for record in out.split("\0"):
@@ -107,7 +112,7 @@ def list_tree(repo: git.Repo, commit: str) -> list[TreeEntry]:
             continue
         meta, path = record.split("\t", 1)
         mode, kind, sha, size = meta.split()
-        entries.append(TreeEntry(path, mode, kind, sha, int(size) if size != "-" else 0))
+        entries.append(TreeEntry(path, mode, kind, sha, 0 if size == "-" else int(size) if size.isdigit() else MISSING))
     return entries
 
 
@@ -181,6 +186,10 @@ class GitSource:
             if entry.kind == "commit":
                 yield ItemFailure(path, "submodule", "submodule not indexed; add its repository as its own source")
                 continue
+            if entry.size == MISSING:
+                yield ItemFailure(path, "missing-object", f"git cannot read blob {entry.sha[:12]} (a partial or "
+                                  "damaged clone?); fetch the repository again with full history")
+                continue
             if entry.mode == "120000":
                 failure = self._symlink_failure(repo, entry)
                 if failure:
@@ -253,7 +262,7 @@ class GitSource:
 
     @staticmethod
     def _read_small(repo: git.Repo, entry: TreeEntry) -> str:
-        if entry.size > 1_000_000:
+        if entry.size > 1_000_000 or entry.size == MISSING:
             return ""
         return repo.odb.stream(bytes.fromhex(entry.sha)).read().decode("utf-8", "replace")
 

@@ -136,6 +136,17 @@ def test_bad_items_are_values(tmp_path: Path) -> None:
         assert info.value.reason == reason
 
 
+def test_a_blob_missing_from_the_object_store_is_a_per_file_failure(tmp_path: Path) -> None:
+    """``git ls-tree -l`` prints ``BAD`` for it (seen in a fetched mirror); the rest indexes."""
+    repo = make_sample_repo(tmp_path / "repo")
+    sha = repo.git("rev-parse", "HEAD:notes.txt")
+    (repo.path / ".git" / "objects" / sha[:2] / sha[2:]).unlink()
+    assert "BAD" in repo.git("ls-tree", "-r", "-l", "HEAD")
+    docs, fails = scan(make(tmp_path, repo.path))
+    assert fails["notes.txt"].reason == "missing-object" and sha[:12] in fails["notes.txt"].message
+    assert "notes.txt" not in docs and "payments/retry.py" in docs
+
+
 def test_source_level_errors(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="does not exist"):
         scan(make(tmp_path, tmp_path / "missing"))
