@@ -57,6 +57,13 @@ _OWN_KW = frozenset({"def", "class", "function", "func", "fn", "fun"})
 _CLASS_KW = frozenset({"class", "struct", "trait", "interface", "impl", "module", "object",
                        "record", "enum", "protocol", "extension", "namespace"})
 
+# A command-line option declared in code: a ``"--collect-only"`` literal among the
+# arguments of an option-declaring call (argparse ``add_argument``, optparse
+# ``add_option``, pytest ``addoption``, click/typer ``option``/``Option``).
+_OPTION_CALL = re.compile(r"\b(?:add_argument|add_option|addoption|option|Option|argument|Argument)\s*\(")
+_OPTION_LITERAL = re.compile(r"""(["'])(--[A-Za-z][\w-]*[\w])\1""")
+MAX_CALL_CHARS = 600
+_Q_OPTION = re.compile(r"(?<![\w-])--[A-Za-z][\w-]*[\w]")
 _Q_IDENT = re.compile(r"(?<![\w./\-])[A-Za-z_$][\w$]*(?:(?:\.|::|#)[A-Za-z_$][\w$]*)*(?:\(\))?")
 _Q_PATH = re.compile(r"[\w.\-]*[\w\-]/[\w./\-]*\w|[\w\-]+\.[A-Za-z0-9]{1,10}\b")
 _BACKTICK = re.compile(r"`([^`\n]{1,200})`")
@@ -95,8 +102,40 @@ def defined_symbols(text: str, symbol: str | None = None) -> list[str]:
             names.append(f"{scopes[-1][1]}.{name}")
         if kw:
             scopes.append((indent, name.rsplit(".", 1)[-1], kw in _CLASS_KW))
+    names += option_names(text)
     out = list(dict.fromkeys(n.lower() for n in names if len(n) >= 2))
     return out[:MAX_SYMBOLS_PER_CHUNK]
+
+
+def option_names(text: str) -> list[str]:
+    """Long command-line options a chunk declares (``"--collect-only"`` inside an
+    ``addoption(...)``/``add_argument(...)`` call, over several lines too), so "what does
+    --collect-only do" finds the declaration rather than every test that passes the flag."""
+    names: list[str] = []
+    for m in _OPTION_CALL.finditer(text):
+        args = _call_arguments(text, m.end())
+        names += [lit.group(2) for lit in _OPTION_LITERAL.finditer(args)]
+    return names
+
+
+def _call_arguments(text: str, start: int) -> str:
+    """The text from ``start`` (just after a call's ``(``) to its closing parenthesis,
+    at most ``MAX_CALL_CHARS``; brackets inside string literals are not counted."""
+    depth, quote = 0, ""
+    end = min(len(text), start + MAX_CALL_CHARS)
+    for i in range(start, end):
+        ch = text[i]
+        if quote:
+            quote = "" if ch == quote and text[i - 1] != "\\" else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            if depth == 0:
+                return text[start:i]
+            depth -= 1
+    return text[start:end]
 
 
 def _line_definition(line: str, indent: int, in_class: bool) -> tuple[str, str, str]:
@@ -197,7 +236,9 @@ def question_identifiers(text: str) -> tuple[str, ...]:
     (``from_call`` from ``CallInfo.from_call``, not ``collect`` from ``x.collect``).
     ``self.``/``this.`` receivers are dropped: they name no definition. So are names the
     question defines itself (``def test_b():`` in a bug report's repro code): they are
-    the asker's, and boosting the repo's many ``test_b``s would bury the answer."""
+    the asker's, and boosting the repo's many ``test_b``s would bury the answer.
+    Long command-line options (``--collect-only``) are keys too: code declares them
+    (``option_names``)."""
     own = {m.group("name").lower() for m in map(_DEF_KEYWORD.match, text.splitlines())
            if m and m.group("kw") in _OWN_KW}
     found: list[str] = []
@@ -219,6 +260,7 @@ def question_identifiers(text: str) -> tuple[str, ...]:
             found.append(".".join(parts[-2:]).lower())
         if len(parts) > 1 and (is_quoted or _looks_like_code(parts[-1], False)):
             found.append(parts[-1].lower())
+    found += [m.group(0).lower() for m in _Q_OPTION.finditer(text)]
     keys = dict.fromkeys(f for f in found if len(f) >= 2 and f not in own)
     return tuple(list(keys)[:MAX_QUESTION_KEYS])
 
@@ -233,7 +275,9 @@ def question_path_keys(text: str) -> tuple[str, ...]:
     """Path keys in a question: file paths (their tails of two to four parts, so a
     traceback's ``/usr/lib/.../site-packages/_pytest/python.py`` names
     ``_pytest/python.py``), bare file names, and dotted module names
-    (``sphinx.ext.viewcode`` -> ``sphinx/ext/viewcode``)."""
+    (``sphinx.ext.viewcode`` -> ``sphinx/ext/viewcode``), also when the last part looks
+    like an extension: ``format="ascii.rst"`` and ``astropy.io.ascii.rst`` name
+    ``astropy/io/ascii/rst.py``, while a real file called ``ascii.rst`` keeps its own key."""
     keys: list[str] = []
     for m in _Q_PATH.finditer(text):
         token = m.group(0).strip("./").lower()
@@ -245,7 +289,7 @@ def question_path_keys(text: str) -> tuple[str, ...]:
             keys.append(token)
     for m in _Q_IDENT.finditer(text):
         token = m.group(0).removesuffix("()")
-        if "." in token and not _is_file_name(token) and not token.startswith(_RECEIVERS):
+        if "." in token and not token.startswith(_RECEIVERS):
             keys.extend(_suffixes(token.lower().split(".")))
     return tuple(list(dict.fromkeys(k for k in keys if len(k) >= 2))[:MAX_QUESTION_KEYS])
 

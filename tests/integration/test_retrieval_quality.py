@@ -101,6 +101,42 @@ RUNBOOK = '''# Payments runbook
 When payment captures keep failing, check the retry queue dashboard and the processor
 status page before paging anyone.
 '''
+RELEASE_CLI = '''"""Command line for cutting a release."""
+
+import argparse
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="release")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the steps without tagging or pushing anything",
+    )
+    return p
+'''
+RELEASE_TEST = '''from cli.release import main
+
+
+def test_dry_run_only_prints(capsys):
+    main(["--dry-run"])
+    assert "would tag" in capsys.readouterr().out
+
+
+def test_dry_run_with_verbose_option(capsys):
+    main(["--dry-run", "--verbose"])
+    assert "dry run" in capsys.readouterr().out
+
+
+def test_dry_run_option_never_pushes(git):
+    main(["--dry-run"])
+    assert git.pushed == []
+'''
+DEPLOY_SH = '''#!/bin/sh
+# Deploy with a dry run option first: the dry run option prints the plan.
+terraform plan --dry-run
+./release --dry-run && ./release
+'''
 
 
 def ago(days: float) -> str:
@@ -114,6 +150,9 @@ def make_repos(root: Path) -> dict[str, GitRepo]:
     app.write("web/http_client.js", HTTP_CLIENT)
     app.write("notify/email.py", EMAIL)
     app.write("config/settings.py", SETTINGS_PY)
+    app.write("cli/release.py", RELEASE_CLI)
+    app.write("tests/test_release.py", RELEASE_TEST)
+    app.write("scripts/deploy.sh", DEPLOY_SH)
     app.write("docs/oncall.md", ONCALL_OLD)
     app.commit("initial", ago(5 * 365))
     app.write("docs/deploy-old.md", DEPLOY_OLD)
@@ -187,6 +226,7 @@ def paths(r: Retriever, question: str, user: User = ADMIN, **kw: object) -> list
         ("what does retry_failed_payment do", "payments/retry.py", 17),
         ("CACHE_TTL_SECONDS", "config/settings.py", 6),
         ("what is in payments/ledger.py", "payments/ledger.py", 4),
+        ("where is the --dry-run option declared?", "cli/release.py", 9),
     ],
 )
 def test_identifier_or_path_finds_the_definition_first(engine: tuple, question: str, path: str, line: int) -> None:

@@ -137,3 +137,42 @@ def test_locals_inside_functions_are_not_definitions() -> None:
     names = set(defined_symbols(text))
     assert {"cache", "ttl", "cache.ttl", "get", "cache.get", "main", "limit"} <= names
     assert not {"result", "helper", "config", "cache.result"} & names
+
+
+def test_module_spelling_of_a_dotted_name_ending_like_a_file_extension() -> None:
+    # ``ascii.rst`` is a reader's name (``format="ascii.rst"``) as well as a file name;
+    # ``astropy.io.ascii.rst`` is a module path; both can name astropy/io/ascii/rst.py
+    keys = question_path_keys('t.write(format="ascii.rst") uses astropy.io.ascii.rst')
+    assert {"ascii.rst", "ascii/rst", "io/ascii/rst", "astropy/io/ascii/rst"} <= set(keys)
+    assert "ascii/rst" in path_keys("astropy/io/ascii/rst.py")
+
+
+OPTIONS = '''def pytest_addoption(parser):
+    group = parser.getgroup("general")
+    group.addoption(
+        "--collectonly",
+        "--collect-only",
+        action="store_true",
+        help="only collect (tests), don't execute them.",
+    )
+    parser.add_argument('--rcfile', '-r', help='the configuration file')
+
+
+@click.option("--dry-run", is_flag=True)
+def release(dry_run):
+    subprocess.run(["git", "--no-pager", "log"])
+    testdir.runpytest("--collect-only")
+'''
+
+
+def test_declared_command_line_options_are_defined_names() -> None:
+    names = defined_symbols(OPTIONS)
+    assert {"--collectonly", "--collect-only", "--rcfile", "--dry-run"} <= set(names)
+    assert "--no-pager" not in names  # passed to a program, not declared
+    assert defined_symbols('    testdir.runpytest("--collect-only")') == []  # a test using the flag
+
+
+def test_question_options_are_identifier_keys() -> None:
+    ids = question_identifiers("I run `--collect-only` a lot; pytest --co -x would be shorter. a--b")
+    assert {"--collect-only", "--co"} <= set(ids)
+    assert not any(k in ids for k in ("-x", "--b", "--x"))
