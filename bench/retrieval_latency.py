@@ -138,6 +138,10 @@ def child(size: int, directory: Path, queries: int, seed: int) -> None:
     from assistant.models import Filter
     from assistant.store.edge import EdgeStore
 
+    try:  # imported now: a run lasts hours, and the work tree may change under it
+        import assistant.retrieval.retriever  # noqa: F401
+    except ModuleNotFoundError:
+        pass
     rng = np.random.default_rng(seed)
     if directory.exists():
         shutil.rmtree(directory)
