@@ -61,9 +61,11 @@ _CLASS_KW = frozenset({"class", "struct", "trait", "interface", "impl", "module"
 # arguments of an option-declaring call (argparse ``add_argument``, optparse
 # ``add_option``, pytest ``addoption``, click/typer ``option``/``Option``).
 _OPTION_CALL = re.compile(r"\b(?:add_argument|add_option|addoption|option|Option|argument|Argument)\s*\(")
-_OPTION_LITERAL = re.compile(r"""(["'])(--[A-Za-z][\w-]*[\w])\1""")
+# One spelling of a long option for both sides, so a question's key meets the chunk's.
+_LONG_OPTION = r"--[A-Za-z][\w-]*\w"
+_OPTION_LITERAL = re.compile(rf"""(["'])({_LONG_OPTION})\1""")
 MAX_CALL_CHARS = 600
-_Q_OPTION = re.compile(r"(?<![\w-])--[A-Za-z][\w-]*[\w]")
+_Q_OPTION = re.compile(rf"(?<![\w-]){_LONG_OPTION}")
 _Q_IDENT = re.compile(r"(?<![\w./\-])[A-Za-z_$][\w$]*(?:(?:\.|::|#)[A-Za-z_$][\w$]*)*(?:\(\))?")
 _Q_PATH = re.compile(r"[\w.\-]*[\w\-]/[\w./\-]*\w|[\w\-]+\.[A-Za-z0-9]{1,10}\b")
 _BACKTICK = re.compile(r"`([^`\n]{1,200})`")
