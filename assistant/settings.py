@@ -308,6 +308,25 @@ class UiSettings(BaseModel):
     )
 
 
+class StalenessSettings(BaseModel):
+    """Automatic staleness findings: symbol tables, doc references, dead/drift/age
+    findings and the per-document staleness score (owned by indexers/staleness)."""
+
+
+class SecretsSettings(BaseModel):
+    """What never reaches the index: secret-bearing paths skipped, secrets and (where a
+    source's classification asks) personal data redacted before embedding."""
+
+
+class AuthSettings(BaseModel):
+    """Who may sign in and how: OAuth allow-lists, trusted proxies for header auth,
+    login throttling, session lifetime, password hashing cost."""
+
+
+class PolicySettings(BaseModel):
+    """Source classifications and which generators may see each one."""
+
+
 class Settings(BaseSettings):
     """Everything configurable. Build with ``Settings()`` in an entry point."""
 
@@ -326,6 +345,10 @@ class Settings(BaseSettings):
     generation: GenerationSettings = GenerationSettings()
     api: ApiSettings = ApiSettings()
     ui: UiSettings = UiSettings()
+    staleness: StalenessSettings = StalenessSettings()
+    secrets: SecretsSettings = SecretsSettings()
+    auth: AuthSettings = AuthSettings()
+    policy: PolicySettings = PolicySettings()
 
     @field_validator("home")
     @classmethod

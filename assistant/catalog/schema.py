@@ -360,3 +360,6 @@ class AppSettingRow(Base):
 # Chat tables live in their own module; imported here so Base.metadata (Alembic, tests) has them.
 from assistant.catalog import chat_schema as _chat_schema  # noqa: E402,F401
 from assistant.catalog import eval_schema as _eval_schema  # noqa: E402,F401
+from assistant.catalog import identity_schema as _identity_schema  # noqa: E402,F401
+from assistant.catalog import redaction_schema as _redaction_schema  # noqa: E402,F401
+from assistant.catalog import staleness_schema as _staleness_schema  # noqa: E402,F401
