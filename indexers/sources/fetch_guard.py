@@ -95,15 +95,18 @@ def looks_like_url(location: str) -> bool:
 def check_url(url: str, policy: FetchPolicy) -> CheckedUrl:
     """The parsed URL if the policy allows fetching it; ``FetchRefused`` saying why not."""
     raw = url
-    if not url or url != url.strip() or any(ord(c) < 0x21 or c == "\x7f" for c in url):
-        raise FetchRefused(f"clone URL {raw!r} contains spaces or control characters")
     if url.startswith("-"):
         raise FetchRefused(f"clone URL {raw!r} starts with '-', which git would read as an option")
+    if not url or url != url.strip() or any(ord(c) < 0x21 or c == "\x7f" for c in url):
+        raise FetchRefused(f"clone URL {raw!r} contains spaces or control characters")
     if _TRANSPORT.match(url):
         raise FetchRefused(f"clone URL {raw!r} uses git's <transport>::<address> syntax (ext::, fd::), which "
                            "runs a helper command: give an https:// URL")
     if "://" in url:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise FetchRefused(f"clone URL {raw!r} is invalid: {exc}") from None
         scheme = _ALIASES.get(parts.scheme.lower(), parts.scheme.lower())
         netloc = parts.netloc
         if "@" in netloc:
@@ -170,12 +173,10 @@ def refused_address(ip: IPAddress, allowed: Sequence[IPNetwork] = ()) -> str | N
         embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
         if embedded is None and ip in ipaddress.ip_network("64:ff9b::/96"):  # NAT64
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None:
-            why = refused_address(embedded, allowed)
-            if why:
-                return why
+        if embedded is not None:  # the IPv4 address inside decides (mapped, 6to4, Teredo, NAT64)
+            return refused_address(embedded, allowed)
     for attr, name in (("is_loopback", "loopback"), ("is_link_local", "link-local"), ("is_multicast", "multicast"),
-                       ("is_unspecified", "unspecified"), ("is_private", "private"), ("is_reserved", "reserved")):
+                       ("is_unspecified", "unspecified"), ("is_reserved", "reserved"), ("is_private", "private")):
         if getattr(ip, attr):
             return name
     if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
