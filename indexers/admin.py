@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from assistant.catalog.schema import SourceRow
-from assistant.errors import ConfigError
+from assistant.errors import ConfigError, SourcewiseError
 from assistant.models import is_source_name
 from indexers.sources.factory import detect_wiki_format
+from indexers.sources.fetch_guard import redact_credentials
 from indexers.sources.git import is_clone_url
 from indexers.sources.locations import Door, validate_location
 
@@ -34,7 +35,7 @@ def add_source(container: Any, name: str, kind: str, location: str, *, actor: st
     ``door``: ``"cli"`` for the local admin (any readable path), ``"web"`` (the default,
     for every remote door) only under ``indexing.allowed_roots``. Clone URLs pass the
     fetch guard and ``git ls-remote``; local repos must open and resolve ``ref``. Nothing
-    reaches the catalog when a check fails.
+    reaches the catalog when a check fails (the refusal is audited as ``source.refused``).
     """
     name = check_name(name)
     location = (location or "").strip()
@@ -53,7 +54,13 @@ def add_source(container: Any, name: str, kind: str, location: str, *, actor: st
     fmt = None
     if kind == "wiki":
         fmt = options["format"] = "git" if is_clone_url(location) else detect_wiki_format(location)
-    location = validate_location(container.settings, kind, location, ref, door=door, wiki_format=fmt)
+    try:
+        location = validate_location(container.settings, kind, location, ref, door=door, wiki_format=fmt)
+    except SourcewiseError as exc:  # a refused location is worth knowing about (probing for SSRF)
+        container.audit.record(actor, "source.refused", name, {
+            "kind": kind, "location": redact_credentials(location), "ref": ref, "via": door,
+            "reason": str(exc)[:500]})
+        raise
     container.catalog.add_source(name, kind, location, ref=ref, access_groups=list(groups), options=options)
     container.audit.record(actor, "source.add", name, {"kind": kind, "location": location, "ref": ref,
                                                         "groups": list(groups), "via": door})

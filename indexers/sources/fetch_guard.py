@@ -94,7 +94,7 @@ def looks_like_url(location: str) -> bool:
 
 def check_url(url: str, policy: FetchPolicy) -> CheckedUrl:
     """The parsed URL if the policy allows fetching it; ``FetchRefused`` saying why not."""
-    raw = url
+    raw = redact_credentials(url)  # messages end up in logs, flash messages and the audit log
     if url.startswith("-"):
         raise FetchRefused(f"clone URL {raw!r} starts with '-', which git would read as an option")
     if not url or url != url.strip() or any(ord(c) < 0x21 or c == "\x7f" for c in url):
@@ -163,6 +163,11 @@ def check_url(url: str, policy: FetchPolicy) -> CheckedUrl:
                                "lists it")
         checked.append(str(ip))
     return CheckedUrl(url, scheme, host, port, tuple(checked))
+
+
+def redact_credentials(location: str) -> str:
+    """``https://user:secret@host/...`` -> ``https://user:***@host/...``: safe to log or audit."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*):[^/@\s]*@", r"\1:***@", location)
 
 
 def refused_address(ip: IPAddress, allowed: Sequence[IPNetwork] = ()) -> str | None:

@@ -277,3 +277,13 @@ def test_every_fetch_checks_again_and_repoints_the_mirror(tmp_path: Path) -> Non
         git.Repo(mirror).git.remote("set-url", "origin", "ext::sh -c false")
         list(GitSource("app", url, mirror_dir=mirror, fetch_policy=LOOPBACK_POLICY).scan())
         assert git.Repo(mirror).remotes.origin.url == url
+
+
+def test_credentials_never_reach_a_message() -> None:
+    from indexers.sources.fetch_guard import redact_credentials
+
+    assert redact_credentials("https://bob:ghp_s3cret@github.com/x.git") == "https://bob:***@github.com/x.git"
+    assert redact_credentials("git@github.com:x.git") == "git@github.com:x.git"
+    with pytest.raises(FetchRefused) as refused:
+        check_url("https://bob:ghp_s3cret@github.com/x .git", policy(Resolver({"github.com": [PUBLIC]})))
+    assert "ghp_s3cret" not in str(refused.value)

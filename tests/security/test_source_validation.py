@@ -131,7 +131,9 @@ def test_clone_urls_are_checked_with_git_ls_remote(tmp_path: Path, auth_server: 
         with pytest.raises(SourceError, match="cannot reach .*(terminal prompts disabled|Authentication failed)"):
             add_source(container, "z", "git", auth_server, actor="root")
         assert [r.name for r in container.catalog.list_sources()] == ["app"]
-        assert [e.action for e in container.audit.entries()] == ["source.add"]
+        assert [e.action for e in container.audit.entries()][::-1] == ["source.refused", "source.refused",
+                                                                       "source.add", "source.refused",
+                                                                       "source.refused"]
     finally:
         container.close()
 
@@ -202,7 +204,11 @@ def test_the_admin_form_refuses_forbidden_locations(pages: Pages, tmp_path: Path
                                                           "index_now": "true"}))
         assert message in flash.replace("&lt;", "<").replace("&gt;", ">").replace("&#39;", "'"), (loc, flash)
     assert pages.container.catalog.list_sources() == []
-    assert [e.action for e in pages.container.audit.entries()] == []
+    refusals = pages.container.audit.entries(limit=100)
+    assert {e.action for e in refusals} == {"source.refused"} and len(refusals) == len(REFUSED_FROM_THE_FORM)
+    assert refusals[-1].actor == "root" and refusals[-1].details["location"] == "file:///etc"
+    assert "file:// URLs are not fetched" in refusals[-1].details["reason"]
+    assert "token" not in str([e.details for e in refusals]).replace("password or token", "")  # redacted
     assert pages.reindex.calls == []
     ok = pages.post("/admin/sources", {"name": "app", "kind": "git", "location": str(repo.path), "ref": "main"})
     assert "Added app" in pages.flash(ok)
