@@ -6,7 +6,7 @@ REPO ?= $(CURDIR)
 NAME ?= $(notdir $(abspath $(REPO)))
 export SOURCEWISE_HOME ?= $(CURDIR)/.sourcewise
 
-.PHONY: run shell demo-source test browser screenshots install install-dev index clean
+.PHONY: run shell demo-source test browser screenshots install install-dev index clean audit lock
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -68,5 +68,30 @@ screenshots: install-dev browser
 test: install-dev browser
 	$(BIN)/python -m pytest -q
 
+# Dependency audit, separate from `make test` (it needs the vulnerability service online).
+# pip-audit and uv live in their own venv; `requirements.lock` is the hashed lock for
+# deployments (torch excluded: the CPU wheel is installed first, see requirements-torch.txt).
+AUDIT_VENV := .venv-audit
+AUDIT_SERVICE ?= pypi
+TORCH_WHEELS ?= /opt/wheels
+
+$(AUDIT_VENV)/.installed:
+	$(PY) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/pip install --disable-pip-version-check -q 'pip-audit>=2.9' 'uv>=0.5'
+	touch $@
+
+lock: $(AUDIT_VENV)/.installed
+	$(AUDIT_VENV)/bin/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --find-links $(TORCH_WHEELS) --no-emit-package torch \
+		--custom-compile-command "make lock" -q -o requirements.lock
+
+# Fails on a known vulnerability, and also when pip-audit could not check the packages
+# (pip-audit itself reports "No known vulnerabilities found" then).
+audit: $(AUDIT_VENV)/.installed
+	@mkdir -p build && rm -f build/pip-audit.json
+	@rc=0; $(AUDIT_VENV)/bin/pip-audit -r requirements.lock --require-hashes --disable-pip \
+		--vulnerability-service $(AUDIT_SERVICE) --progress-spinner off -f json -o build/pip-audit.json || rc=$$?; \
+		$(AUDIT_VENV)/bin/python tools/pip_audit_gate.py build/pip-audit.json $$rc
+
 clean:
-	rm -rf $(VENV) .sourcewise .pytest_cache
+	rm -rf $(VENV) $(AUDIT_VENV) .sourcewise .pytest_cache

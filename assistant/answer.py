@@ -11,6 +11,7 @@ text; the rules (citations checked in code, stale sources named, fallback to
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import time
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from assistant.answer_cache import AnswerCache, cache_key
+from assistant.audit import AuditLog
 from assistant.catalog.interactions import InteractionLog
 from assistant.catalog.repo import Catalog
 from assistant.errors import ConfigError, SourcewiseError
@@ -86,6 +88,7 @@ class Answerer:
         self.cfg: GenerationSettings = settings.generation
         self.fallback = fallback or ExtractiveGenerator()
         self.interactions = InteractionLog(catalog)
+        self.audit = AuditLog(self.interactions.db)  # one question row per interaction, every door
         self.index_version = index_version or self.interactions.index_version
         self.cache = AnswerCache(self.cfg.cache_size, self.cfg.cache_ttl_s)
 
@@ -342,6 +345,11 @@ class Answerer:
                 "fallback_reason": answer.fallback_reason, "cached": answer.cached, "tokens": dict(answer.tokens),
             }
         interaction_id = self.interactions.record(**fields)
+        try:
+            self.audit.record(fields["user_name"], *_question_audit(run, answer, gen, self.generator, interaction_id,
+                                                                    fields["error"]))
+        except Exception:  # like the interaction row: logged, never the user's failure
+            log.exception("could not write the question's audit row")
         log.info("answer %s", json.dumps({"interaction_id": interaction_id, **fields} |
                                          {"question": _clip(run.question, 2000), "answer": None}, default=str))
         return interaction_id
@@ -360,6 +368,32 @@ class Answerer:
             exc.interaction_id = self._record(run, None, self.generator, error)  # type: ignore[attr-defined]
         except Exception:  # never mask the original error
             log.exception("could not record the failed interaction")
+
+
+def _question_audit(run: _Run, answer: Answer | None, gen: Generator | None, configured: Generator,
+                    interaction_id: int | None, error: str | None) -> tuple[str, str, dict[str, Any]]:
+    """Action, target and details of a question's audit row: who asked, what was retrieved,
+    which generators and models were sent those passages (not the question or answer text;
+    the interaction row keeps those, and its question must hash to ``question_sha256``)."""
+    if answer is not None:
+        action = "question.answer"
+    elif error and error.startswith("abandoned"):
+        action = "question.abandoned"
+    else:
+        action = "question.failed" if error and "internal: " in error else "question.refused"
+    sent: list[dict[str, Any]] = []
+    if run.passages and not (answer is not None and answer.cached):
+        for g in (configured, gen):  # the configured generator first: it saw them even if it failed
+            if g is not None and {"generator": g.name, "model": g.model} not in sent:
+                sent.append({"generator": g.name, "model": g.model})
+    details = {
+        "channel": run.channel, "interaction_id": interaction_id,
+        "question_sha256": hashlib.sha256(_clip(run.question).encode("utf-8", "replace")).hexdigest(),
+        "sources": sorted({p.source for p in run.passages}), "chunks": [p.id for p in run.passages],
+        "generator": gen.name if gen else None, "model": gen.model if gen else None, "sent_to": sent,
+        "cached": bool(answer is not None and answer.cached), **({"error": error[:500]} if error else {}),
+    }
+    return action, f"interaction:{interaction_id}" if interaction_id is not None else "interaction:-", details
 
 
 def _notice(reason: GenerationError, *, after_text: bool = False) -> str:

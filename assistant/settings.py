@@ -63,6 +63,41 @@ class IndexingSettings(BaseModel):
     docs_batch: int = Field(
         default=64, ge=1, description="Documents chunked, embedded and committed together."
     )
+    allowed_roots: list[Path] = Field(
+        default_factory=list,
+        description="Directories under which the admin pages may add local sources (git checkouts, docs "
+        "trees, wiki exports); empty: the pages add clone URLs only. The CLI, a local admin, may add any "
+        "path it can read. Never the data directory, its parents or anything inside it.",
+    )
+    fetch_schemes: list[Literal["https", "http", "ssh", "git"]] = Field(
+        default_factory=lambda: ["https"],
+        description="Clone URL schemes the server may fetch (JSON list, e.g. [\"https\", \"ssh\"]); "
+        "file:// and git's ext::/fd:: transports never.",
+    )
+    fetch_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="If set, the only hosts clone URLs may name (`github.com`, `*.corp.example`).",
+    )
+    fetch_deny_hosts: list[str] = Field(
+        default_factory=list, description="Hosts clone URLs may never name (same patterns)."
+    )
+    fetch_allow_networks: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR) clone URLs may reach although loopback, private, link-local or "
+        "reserved, e.g. an internal Git server's `10.1.2.0/24`.",
+    )
+
+    @field_validator("fetch_allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"{net!r} is not a network: give CIDR like 10.1.2.0/24") from None
+        return value
 
 
 class RetrievalSettings(BaseModel):

@@ -7,14 +7,15 @@ Every action names its actor and lands in the audit log, whether a person clicke
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from assistant.catalog.schema import SourceRow
-from assistant.errors import ConfigError
+from assistant.errors import ConfigError, SourcewiseError
 from assistant.models import is_source_name
 from indexers.sources.factory import detect_wiki_format
+from indexers.sources.fetch_guard import redact_credentials
 from indexers.sources.git import is_clone_url
+from indexers.sources.locations import Door, validate_location
 
 KINDS = ("git", "docs", "wiki")
 
@@ -28,8 +29,14 @@ def check_name(name: str) -> str:
 
 def add_source(container: Any, name: str, kind: str, location: str, *, actor: str, ref: str | None = None,
                groups: Sequence[str] = (), include: Sequence[str] = (), exclude: Sequence[str] = (),
-               browse_url: str | None = None) -> SourceRow:
-    """Register a source after checking that it can work; index it separately."""
+               browse_url: str | None = None, door: Door = "web") -> SourceRow:
+    """Register a source after checking that it can work and may be read; index it separately.
+
+    ``door``: ``"cli"`` for the local admin (any readable path), ``"web"`` (the default,
+    for every remote door) only under ``indexing.allowed_roots``. Clone URLs pass the
+    fetch guard and ``git ls-remote``; local repos must open and resolve ``ref``. Nothing
+    reaches the catalog when a check fails (the refusal is audited as ``source.refused``).
+    """
     name = check_name(name)
     location = (location or "").strip()
     if kind not in KINDS:
@@ -37,26 +44,26 @@ def add_source(container: Any, name: str, kind: str, location: str, *, actor: st
     if not location:
         raise ConfigError("give the source's location (a path or clone URL)")
     ref = (ref or "").strip() or None
-    options: dict[str, Any] = {"include": list(include), "exclude": list(exclude)}
-    if browse_url:
-        options["browse_url"] = browse_url
-    if kind == "git":
-        location = location if is_clone_url(location) else str(Path(location).expanduser().resolve())
-    elif kind == "docs":
-        location = str(Path(location).expanduser().resolve())
-        if not Path(location).is_dir():
-            raise ConfigError(f"{location} is not a directory")
-    else:
-        fmt = detect_wiki_format(location)
-        location = location if is_clone_url(location) else str(Path(location).expanduser().resolve())
-        options["format"] = fmt
-        if fmt != "git" and not Path(location).exists():
-            raise ConfigError(f"{location} does not exist")
     if ref and kind == "docs":
         raise ConfigError("a ref applies to git sources only")
+    if any(r.name == name for r in container.catalog.list_sources()):
+        raise ConfigError(f"a source named {name!r} exists; pick another name or `sourcewise source remove {name}`")
+    options: dict[str, Any] = {"include": list(include), "exclude": list(exclude), "added_via": door}
+    if browse_url:
+        options["browse_url"] = browse_url
+    fmt = None
+    if kind == "wiki":
+        fmt = options["format"] = "git" if is_clone_url(location) else detect_wiki_format(location)
+    try:
+        location = validate_location(container.settings, kind, location, ref, door=door, wiki_format=fmt)
+    except SourcewiseError as exc:  # a refused location is worth knowing about (probing for SSRF)
+        container.audit.record(actor, "source.refused", name, {
+            "kind": kind, "location": redact_credentials(location), "ref": ref, "via": door,
+            "reason": str(exc)[:500]})
+        raise
     container.catalog.add_source(name, kind, location, ref=ref, access_groups=list(groups), options=options)
     container.audit.record(actor, "source.add", name, {"kind": kind, "location": location, "ref": ref,
-                                                        "groups": list(groups)})
+                                                        "groups": list(groups), "via": door})
     return container.catalog.get_source(name)
 
 

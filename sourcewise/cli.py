@@ -56,7 +56,7 @@ def source_add(
     kind, location = given[0]
     with open_container(write=True) as c:
         row = admin.add_source(c, name, kind, str(location), actor=cli_actor(), ref=ref, groups=parse_groups(groups),
-                               include=include, exclude=exclude, browse_url=browse_url)
+                               include=include, exclude=exclude, browse_url=browse_url, door="cli")
     console.print(f"added {kind} source [bold]{name}[/bold] ({row.location}); run `sourcewise index {name}`")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -215,25 +216,81 @@ def owners_digest() -> None:
     console.print(f"digest sent to {len(sent)} owner(s) ({sum(sent.values())} flag(s)); {retried} retried")
 
 
+audit_app = typer.Typer(help="The audit log: list it, verify its hash chain, export it.")
+
+
+@audit_app.callback(invoke_without_command=True)
 def audit(
+    ctx: typer.Context,
     limit: Annotated[int, typer.Option("--limit")] = 50,
     actor: Annotated[str | None, typer.Option("--actor")] = None,
-    action: Annotated[str | None, typer.Option("--action")] = None,
+    action: Annotated[str | None, typer.Option("--action", help="One action, or a prefix ending in '.' "
+                                                                "(question.).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """The audit log: who did what, newest first."""
+    """The audit log: who did what, newest first (`audit verify`, `audit export` below)."""
+    if ctx.invoked_subcommand is not None:
+        return
     with open_container() as c:
         entries = c.audit.entries(limit, actor=actor, action=action)
     if as_json:
-        print(_dump([asdict(e) for e in entries]))
+        print(_dump([e.as_json() for e in entries]))
         return
     for e in entries:
         console.print(f"{e.at:%Y-%m-%d %H:%M:%S}\t{e.actor}\t{e.action}\t{e.target}\t{json.dumps(e.details)}",
                       highlight=False)
 
 
+@audit_app.command("verify")
+def audit_verify(
+    file: Annotated[Path | None, typer.Option("--file", help="Check an `audit export` file instead of the "
+                                                             "catalog.")] = None,
+    anchor: Annotated[str | None, typer.Option("--anchor", help="ID:HASH of a row kept outside the catalog "
+                                                                "(an earlier export's last line) that must "
+                                                                "still be in the chain.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Walk the hash chain; exit 1 naming the first edited, deleted, inserted or reordered row."""
+    from assistant.audit import check_anchor, verify_file
+
+    if file is not None:
+        if anchor:
+            raise ConfigError("--anchor checks the catalog; give it without --file")
+        if not file.is_file():
+            raise ConfigError(f"{file} is not a file: give the path `sourcewise audit export --jsonl` wrote")
+        report = verify_file(file)
+    else:
+        with open_container() as c:
+            report = c.audit.verify()
+            if anchor:
+                report = check_anchor(report, c.audit, anchor)
+    if as_json:
+        print(_dump(asdict(report)))
+    else:
+        (console if report.ok else err).print(report.summary(), highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("export")
+def audit_export(
+    jsonl: Annotated[str, typer.Option("--jsonl", help="Write JSON lines to this file ('-': stdout).")] = "-",
+) -> None:
+    """Every row, oldest first, with prev_hash and hash; keep a copy elsewhere as an anchor."""
+    with open_container() as c:
+        if jsonl == "-":
+            n = c.audit.export(sys.stdout)
+            sys.stdout.flush()
+        else:
+            with open(jsonl, "w", encoding="utf-8") as out:
+                n = c.audit.export(out)
+        head = c.audit.head()
+    last = f"{head.last_id}:{head.last_hash}" if head else "-"
+    err.print(f"exported {n} audit row(s); anchor (last row) {last}", highlight=False)
+
+
 def register(parent: typer.Typer) -> None:
     parent.add_typer(user_app, name="user")
     parent.add_typer(feedback_app, name="feedback")
     parent.add_typer(owners_app, name="owners")
-    parent.command("audit")(audit)
+    parent.add_typer(audit_app, name="audit")

@@ -295,7 +295,8 @@ class DocOverrideRow(Base):
 
 
 class AuditRow(Base):
-    """Who did what to which thing; written for every admin and owner action."""
+    """Who did what to which thing; written for every admin and owner action and every
+    question. Append-only and hash-chained: only ``assistant.audit.AuditLog`` writes it."""
 
     __tablename__ = "audit_log"
 
@@ -305,8 +306,21 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(60))
     target: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_audit_at", "at"),)
+
+
+class AuditHeadRow(Base):
+    """The audit chain's last row (one row, id 1): appenders lock it, so the chain never forks."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    legacy_through_id: Mapped[int | None] = mapped_column(Integer)  # rows chained by the 0007 upgrade
 
 
 class EvalCaseRow(Base):

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import git
 
 from assistant.catalog.repo import Catalog
 from assistant.catalog.schema import SourceRow
-from assistant.errors import ConfigError
+from assistant.errors import ConfigError, SourceError
+from assistant.models import Document, ItemFailure
 from assistant.settings import Settings
 from indexers.sources.base import Source
 from indexers.sources.docs import LANGUAGES as DOC_EXTENSIONS
 from indexers.sources.docs import DocsSource
-from indexers.sources.git import GitSource
+from indexers.sources.fetch_guard import FetchPolicy
+from indexers.sources.git import GitSource, is_clone_url
 from indexers.sources.git_history import FileVersion, History
+from indexers.sources.locations import check_local_path, door_of, roots_for
 from indexers.sources.wiki import ConfluenceSource, MediaWikiSource
 
 WIKI_FORMATS = ("git", "mediawiki", "confluence")
@@ -32,8 +36,32 @@ def detect_wiki_format(path: str) -> str:
     return "git"
 
 
+class RefusedSource:
+    """A source whose location is no longer allowed: its scan fails with the reason, so the
+    run is recorded as failed (and other sources still index) instead of reading it."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name, self._reason = name, reason
+
+    @property
+    def version(self) -> str:
+        return ""
+
+    def scan(self) -> Iterator[Document | ItemFailure]:
+        raise SourceError(self._reason)
+
+
 def make_source(row: SourceRow, settings: Settings, catalog: Catalog) -> Source:
+    """The source for a catalog row, its location checked again (paths resolve anew, URLs are
+    checked by ``GitSource`` before each fetch)."""
     opts = row.options or {}
+    is_git = row.kind == "git" or (row.kind == "wiki" and opts.get("format") == "git")
+    if not is_clone_url(row.location):
+        try:
+            check_local_path(row.location, home=settings.home, roots=roots_for(settings, door_of(opts)), git=is_git)
+        except ConfigError as exc:
+            return RefusedSource(row.name, f"source {row.name}: {exc}")
+    policy = FetchPolicy.from_settings(settings.indexing)
     include, exclude = opts.get("include", []), opts.get("exclude", [])
     max_bytes = settings.indexing.max_file_bytes
     wiki_format = opts.get("format")
@@ -43,7 +71,7 @@ def make_source(row: SourceRow, settings: Settings, catalog: Catalog) -> Source:
             mirror_dir=settings.repos_dir / f"{row.name}.git",
             include=include, exclude=exclude, max_bytes=max_bytes,
             history=_history(row, catalog), wiki=row.kind == "wiki",
-            browse_url=opts.get("browse_url"),
+            browse_url=opts.get("browse_url"), fetch_policy=policy,
         )
     if row.kind == "docs" and (inside := enclosing_checkout(Path(row.location))):
         # Committed docs in a checkout: freshness from git history, not checkout mtimes.
@@ -53,7 +81,7 @@ def make_source(row: SourceRow, settings: Settings, catalog: Catalog) -> Source:
         return GitSource(
             row.name, str(top), mirror_dir=settings.repos_dir / f"{row.name}.git",
             include=patterns, exclude=[f"{prefix}{g}" for g in exclude], max_bytes=max_bytes,
-            history=_history(row, catalog), browse_url=opts.get("browse_url"),
+            history=_history(row, catalog), browse_url=opts.get("browse_url"), fetch_policy=policy,
         )
     if row.kind == "docs":
         return DocsSource(row.name, Path(row.location), include=include, exclude=exclude,

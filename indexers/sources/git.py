@@ -21,15 +21,16 @@ from assistant.models import Document, ItemFailure
 from indexers.chunking.languages import detect_language, is_prose
 from indexers.sources.base import make_doc_id
 from indexers.sources.codeowners import CODEOWNERS_PATHS, CodeOwners
+from indexers.sources.fetch_guard import FetchPolicy, check_url, git_env, looks_like_url
 from indexers.sources.git_history import FileVersion, History, update_history
 from indexers.sources.text import decode_text
 
-_URL = re.compile(r"^(\w+://|[\w.-]+@[\w.-]+:)")
 IGNORE_FILE = ".sourcewiseignore"
 
 
 def is_clone_url(location: str) -> bool:
-    return bool(_URL.match(location)) and not Path(location).exists()
+    """A remote for git (URL, ``user@host:path``, ``transport::address``), not a local path."""
+    return looks_like_url(location) and not Path(location).exists()
 
 
 def browse_url_template(remote: str | None) -> str | None:
@@ -53,20 +54,43 @@ class TreeEntry:
     size: int  # MISSING when git cannot read the object (a partial clone, a damaged mirror)
 
 
-def open_repo(location: str, mirror_dir: Path) -> git.Repo:
-    """Open a local repo, or mirror a clone URL into ``mirror_dir`` and fetch it."""
+def git_reason(exc: git.GitCommandError) -> str:
+    """git's own words from a failed command: its ``fatal:``/``error:`` lines and any hint
+    (``git config --global --add safe.directory ...``), not a guess at the cause."""
+    text = exc.stderr if isinstance(exc.stderr, str) and exc.stderr.strip() else str(exc)
+    text = re.sub(r"^\s*stderr: '", "", text.strip()).rstrip("'").strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    keep = [ln for ln in lines if ln.startswith(("fatal:", "error:", "remote:", "ERROR"))] or lines[-1:]
+    hints = [ln for ln in lines if ln.startswith("git config")]
+    reason = " ".join(keep) + (f" (git suggests: {'; '.join(hints)})" if hints else "")
+    return (reason[:500] + "...") if len(reason) > 500 else reason or "git failed without saying why"
+
+
+def open_repo(location: str, mirror_dir: Path, policy: FetchPolicy | None = None) -> git.Repo:
+    """Open a local repo, or mirror a clone URL into ``mirror_dir`` and fetch it.
+
+    A URL is checked by ``fetch_guard`` before every clone and fetch (``policy``; default:
+    https only, public addresses), the mirror's origin is pointed back at it, and git runs
+    with only that transport allowed. A local repo is probed once, so a repository git
+    refuses (another user's: "dubious ownership") fails with git's reason.
+    """
     if is_clone_url(location):
+        checked = check_url(location, policy or FetchPolicy())
+        env = git_env(checked)
         try:
             if (mirror_dir / "HEAD").exists():
                 repo = git.Repo(mirror_dir)
-                repo.git.fetch("--prune", "origin")
+                with repo.config_reader() as cfg:
+                    origin = cfg.get_value('remote "origin"', "url", default=None)
+                if origin != checked.url:
+                    repo.git.remote("set-url", "origin", checked.url)
+                repo.git.fetch("--prune", "origin", env=env)
             else:
                 mirror_dir.parent.mkdir(parents=True, exist_ok=True)
-                repo = git.Repo.clone_from(location, mirror_dir, mirror=True)
+                repo = git.Repo.clone_from(checked.url, mirror_dir, mirror=True, env=env)
         except git.GitCommandError as exc:
-            detail = (exc.stderr or str(exc)).strip().splitlines()[-1:] or [""]
             raise SourceError(
-                f"cannot clone or fetch {location}: {detail[0].strip()}. "
+                f"cannot clone or fetch {location}: {git_reason(exc)}. "
                 "Check the URL, your network and credentials."
             ) from None
         return repo
@@ -74,15 +98,20 @@ def open_repo(location: str, mirror_dir: Path) -> git.Repo:
     if not path.exists():
         raise SourceError(f"{location} does not exist: give a git checkout, a bare repo or a clone URL")
     try:
-        return git.Repo(path)
+        repo = git.Repo(path)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise SourceError(
             f"{location} is not a git repository: run `git init` there, or add it with --docs"
         ) from None
+    try:
+        repo.git.rev_parse("--absolute-git-dir")
+    except git.GitCommandError as exc:
+        raise SourceError(f"git cannot read {location}: {git_reason(exc)}") from None
+    return repo
 
 
 def resolve_commit(repo: git.Repo, ref: str | None) -> git.Commit:
-    """The commit to index: ``ref``, or the branch HEAD."""
+    """The commit to index: ``ref``, or the branch HEAD; git's reason when git refuses."""
     try:
         if ref:
             return repo.commit(ref)
@@ -91,10 +120,15 @@ def resolve_commit(repo: git.Repo, ref: str | None) -> git.Commit:
                 f"repository {repo.git_dir} has no commits yet: commit something, or pick a ref with --ref"
             )
         return repo.head.commit
-    except (git.BadName, ValueError, git.GitCommandError):
+    except (git.BadName, ValueError, git.GitCommandError) as exc:
+        try:
+            repo.git.rev_parse("--absolute-git-dir")
+        except git.GitCommandError as refused:
+            raise SourceError(f"git cannot read {repo.git_dir}: {git_reason(refused)}") from None
+        said = f" (git: {git_reason(exc)})" if isinstance(exc, git.GitCommandError) else ""
         branches = ", ".join(sorted(h.name for h in repo.heads)[:10]) or "none"
         raise SourceError(
-            f"ref {ref!r} not found in {repo.git_dir}; branches: {branches}. "
+            f"ref {ref!r} not found in {repo.git_dir}{said}; branches: {branches}. "
             "Use `sourcewise source update NAME --ref REF`."
         ) from None
 
@@ -148,8 +182,10 @@ class GitSource:
         history: History | None = None,
         wiki: bool = False,
         browse_url: str | None = None,
+        fetch_policy: FetchPolicy | None = None,
     ) -> None:
         self.name = name
+        self._fetch_policy = fetch_policy
         self.location = location
         self.ref = ref
         self._mirror_dir = mirror_dir
@@ -169,7 +205,7 @@ class GitSource:
         return self._commit
 
     def scan(self) -> Iterator[Document | ItemFailure]:
-        repo = open_repo(self.location, self._mirror_dir)
+        repo = open_repo(self.location, self._mirror_dir, self._fetch_policy)
         commit = resolve_commit(repo, self.ref)
         self._commit = commit.hexsha
         entries = list_tree(repo, commit.hexsha)

@@ -8,6 +8,7 @@ machine; every wait is bounded (``TIMEOUT_MS``), nothing sleeps for timing.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -64,7 +65,9 @@ def _free_port() -> int:
 def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCEWISE_", "CHAINLIT_"))}
     env.update(SOURCEWISE_HOME=str(home), SOURCEWISE_GENERATION__GENERATOR="extractive",
-               PYTHONPATH=str(ROOT))
+               PYTHONPATH=str(ROOT),
+               # the admin form adds local sources only under allowed roots (the handbook test's)
+               SOURCEWISE_INDEXING__ALLOWED_ROOTS=json.dumps([str(home.parent / "handbook")]))
     return env
 
 

@@ -68,8 +68,22 @@ def test_bad_sources_fail_alone_with_clear_messages(tmp_path: Path) -> None:
     repo = make_sample_repo(tmp_path / "repo")
     home = tmp_path / "home"
     run_cli(home, "source", "add", "good", "--git", str(repo.path))
-    run_cli(home, "source", "add", "wrongref", "--git", str(repo.path), "--ref", "no-such-branch")
-    run_cli(home, "source", "add", "gone", "--git", "file:///nonexistent/repo.git")
+    # `source add` checks at once: nothing unusable reaches the catalog
+    out = run_cli(home, "source", "add", "wrongref", "--git", str(repo.path), "--ref", "no-such-branch", check=False)
+    said = " ".join(out.stderr.split())  # rich wraps long lines
+    assert out.returncode == 2 and "not found" in said and "branches: main" in said
+    out = run_cli(home, "source", "add", "gone", "--git", "file:///nonexistent/repo.git", check=False)
+    assert out.returncode == 2 and "file:// URLs are not fetched" in " ".join(out.stderr.split())
+    assert [s["name"] for s in run_json(home, "source", "list")] == ["good"]
+    # sources that break after they were added fail alone when indexed
+    repo.git("branch", "feature")
+    run_cli(home, "source", "add", "wrongref", "--git", str(repo.path), "--ref", "feature")
+    repo.git("branch", "-D", "feature")
+    other = make_sample_repo(tmp_path / "other")
+    run_cli(home, "source", "add", "gone", "--git", str(other.path))
+    import shutil
+
+    shutil.rmtree(other.path)
     proc = run_cli(home, "index", "--json", check=False)
     assert proc.returncode == 1
     import json
@@ -77,7 +91,7 @@ def test_bad_sources_fail_alone_with_clear_messages(tmp_path: Path) -> None:
     reports = {r["source"]: r for r in json.loads(proc.stdout)}
     assert reports["good"]["status"] == "ok" and reports["good"]["new"] == 7
     assert "not found" in reports["wrongref"]["error"] and "--ref" in reports["wrongref"]["error"]
-    assert "cannot clone" in reports["gone"]["error"]
+    assert "does not exist" in reports["gone"]["error"]
     out = run_cli(home, "source", "add", "x", "--git", str(repo.path), "--docs", str(repo.path), check=False)
     assert out.returncode == 2 and "exactly one of" in out.stderr
     out = run_cli(home, "search", "anything", "--source", "nope", check=False)

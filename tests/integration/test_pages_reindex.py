@@ -32,7 +32,8 @@ def _token(client: TestClient, url: str) -> str:
 
 def test_add_index_and_mark_fixed_through_the_pages(tmp_path: Path) -> None:
     repo = make_sample_repo(tmp_path / "repo")
-    container = Container(load_settings(home=tmp_path / "home"))
+    # the admin form adds local repositories only under allowed roots
+    container = Container(load_settings(home=tmp_path / "home", indexing={"allowed_roots": [str(repo.path)]}))
     container.users.create("root", is_admin=True)
     container.users.create("pat", groups=["payments-team"])
     app = create_app(container)

@@ -13,6 +13,7 @@ from assistant.models import Document, ItemFailure
 from indexers.sources.git import GitSource, browse_url_template
 from indexers.sources.git_history import update_history
 from tests.fixtures.gitrepo import GitRepo, make_sample_repo
+from tests.fixtures.githttp import LOOPBACK_POLICY, GitHttpServer
 
 
 def scan(src: GitSource) -> tuple[dict[str, Document], dict[str, ItemFailure]]:
@@ -74,14 +75,17 @@ def test_reads_objects_not_worktree_and_bare_mirror(tmp_path: Path) -> None:
 
 def test_clone_url_mirrors_into_data_dir(tmp_path: Path) -> None:
     repo = make_sample_repo(tmp_path / "repo")
-    src = make(tmp_path, f"file://{repo.path}")
-    docs, _ = scan(src)
-    assert "payments/retry.py" in docs
-    assert (tmp_path / "mirror.git" / "HEAD").exists()
-    repo.write("payments/new.py", "X = 1\n")
-    repo.commit("new", "2024-07-01T00:00:00+00:00")
-    docs2, _ = scan(make(tmp_path, f"file://{repo.path}"))
-    assert "payments/new.py" in docs2  # fetched on the next scan
+    with GitHttpServer(tmp_path / "served") as server:
+        url = server.publish(repo.path)
+        src = make(tmp_path, url, fetch_policy=LOOPBACK_POLICY)
+        docs, _ = scan(src)
+        assert "payments/retry.py" in docs
+        assert (tmp_path / "mirror.git" / "HEAD").exists()
+        repo.write("payments/new.py", "X = 1\n")
+        repo.commit("new", "2024-07-01T00:00:00+00:00")
+        server.publish(repo.path)
+        docs2, _ = scan(make(tmp_path, url, fetch_policy=LOOPBACK_POLICY))
+        assert "payments/new.py" in docs2  # fetched on the next scan
 
 
 def test_ref_selects_commit(tmp_path: Path) -> None:
@@ -160,8 +164,11 @@ def test_source_level_errors(tmp_path: Path) -> None:
     repo = make_sample_repo(tmp_path / "repo")
     with pytest.raises(SourceError, match="ref 'nope' not found.*main"):
         scan(make(tmp_path, repo.path, ref="nope"))
-    with pytest.raises(SourceError, match="cannot clone"):
+    with pytest.raises(SourceError, match="file:// URLs are not fetched"):
         scan(make(tmp_path, "file:///nonexistent/repo.git"))
+    with pytest.raises(SourceError, match="cannot clone.*missing.git.*not found"):
+        with GitHttpServer(tmp_path / "empty-root") as server:
+            scan(make(tmp_path, f"http://127.0.0.1:{server.port}/missing.git", fetch_policy=LOOPBACK_POLICY))
 
 
 def test_history_incremental_matches_full(tmp_path: Path) -> None:

@@ -136,7 +136,8 @@ class Pages:
 
 @pytest.fixture
 def pages(tmp_path: Path) -> Iterator[Pages]:
-    container = Container(load_settings(home=tmp_path / "home"))
+    # The admin form adds local sources only under allowed roots (tests put repos in srv/).
+    container = Container(load_settings(home=tmp_path / "home", indexing={"allowed_roots": [str(tmp_path / "srv")]}))
     store = FakeStore()
     container.__dict__["store"] = store  # cached_property: the fake wins
     users = container.users

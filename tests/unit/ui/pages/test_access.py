@@ -11,6 +11,7 @@ from assistant.api.app import create_app
 from assistant.container import Container
 from assistant.models import User
 from assistant.settings import load_settings
+from tests.fixtures.gitrepo import make_sample_repo
 from tests.unit.ui.pages.conftest import Pages, add_answer, add_doc
 from ui.pages.csrf import csrf_token
 
@@ -64,9 +65,9 @@ def test_non_admins_get_403_on_every_admin_page_and_action(pages: Pages) -> None
     assert pages.container.app_settings.get("allow_anonymous") is None
 
 
-def test_posts_without_or_with_a_wrong_csrf_token_are_refused(pages: Pages) -> None:
+def test_posts_without_or_with_a_wrong_csrf_token_are_refused(pages: Pages, tmp_path: Path) -> None:
     pages.as_user("root")
-    form = {"name": "app", "kind": "git", "location": "/srv/app"}
+    form = {"name": "app", "kind": "git", "location": str(make_sample_repo(tmp_path / "srv" / "app").path)}
     missing = pages.post("/admin/sources", form, token=None)
     assert missing.status_code == 403 and "security token" in missing.text
     wrong = pages.post("/admin/sources", form, token="0" * 64)

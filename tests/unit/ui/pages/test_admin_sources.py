@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from assistant.catalog.schema import DocumentRow
+from tests.fixtures.gitrepo import make_sample_repo
 from tests.unit.ui.pages.conftest import Pages, add_doc
 
 
@@ -34,8 +35,7 @@ def test_sources_table_shows_health_and_freshness(pages: Pages) -> None:
 
 
 def test_add_a_source_and_index_it_now(pages: Pages, tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
+    repo = make_sample_repo(tmp_path / "srv" / "repo").path
     pages.as_user("root")
     r = pages.post("/admin/sources", {"name": "payments", "kind": "git", "location": str(repo), "ref": "main",
                                       "groups": "payments, eng,payments", "include": "src/**\n*.md",
@@ -52,13 +52,14 @@ def test_add_a_source_and_index_it_now(pages: Pages, tmp_path: Path) -> None:
 
 def test_add_refuses_what_could_not_work(pages: Pages, tmp_path: Path) -> None:
     pages.as_user("root")
-    cases = [({"name": "x", "kind": "docs", "location": str(tmp_path / "missing")}, "not a directory"),
+    cases = [({"name": "x", "kind": "docs", "location": str(tmp_path / "srv" / "missing")}, "does not exist"),
              ({"name": "x", "kind": "git", "location": "relative/path"}, "absolute path"),
              ({"name": "x", "kind": "svn", "location": "/srv/x"}, "one of git, docs, wiki"),
              ({"name": "a b", "kind": "git", "location": "/srv/x"}, "source name")]
     for form, message in cases:
         assert message in pages.flash(pages.post("/admin/sources", form)), form
-    pages.post("/admin/sources", {"name": "x", "kind": "git", "location": "https://git.example.com/x.git"})
+    repo = make_sample_repo(tmp_path / "srv" / "x")
+    pages.post("/admin/sources", {"name": "x", "kind": "git", "location": str(repo.path)})
     again = pages.post("/admin/sources", {"name": "x", "kind": "git", "location": "/srv/y"})
     assert "exists" in pages.flash(again)
     assert [r.name for r in pages.container.catalog.list_sources()] == ["x"]
