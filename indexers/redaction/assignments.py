@@ -46,11 +46,15 @@ _PLACEHOLDER_START = re.compile(
     r"(?-i:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)$|X-[A-Za-z\-]+$|.*(?:\.\.\.|…)$|ref\+|op://|sm://|secret://|projects/[^/\s]+/secrets/|env\(|process\.env|os\.environ|getenv|import\.meta)")
 _FILLER = re.compile(r"[*xX.\-_#•?]+")
 
+MAX_VALUE = 1000
+_NON_ALNUM = re.compile(r"[^a-z0-9]")
+_DIGIT, _ALPHA, _LOWER, _UPPER, _OTHER = (re.compile(p) for p in (r"\d", r"[^\W\d_]", r"[a-z]", r"[A-Z]", r"[\W_]"))
+_COMMENT = re.compile(r"[ \t]+[#;]")
 _HINT = re.compile(r"(?i)pass|pwd|secret|token|key|credential|conn|salt")
 _ASSIGN = re.compile(
-    r"(?P<q>[\"'`]?)(?P<key>[$@]?[A-Za-z_][\w.\-]*)(?P=q)\]?[ \t]*(?:\[[^\]\n]*\][ \t]*)?"
+    r"(?<![\w.\-$@\"'`])(?P<q>[\"'`]?)(?P<key>[$@]?[A-Za-z_][\w.\-]{0,100})(?P=q)\]?[ \t]*(?:\[[^\]\n]{0,40}\][ \t]*)?"
     r"(?P<op>=>|:=|={1,3}|!==?|:)(?![=:/])[ \t]*")
-_ANNOTATION = re.compile(r"[\w\[\], .|]+?\s*=\s*")  # python ``password: str = "..."``
+_ANNOTATION = re.compile(r"[\w\[\], .|]{1,80}?[ \t]*=[ \t]*")  # python ``password: str = "..."``
 _QUOTED = re.compile(r"(?:[rRbBuUfF]{1,2}|@)?(?P<quote>[\"'`])")
 _WORD = re.compile(r"[^\s\"'`;,]+")
 _NAME_LINE = re.compile(r"^\s*-?\s*[\"']?name[\"']?\s*:\s*[\"']?(?P<name>[\w.\-]+)[\"']?\s*,?\s*$")
@@ -62,11 +66,10 @@ _SAID = re.compile(
 _CALL_PAIR = re.compile(  # define('DB_PASSWORD', '...'), setenv("API_TOKEN", "..."), set("X-Api-Key", "...")
     r"\(\s*[\"'](?P<name>[\w\-]+)[\"']\s*,\s*[\"'](?P<value>[^\"'\n]+)[\"']")
 _NAMED_VALUE = re.compile(r"^\s*[\"']?value[\"']?\s*:\s*")
-_CONFIG_VALUE = re.compile(r"[^\n]*?(?=\s+[#;]|\s*$)")
 
 
 def normalize(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
+    return _NON_ALNUM.sub("", name.lower())
 
 
 def is_secret_name(name: str) -> bool:
@@ -82,8 +85,7 @@ def is_key_name(name: str) -> bool:
 
 
 def looks_like_token(value: str) -> bool:
-    return (len(value) >= 16 and " " not in value and any(c.isdigit() for c in value)
-            and any(c.isalpha() for c in value))
+    return 16 <= len(value) <= 500 and " " not in value and bool(_DIGIT.search(value)) and bool(_ALPHA.search(value))
 
 
 def is_placeholder(value: str, key: str = "") -> bool:
@@ -99,10 +101,10 @@ def is_placeholder(value: str, key: str = "") -> bool:
 
 def looks_like_password(value: str) -> bool:
     """For prose: a word with letters and digits (``hunter2``), or a long mixed token."""
-    has_digit = any(c.isdigit() for c in value)
-    has_alpha = any(c.isalpha() for c in value)
-    classes = sum((has_digit, any(c.islower() for c in value), any(c.isupper() for c in value),
-                   any(not c.isalnum() for c in value)))
+    if len(value) > 200:
+        return False
+    has_digit, has_alpha = bool(_DIGIT.search(value)), bool(_ALPHA.search(value))
+    classes = has_digit + bool(_LOWER.search(value)) + bool(_UPPER.search(value)) + bool(_OTHER.search(value))
     return (has_digit and has_alpha and len(value) >= 6) or (len(value) >= 16 and classes >= 3)
 
 
@@ -176,13 +178,14 @@ def _line_spans(line: str, style: str) -> Iterator[tuple[int, int]]:
 
 
 def _value(line: str, at: int, style: str) -> tuple[int, int, bool] | None:
-    q = _QUOTED.match(line, at)
+    stop = min(len(line), at + MAX_VALUE)  # a literal longer than this is not a credential
+    q = _QUOTED.match(line, at, stop)
     if q:
         quote = q.group("quote")
         if line.startswith(quote * 3, q.start("quote")):
             return None  # a docstring or block string: not a one-line literal
         i = q.end()
-        while i < len(line):
+        while i < stop:
             if line[i] == "\\":
                 i += 2
                 continue
@@ -195,10 +198,7 @@ def _value(line: str, at: int, style: str) -> tuple[int, int, bool] | None:
     if style == "code":
         return None
     if style == "config":
-        m = _CONFIG_VALUE.match(line, at)
-        if not m or not m.group().strip():
-            return None
-        end = at + len(m.group().rstrip().rstrip(",;"))
-        return (at, end, False) if end > at else None
-    m = _WORD.match(line, at)
+        value = _COMMENT.split(line[at:stop], 1)[0].rstrip().rstrip(",;")  # ``password: x  # note``
+        return (at, at + len(value), False) if value else None
+    m = _WORD.match(line, at, stop)
     return (m.start(), m.end(), False) if m else None

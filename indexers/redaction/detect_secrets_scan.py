@@ -84,9 +84,12 @@ _GUARDS: dict[str, re.Pattern[str]] = {
     "ibm-cos-hmac": re.compile(r"[a-f0-9]{32}"),
     "softlayer-credentials": re.compile(r"(?i)softlayer|[a-z0-9]{64}"),
     "mailchimp-key": re.compile(r"-us\d"),
+    "npm-token": re.compile(r"_authToken"),
     "telegram-token": re.compile(r"\d{8,10}:"),
 }
 _STRIP = " \t\"'`=:,;()"
+MAX_LINE = 2000
+_LONG_LINE = re.compile(r"(?m)^[^\n]{%d,}$" % (MAX_LINE + 1))
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _KEYWORD_HINT = re.compile(DENYLIST_REGEX, re.IGNORECASE)
 _NAME_BEFORE = re.compile(r"[\w.\-]*(?:" + DENYLIST_REGEX + r")[\w.\-]*", re.IGNORECASE)
@@ -111,12 +114,17 @@ def _keyword() -> KeywordDetector:
 
 
 def detect_secrets_spans(text: str, path: str) -> Iterator[Span]:
-    """Spans of every value detect-secrets reports in ``text``."""
+    """Spans of every value detect-secrets reports in ``text``.
+
+    Its regexes backtrack badly on very long lines (``//.+/:_authToken`` over a line of
+    slashes), so they read the text with lines over ``MAX_LINE`` blanked; our own rules,
+    which are bounded, still read those lines."""
+    short = _LONG_LINE.sub("", text) if len(text) > MAX_LINE else text
     for plugin, rule in _plugins():
         guard = _GUARDS.get(rule)
-        if guard is not None and not guard.search(text):
+        if guard is not None and not guard.search(short):
             continue
-        for raw in plugin.analyze_string(text):
+        for raw in plugin.analyze_string(short):
             value = raw.strip(_STRIP)
             if len(value) < 8 or "\n" in value or "[REDACTED:" in value:
                 continue
@@ -135,10 +143,9 @@ def _keyword_spans(text: str, path: str) -> Iterator[Span]:
     detector = _keyword()
     for lo, hi in hinted_lines(text, _KEYWORD_HINT):
         line = text[lo:hi]
-        if len(line) > 2000:
+        if len(line) > MAX_LINE:
             continue
-        for raw in detector.analyze_string(line, denylist_regex_to_group=groups):
-            value = raw.strip(" \t")
+        for value in {raw.strip(" \t") for raw in detector.analyze_string(line, denylist_regex_to_group=groups)}:
             if _keyword_value_ok(value, line):
                 for start, end in occurrences(line, value):
                     yield Span(lo + start, lo + end, "secret-assignment", priority=1)
@@ -146,7 +153,7 @@ def _keyword_spans(text: str, path: str) -> Iterator[Span]:
 
 def _keyword_value_ok(value: str, line: str) -> bool:
     if (not value or is_templated_secret(value) or is_prefixed_with_dollar_sign(value)
-            or is_not_alphanumeric_string(value) or is_indirect_reference(line) or is_placeholder(value)):
+            or is_not_alphanumeric_string(value) or is_placeholder(value) or is_indirect_reference(line)):
         return False
     at = line.find(value)
     if _DOTTED.fullmatch(value) and (at <= 0 or line[at - 1] not in "\"'`"):

@@ -35,7 +35,8 @@ def _luhn_ok(value: str) -> bool:
 
 
 PII_RULES: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], ...] = (
-    ("email", re.compile(r"(?<![\w.+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}(?![\w\-])"), None),
+    ("email", re.compile(r"(?<![\w.+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}"
+                         r"\.[A-Za-z]{2,24}(?![\w\-])"), None),
     ("us-ssn", re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b"), None),
     ("uk-nino", re.compile(
         r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"), None),

@@ -29,6 +29,7 @@ from indexers.redaction.spans import Hit, Span, apply, merge, occurrences
 RULES_VERSION = 1
 MAX_LINES_KEPT = 50  # line numbers stored per rule and document
 MIN_REPEAT_CHARS = 8  # a found value this long is redacted wherever else it appears
+MAX_REPEAT_VALUES = 500  # values looked for elsewhere per document (each is one pass over the text)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ def _elsewhere(text: str, spans: list[Span]) -> list[Span]:
         value = text[s.start : s.end]
         if value in seen:
             continue
+        if len(seen) >= MAX_REPEAT_VALUES:
+            break
         seen.add(value)
         extra += (Span(a, b, s.rule, s.kind, s.priority) for a, b in occurrences(text, value)
                   if (a, b) != (s.start, s.end))

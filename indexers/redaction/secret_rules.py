@@ -75,18 +75,19 @@ TOKEN_RULES: tuple[TokenRule, ...] = (
     TokenRule("azure-sas", ("sig=",), _r(r"[?&]sig=(?P<secret>[A-Za-z0-9%+/=]{20,})")),
     # ADO.NET / JDBC / ODBC strings: key=value pairs between semicolons
     TokenRule("connection-string-password", ("password", "pwd"), _r(
-        r"(?i)(?<=;)\s*(?:password|pwd)\s*=\s*(?P<secret>[^;\"'\s<>{}()]{3,})"
-        r"|\b(?:password|pwd)\s*=\s*(?P<secret2>[^;\"'\s<>{}()]{3,})\s*;"), check=_not_placeholder),
+        r"(?i)(?<=;)\s*(?:password|pwd)\s*=\s*(?P<secret>[^;\"'\s<>{}()]{3,200})"
+        r"|\b(?:password|pwd)\s*=\s*(?P<secret2>[^;\"'\s<>{}()]{3,200})\s*;"), check=_not_placeholder),
     TokenRule("url-password", ("://",), _r(
-        r"\b[A-Za-z][A-Za-z0-9+.\-]{1,30}://[^\s:/?#@\"'<>]+:(?P<secret>[^\s/?#@\"'<>]+)@[^\s/?#@\"'<>]"),
+        r"\b[A-Za-z][A-Za-z0-9+.\-]{1,30}://[^\s:/?#@\"'<>]{1,200}:(?P<secret>[^\s/?#@\"'<>]{1,200})@"
+        r"[^\s/?#@\"'<>]"),
         check=_not_placeholder),
     TokenRule("basic-auth", ("basic", "-u ", "--user"), _r(
         r"(?:(?i:authorization)[\"']?\s*[:=]\s*[\"']?(?i:basic)\s+(?P<secret>[A-Za-z0-9+/]{8,}={0,2})"
-        r"|(?<!\S)(?:-u|--user)\s+[\"']?[^\s:\"']+:(?P<secret2>[^\s\"'@]{4,}))"), check=_not_placeholder),
+        r"|(?<!\S)(?:-u|--user)\s+[\"']?[^\s:\"']{1,200}:(?P<secret2>[^\s\"'@]{4,}))"), check=_not_placeholder),
     TokenRule("bearer-token", ("bearer",), _r(r"\b(?i:bearer)\s+(?P<secret>[A-Za-z0-9._~+/\-]{20,}=*)"), check=_has_digit),
     TokenRule("secret-assignment", ("password", "passwd", "secret", "token", "apikey", "api_key", "privatekey", "private_key"), _r(
-        r"<(?P<tag>[\w:\-]*(?i:password|passwd|secret|token|apikey|api_key|privatekey|private_key))>"
-        r"\s*(?P<secret>[^<\s][^<\n]*?)\s*</(?P=tag)>"), priority=1, check=_not_placeholder),
+        r"<(?P<tag>[\w:\-]{0,60}(?i:password|passwd|secret|token|apikey|api_key|privatekey|private_key))>"
+        r"[ \t]*(?P<secret>[^<\s][^<\n]{0,500}?)[ \t]*</(?P=tag)>"), priority=1, check=_not_placeholder),
 )
 
 
@@ -107,44 +108,53 @@ def token_spans(text: str) -> Iterator[Span]:
 # -- private keys: the whole block, every line -------------------------------------------
 _BEGIN = re.compile(r"-{4,5}\s?BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY(?: BLOCK)?\s?-{4,5}")
 _END = re.compile(r"-{4,5}\s?END ((?:[A-Z0-9]+ )*)PRIVATE KEY(?: BLOCK)?\s?-{4,5}")
-_INLINE = re.compile(  # a key in one line: JSON ("\n" escapes), an env var, a one-line paste
-    r"-{4,5}\s?BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?\s?-{4,5}.*?-{4,5}\s?END (?:[A-Z0-9]+ )*PRIVATE KEY"
-    r"(?: BLOCK)?\s?-{4,5}")
 _KEY_LINE = re.compile(r"^[\s>|#*/\"'`+,\\]*[A-Za-z0-9+/=]{16,}[\s\"'`,\\]*$|^[\s>#*]*[A-Za-z\-]+: .*$")
 _PUTTY = re.compile(r"^(\s*)Private-Lines:\s*(\d+)\s*$", re.M)
 MAX_KEY_LINES = 400
+MAX_LINE = 2000  # longer lines are not key material (and would make _KEY_LINE backtrack)
 _NEWLINE = re.compile("\n")
 
 
 def private_key_spans(text: str, groups: Iterator[int]) -> Iterator[Span]:
     """A PEM/OpenSSH/PGP private key is redacted from its BEGIN line to its END line,
-    each line on its own (so line numbers hold). Without an END within reach, the
+    each line on its own (so line numbers hold); a key on one line (JSON ``\\n``
+    escapes, an env var) from BEGIN to END. Without an END within reach, the
     base64-looking lines after BEGIN go. PuTTY files lose their Private-Lines."""
     if "PRIVATE KEY" not in text and "Private-Lines" not in text:
         return
-    for m in _INLINE.finditer(text):
-        yield Span(m.start(), m.end(), "private-key", priority=4, group=next(groups))
     starts = _line_starts(text)
+    ends = list(_END.finditer(text))
+    end_at = [e.start() for e in ends]
+    covered = -1
     for m in _BEGIN.finditer(text):
+        if m.start() < covered:
+            continue
+        i = bisect.bisect_left(end_at, m.end())
+        end_m = ends[i] if i < len(ends) else None
         first = _line_of(starts, m.start())
-        end_m = _END.search(text, m.end())
-        if end_m is not None and _line_of(starts, end_m.start()) == first:
-            continue  # the inline case above
-        last = _line_of(starts, end_m.start()) if end_m is not None else None
-        if last is None or last - first > MAX_KEY_LINES:
-            last = first
-            while last + 1 < len(starts) and _KEY_LINE.match(_line(text, starts, last + 1)):
+        end_line = _line_of(starts, end_m.start()) if end_m is not None else None
+        if end_m is not None and end_line == first:
+            yield Span(m.start(), end_m.end(), "private-key", priority=4, group=next(groups))
+            covered = end_m.end()
+            continue
+        if end_line is None or end_line - first > MAX_KEY_LINES:
+            end_m, last = None, first
+            while last + 1 < len(starts) and len(line := _line(text, starts, last + 1)) <= MAX_LINE \
+                    and _KEY_LINE.match(line):
                 last += 1
+        else:
+            last = end_line
         group = next(groups)
         for n in range(first, last + 1):
             lo, hi = starts[n], _line_end(text, starts, n)
             if n == first:
                 lo = m.start()
-            elif n == last and end_m is not None and _line_of(starts, end_m.start()) == n:
+            elif n == last and end_m is not None:
                 hi = end_m.end()
             lo = _skip_indent(text, lo, hi)
             if lo < hi:
                 yield Span(lo, hi, "private-key", priority=4, group=group)
+        covered = end_m.end() if end_m is not None else _line_end(text, starts, last)
     for m in _PUTTY.finditer(text):
         first = _line_of(starts, m.start()) + 1
         group = next(groups)

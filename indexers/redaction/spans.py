@@ -7,6 +7,7 @@ block) is one span per line sharing a ``group``, so it counts once.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -64,10 +65,13 @@ def merge(spans: Iterable[Span], text: str) -> list[Span]:
     Spans touching an existing ``[REDACTED:...]`` marker are dropped, so redacting
     redacted text changes nothing."""
     taken = [(m.start(), m.end()) for m in MARKER.finditer(text)]
-    ordered = sorted(
-        (s for s in spans if s.end > s.start and not any(s.start < e and b < s.end for b, e in taken)),
-        key=lambda s: (s.start, -s.end),
-    )
+    ends = [e for _, e in taken]
+
+    def on_marker(s: Span) -> bool:
+        i = bisect.bisect_right(ends, s.start)  # the first marker ending after s starts
+        return i < len(taken) and taken[i][0] < s.end
+
+    ordered = sorted((s for s in spans if s.end > s.start and not on_marker(s)), key=lambda s: (s.start, -s.end))
     out: list[Span] = []
     for s in ordered:
         if out and s.start < out[-1].end:

@@ -259,3 +259,31 @@ def test_package_config_files_are_skipped_once_they_hold_a_credential() -> None:
     assert paths.rule_for_text("pip.conf", "[global]\nindex-url = https://u:p4ss@pypi.corp/simple\n") \
         == "package-credentials"
     assert paths.rule_for_text("docs/npmrc.md", f"_authToken={token}") is None
+
+
+HOSTILE = {  # a document built to make a backtracking regex take quadratic time
+    "slashes-after-authToken": "_authToken\n" + "/" * 100_000 + "\n",
+    "one-long-word": "key " + "a" * 100_000 + "\n",
+    "spaces-after-a-key": "password: " + " " * 100_000 + "x\n",
+    "open-brackets": "password" + "[" * 100_000 + "\n",
+    "email-like": "x@" + "a." * 50_000 + "\n" + "a" * 100_000 + "\n",
+    "begin-without-end": "-----BEGIN RSA " + "PRIVATE KEY-----\n" + "/" * 100_000 + "x\n",
+    "many-begins": "-----BEGIN RSA " + "PRIVATE KEY-----" * 3_000 + "\n",
+    "scheme-chain": "a://" * 25_000 + "\n",
+    "assignment-chain": "password=" * 11_000 + "\n",
+    "unclosed-quote": 'password = "' + "\\" * 100_000 + "\n",
+    "semicolon-passwords": ";password=" * 10_000 + "\n",
+    "unclosed-xml": "<password>" + "a" * 100_000 + "\n",
+}
+
+
+@pytest.mark.timeout(300)  # a hang guard, not a timing: quadratic regexes take hours on these
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_documents_are_redacted_in_linear_time(name: str) -> None:
+    import time
+
+    text = HOSTILE[name]
+    started = time.perf_counter()
+    result = Redactor().redact(text, path="hostile.md", language="markdown", pii=True)
+    print(f"{name}: {len(text)} chars in {time.perf_counter() - started:.2f} s")
+    assert result.text.count("\n") == text.count("\n")
