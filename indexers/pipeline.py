@@ -1,4 +1,7 @@
-"""The one writer: plan (hash gate) -> chunk -> embed -> store -> catalog -> sweep.
+"""The one writer: plan (hash gate) -> redact -> chunk -> embed -> store -> catalog -> sweep.
+
+Files that hold credentials are never read (``secret-path``) and every other text is
+redacted (``indexers.redaction``) before anything is derived from it.
 
 Crash safety comes from ordering. Before a batch's points go to the store its document
 ids are marked pending in the catalog; the store is flushed before the catalog records
@@ -58,7 +61,7 @@ _OWNER_HANDLE = re.compile(r"@[\w./\-]+|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 
 
 def _secret_path_message(rule: str) -> str:
-    return (f"{rule} file: never indexed (allow it with SOURCEWISE_SECRETS__ALLOW_PATHS if it holds no secret)")
+    return f"{rule} file: never indexed (allow it with SOURCEWISE_SECRETS__ALLOW_PATHS if it holds no secret)"
 
 
 class ProgressSink(Protocol):

@@ -39,11 +39,13 @@ PLACEHOLDER_WORDS = frozenset({
     "string", "str", "text", "bool", "boolean", "int", "integer", "number", "empty", "example", "examples",
     "placeholder", "redacted", "hidden", "masked", "secret", "secrets", "password", "passwd", "token", "apikey",
     "api_key", "dummy", "test", "testing", "sample", "value", "default", "unset", "todo", "tbd", "n/a", "xxx",
-    "foo", "bar", "baz", "env", "vault", "pass", "user", "username", "secretstr", "optional[str]", "str | none", "string | null",
+    "foo", "bar", "baz", "env", "vault", "pass", "user", "username", "secretstr", "optional[str]", "str | none",
+    "string | null",
 })
 _PLACEHOLDER_START = re.compile(
     r"(?i)(?:[$<{%]|!\w|&\w|\*\w|\[redacted:|(?:your|my|enter|insert|replace|put|add)[-_ ]|enc\[|vault:|arn:aws|"
-    r"(?-i:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)$|X-[A-Za-z\-]+$|.*(?:\.\.\.|…)$|ref\+|op://|sm://|secret://|projects/[^/\s]+/secrets/|env\(|process\.env|os\.environ|getenv|import\.meta)")
+    r"(?-i:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)$|X-[A-Za-z\-]+$|.*(?:\.\.\.|…)$|ref\+|op://|sm://|secret://|"
+    r"projects/[^/\s]+/secrets/|env\(|process\.env|os\.environ|getenv|import\.meta)")
 _FILLER = re.compile(r"[*xX.\-_#•?]+")
 
 MAX_VALUE = 1000
@@ -63,6 +65,7 @@ _INLINE_NAMED = re.compile(  # {"name": "DB_PASSWORD", "value": "..."}
 _SAID = re.compile(
     r"(?i)\b(?:password|passphrase|passwd|api[ _\-]?key|token|secret)\s+(?:is|was|reads)\s+[`\"']?"
     r"(?P<value>[^\s`\"']+)")
+_CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9_\-]+|(?:[A-Z][A-Za-z0-9]*-)+[A-Z][A-Za-z0-9]*")  # DB_PASSWORD, X-Api-Key
 _CALL_PAIR = re.compile(  # define('DB_PASSWORD', '...'), setenv("API_TOKEN", "..."), set("X-Api-Key", "...")
     r"\(\s*[\"'](?P<name>[\w\-]+)[\"']\s*,\s*[\"'](?P<value>[^\"'\n]+)[\"']")
 _NAMED_VALUE = re.compile(r"^\s*[\"']?value[\"']?\s*:\s*")
@@ -144,7 +147,7 @@ def _line_spans(line: str, style: str) -> Iterator[tuple[int, int]]:
             yield m.start("value"), m.start("value") + len(value)
     for m in _CALL_PAIR.finditer(line):
         name, value = m.group("name"), m.group("value")
-        if (("_" in name or "-" in name or name.isupper()) and not is_placeholder(value, name)
+        if (_CONSTANT_NAME.fullmatch(name) and not is_placeholder(value, name)
                 and (is_secret_name(name) or is_key_name(name) and looks_like_token(value))):
             yield m.span("value")
     for m in _INLINE_NAMED.finditer(line):

@@ -14,6 +14,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from indexers.redaction.assignments import is_placeholder
 from indexers.redaction.spans import Span
@@ -33,10 +34,6 @@ class TokenRule:
     check: Callable[[str], bool] | None = None
 
 
-def _r(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    return re.compile(pattern, flags)
-
-
 def _has_digit(value: str) -> bool:
     return any(c.isdigit() for c in value)
 
@@ -45,49 +42,58 @@ def _not_placeholder(value: str) -> bool:
     return not is_placeholder(value)
 
 
+def _rule(name: str, hints: str, pattern: str, **kw: Any) -> TokenRule:
+    return TokenRule(name, tuple(hints.split()), re.compile(pattern), **kw)
+
+
 TOKEN_RULES: tuple[TokenRule, ...] = (
-    TokenRule("aws-access-key", ("akia", "asia", "abia", "acca", "a3t"), _r(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Z0-9])")),
-    TokenRule("aws-secret-key", ("secret",), _r(
-        r"(?i)(?:aws_?secret_?(?:access_?)?key|secret_?access_?key)[\"'\]]?\s*(?:=|:|=>|,)\s*[\"']?"
-        r"(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])")),
-    TokenRule("aws-session-token", ("session_token", "sessiontoken", "security_token", "securitytoken"), _r(
-        r"(?i)(?:aws_?session_?token|security_?token)[\"'\]]?\s*(?:=|:|=>)\s*[\"']?(?P<secret>[A-Za-z0-9/+=]{64,})")),
-    TokenRule("github-token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), _r(_B + r"(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})" + _E)),
-    TokenRule("gitlab-token", ("glpat-", "gldt-", "glft-", "glsoat-", "glrt-", "glptt-", "glcbt-", "glimt-", "glagent-", "gloas-"), _r(
-        _B + r"(?:glpat|gldt|glft|glsoat|glrt|glptt|glcbt|glimt|glagent|gloas)-[A-Za-z0-9_\-]{20,}")),
-    TokenRule("slack-token", ("xox", "xapp-"), _r(_B + r"(?:xox[abposre]-[A-Za-z0-9\-]{10,}|xapp-\d-[A-Za-z0-9\-]{10,})")),
-    TokenRule("slack-webhook", ("hooks.slack.com",), _r(
-        r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[A-Za-z0-9/_\-]{16,})")),
-    TokenRule("stripe-key", ("_live_", "_test_", "whsec_"), _r(_B + r"(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,})" + _E)),
-    TokenRule("google-api-key", ("aiza",), _r(_B + r"AIza[0-9A-Za-z_\-]{35}" + _E)),
-    TokenRule("google-oauth", ("gocspx-", "ya29.", "1//0"), _r(
-        _B + r"(?:GOCSPX-[A-Za-z0-9_\-]{20,}|ya29\.[0-9A-Za-z_\-]{20,}|1//0[0-9A-Za-z_\-]{30,})")),
-    TokenRule("anthropic-key", ("sk-ant-",), _r(_B + r"sk-ant-[a-z0-9]{2,10}-[A-Za-z0-9_\-]{20,}")),
-    TokenRule("openai-key", ("sk-",), _r(_B + r"(?:sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_\-]{20,}|sk-[A-Za-z0-9]{32,})" + _E)),
-    TokenRule("jwt", ("eyj",), _r(_B + r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*")),
-    TokenRule("npm-token", ("npm_", "_auth"), _r(r"(?:" + _B + r"npm_[A-Za-z0-9]{36}" + _E + r"|_auth(?:Token)?\s*=\s*(?P<secret>[^\s\"']{8,}))"),
-              check=_not_placeholder),
-    TokenRule("pypi-token", ("pypi-age",), _r(_B + r"pypi-AgE[A-Za-z0-9_\-]{50,}")),
-    TokenRule("sendgrid-key", ("sg.",), _r(_B + r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}" + _E)),
-    TokenRule("azure-key", ("accountkey", "sharedaccesskey", "sharedsecretvalue", "primarykey", "secondarykey"), _r(
-        r"(?i)(?:AccountKey|SharedAccessKey|SharedSecretValue|PrimaryKey|SecondaryKey)\s*=\s*"
-        r"(?P<secret>[A-Za-z0-9+/]{20,}={0,2})")),
-    TokenRule("azure-sas", ("sig=",), _r(r"[?&]sig=(?P<secret>[A-Za-z0-9%+/=]{20,})")),
+    _rule("aws-access-key", "akia asia abia acca a3t",
+          r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Z0-9])"),
+    _rule("aws-secret-key", "secret",
+          r"(?i)(?:aws_?secret_?(?:access_?)?key|secret_?access_?key)[\"'\]]?\s*(?:=|:|=>|,)\s*[\"']?"
+          r"(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"),
+    _rule("aws-session-token", "session_token sessiontoken security_token securitytoken",
+          r"(?i)(?:aws_?session_?token|security_?token)[\"'\]]?\s*(?:=|:|=>)\s*[\"']?"
+          r"(?P<secret>[A-Za-z0-9/+=]{64,})"),
+    _rule("github-token", "ghp_ gho_ ghu_ ghs_ ghr_ github_pat_",
+          _B + r"(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})" + _E),
+    _rule("gitlab-token", "glpat- gldt- glft- glsoat- glrt- glptt- glcbt- glimt- glagent- gloas-",
+          _B + r"(?:glpat|gldt|glft|glsoat|glrt|glptt|glcbt|glimt|glagent|gloas)-[A-Za-z0-9_\-]{20,}"),
+    _rule("slack-token", "xox xapp-", _B + r"(?:xox[abposre]-[A-Za-z0-9\-]{10,}|xapp-\d-[A-Za-z0-9\-]{10,})"),
+    _rule("slack-webhook", "hooks.slack.com",
+          r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[A-Za-z0-9/_\-]{16,})"),
+    _rule("stripe-key", "_live_ _test_ whsec_",
+          _B + r"(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,})" + _E),
+    _rule("google-api-key", "aiza", _B + r"AIza[0-9A-Za-z_\-]{35}" + _E),
+    _rule("google-oauth", "gocspx- ya29. 1//0",
+          _B + r"(?:GOCSPX-[A-Za-z0-9_\-]{20,}|ya29\.[0-9A-Za-z_\-]{20,}|1//0[0-9A-Za-z_\-]{30,})"),
+    _rule("anthropic-key", "sk-ant-", _B + r"sk-ant-[a-z0-9]{2,10}-[A-Za-z0-9_\-]{20,}"),
+    _rule("openai-key", "sk-",
+          _B + r"(?:sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_\-]{20,}|sk-[A-Za-z0-9]{32,})" + _E),
+    _rule("jwt", "eyj", _B + r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*"),
+    _rule("npm-token", "npm_ _auth",
+          r"(?:" + _B + r"npm_[A-Za-z0-9]{36}" + _E + r"|_auth(?:Token)?\s*=\s*(?P<secret>[^\s\"']{8,}))",
+          check=_not_placeholder),
+    _rule("pypi-token", "pypi-age", _B + r"pypi-AgE[A-Za-z0-9_\-]{50,}"),
+    _rule("sendgrid-key", "sg.", _B + r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}" + _E),
+    _rule("azure-key", "accountkey sharedaccesskey sharedsecretvalue primarykey secondarykey",
+          r"(?i)(?:AccountKey|SharedAccessKey|SharedSecretValue|PrimaryKey|SecondaryKey)\s*=\s*"
+          r"(?P<secret>[A-Za-z0-9+/]{20,}={0,2})"),
+    _rule("azure-sas", "sig=", r"[?&]sig=(?P<secret>[A-Za-z0-9%+/=]{20,})"),
     # ADO.NET / JDBC / ODBC strings: key=value pairs between semicolons
-    TokenRule("connection-string-password", ("password", "pwd"), _r(
-        r"(?i)(?<=;)\s*(?:password|pwd)\s*=\s*(?P<secret>[^;\"'\s<>{}()]{3,200})"
-        r"|\b(?:password|pwd)\s*=\s*(?P<secret2>[^;\"'\s<>{}()]{3,200})\s*;"), check=_not_placeholder),
-    TokenRule("url-password", ("://",), _r(
-        r"\b[A-Za-z][A-Za-z0-9+.\-]{1,30}://[^\s:/?#@\"'<>]{1,200}:(?P<secret>[^\s/?#@\"'<>]{1,200})@"
-        r"[^\s/?#@\"'<>]"),
-        check=_not_placeholder),
-    TokenRule("basic-auth", ("basic", "-u ", "--user"), _r(
-        r"(?:(?i:authorization)[\"']?\s*[:=]\s*[\"']?(?i:basic)\s+(?P<secret>[A-Za-z0-9+/]{8,}={0,2})"
-        r"|(?<!\S)(?:-u|--user)\s+[\"']?[^\s:\"']{1,200}:(?P<secret2>[^\s\"'@]{4,}))"), check=_not_placeholder),
-    TokenRule("bearer-token", ("bearer",), _r(r"\b(?i:bearer)\s+(?P<secret>[A-Za-z0-9._~+/\-]{20,}=*)"), check=_has_digit),
-    TokenRule("secret-assignment", ("password", "passwd", "secret", "token", "apikey", "api_key", "privatekey", "private_key"), _r(
-        r"<(?P<tag>[\w:\-]{0,60}(?i:password|passwd|secret|token|apikey|api_key|privatekey|private_key))>"
-        r"[ \t]*(?P<secret>[^<\s][^<\n]{0,500}?)[ \t]*</(?P=tag)>"), priority=1, check=_not_placeholder),
+    _rule("connection-string-password", "password pwd",
+          r"(?i)(?<=;)\s*(?:password|pwd)\s*=\s*(?P<secret>[^;\"'\s<>{}()]{3,200})"
+          r"|\b(?:password|pwd)\s*=\s*(?P<secret2>[^;\"'\s<>{}()]{3,200})\s*;", check=_not_placeholder),
+    _rule("url-password", "://",
+          r"\b[A-Za-z][A-Za-z0-9+.\-]{1,30}://[^\s:/?#@\"'<>]{1,200}:(?P<secret>[^\s/?#@\"'<>]{1,200})@"
+          r"[^\s/?#@\"'<>]", check=_not_placeholder),
+    _rule("basic-auth", "basic -u --user",
+          r"(?:(?i:authorization)[\"']?\s*[:=]\s*[\"']?(?i:basic)\s+(?P<secret>[A-Za-z0-9+/]{8,}={0,2})"
+          r"|(?<!\S)(?:-u|--user)\s+[\"']?[^\s:\"']{1,200}:(?P<secret2>[^\s\"'@]{4,}))", check=_not_placeholder),
+    _rule("bearer-token", "bearer", r"\b(?i:bearer)\s+(?P<secret>[A-Za-z0-9._~+/\-]{20,}=*)", check=_has_digit),
+    _rule("secret-assignment", "password passwd secret token apikey api_key privatekey private_key",
+          r"<(?P<tag>[\w:\-]{0,60}(?i:password|passwd|secret|token|apikey|api_key|privatekey|private_key))>"
+          r"[ \t]*(?P<secret>[^<\s][^<\n]{0,500}?)[ \t]*</(?P=tag)>", priority=1, check=_not_placeholder),
 )
 
 

@@ -50,7 +50,9 @@ def occurrences(text: str, value: str, lo: int = 0, hi: int | None = None) -> It
     i = text.find(value, lo, hi)
     while i != -1:
         j = i + len(value)
-        if not (word_start and i > 0 and _is_word(text[i - 1])) and not (word_end and j < len(text) and _is_word(text[j])):
+        glued_left = word_start and i > 0 and _is_word(text[i - 1])
+        glued_right = word_end and j < len(text) and _is_word(text[j])
+        if not glued_left and not glued_right:
             yield i, j
         i = text.find(value, i + 1, hi)
 
