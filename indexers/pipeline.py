@@ -363,7 +363,7 @@ class Pipeline:
         for doc, payload in payloads:
             self.catalog.update_document_meta(
                 doc.doc_id, meta_hash=doc.meta_hash(groups), updated_at=doc.updated_at,
-                version=doc.version, author=doc.author, owner=payload["owner"], url=doc.url,
+                version=doc.version, author=payload["author"], owner=payload["owner"], url=doc.url,
                 title=payload["doc_title"], status=payload["status"],
             )
         report.meta_updated = len(payloads)
@@ -401,6 +401,8 @@ class Pipeline:
             front["owner"] = owner if isinstance(owner, str) and _OWNER_HANDLE.fullmatch(owner) else None
         payload = doc_payload(doc, groups, front, self.embedder.model_id)
         payload["doc_title"] = self.redactor.redact_value(payload["doc_title"], pii=self._pii)
+        if self._pii:  # a commit author's e-mail is personal data too
+            payload["author"] = self.redactor.redact_value(payload["author"], pii=True)
         owner, deprecated = self._overrides.get(doc.doc_id, (None, False))
         return apply_override(payload, owner, deprecated)
 
@@ -417,7 +419,7 @@ class Pipeline:
             "doc_id": doc.doc_id, "path": doc.path, "kind": doc.kind, "language": doc.language,
             "title": payload.get("doc_title"), "content_hash": doc.content_hash,
             "meta_hash": doc.meta_hash(payload["access_groups"]), "updated_at": doc.updated_at,
-            "version": doc.version, "author": doc.author, "owner": payload.get("owner"),
+            "version": doc.version, "author": payload.get("author"), "owner": payload.get("owner"),
             "url": doc.url, "status": payload.get("status", "active"), "chunk_count": len(item.chunks),
             "chunk_strategy": item.strategy[:20], "model_id": self.embedder.model_id,
             "redaction_key": self._redaction_key,

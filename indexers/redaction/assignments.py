@@ -43,9 +43,10 @@ PLACEHOLDER_WORDS = frozenset({
     "string | null",
 })
 _PLACEHOLDER_START = re.compile(
-    r"(?i)(?:[$<{%]|!\w|&\w|\*\w|\[redacted:|(?:your|my|enter|insert|replace|put|add)[-_ ]|enc\[|vault:|arn:aws|"
+    r"(?i)(?:[$<{%]|\[redacted:|(?:your|my|enter|insert|replace|put|add)[-_ ]|enc\[|vault:|arn:aws|"
     r"(?-i:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)$|X-[A-Za-z\-]+$|.*(?:\.\.\.|…)$|ref\+|op://|sm://|secret://|"
     r"projects/[^/\s]+/secrets/|env\(|process\.env|os\.environ|getenv|import\.meta)")
+_YAML_NODE = re.compile(r"[!&*][A-Za-z]")
 _FILLER = re.compile(r"[*xX.\-_#•?]+")
 
 MAX_VALUE = 1000
@@ -177,6 +178,8 @@ def _line_spans(line: str, style: str) -> Iterator[tuple[int, int]]:
             continue
         if not quoted and value[0] in "([{" or (not quoted and "(" in value):
             continue
+        if not quoted and style == "config" and _YAML_NODE.match(value):
+            continue  # a YAML tag, anchor or alias (``!vault |``, ``*db_password``), not a value
         yield start, end
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from assistant.settings import SecretsSettings
 from indexers.redaction.assignments import assignment_spans
 from indexers.redaction.detect_secrets_scan import detect_secrets_spans
 from indexers.redaction.paths import SecretPaths
@@ -64,8 +65,8 @@ class Redactor:
         self.paths = SecretPaths(list(skip_paths), list(allow_paths))
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Redactor:
-        """From ``assistant.settings.SecretsSettings``."""
+    def from_settings(cls, settings: SecretsSettings) -> Redactor:
+        """The run's redactor from ``SOURCEWISE_SECRETS__*``."""
         return cls(scan=settings.scan, pii_default=settings.pii_default,
                    skip_paths=settings.skip_paths, allow_paths=settings.allow_paths)
 

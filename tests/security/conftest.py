@@ -12,6 +12,7 @@ import pytest
 
 from assistant.container import build
 from assistant.settings import load_settings
+from indexers.pipeline import RunReport
 from indexers.runner import index_source
 from tests.security.leaks import catalog_strings, strings_in
 from tests.security.secret_corpus import Planted, build_secret_repo
@@ -24,7 +25,7 @@ class Indexed:
     home: Path
     repo: Path
     planted: Planted
-    report: object  # indexers.pipeline.RunReport
+    report: RunReport
     points: list[dict]  # every payload in the store after the run
 
     @property

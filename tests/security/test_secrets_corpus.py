@@ -37,11 +37,11 @@ def test_no_secret_in_any_payload_field_or_catalog_row(indexed: Indexed) -> None
 
 def test_secret_files_are_per_item_failures_and_never_documents(indexed: Indexed) -> None:
     report = indexed.report
-    failures = {f.path: f for f in report.failures if f.reason == "secret-path"}  # type: ignore[attr-defined]
+    failures = {f.path: f for f in report.failures if f.reason == "secret-path"}
     assert set(failures) == set(indexed.planted.skipped_paths)
     for path, rule in indexed.planted.skipped_paths.items():
         assert failures[path].message.startswith(f"{rule} file"), failures[path]
-    assert report.skipped["secret-path"] == len(indexed.planted.skipped_paths)  # type: ignore[attr-defined]
+    assert report.skipped["secret-path"] == len(indexed.planted.skipped_paths)
     stored = {p["path"] for p in indexed.points}
     assert not stored & set(indexed.planted.skipped_paths)
     assert ".env.example" in stored  # documented placeholders are allowed (and scanned)
@@ -65,7 +65,7 @@ def test_redactions_are_counted_per_file_and_stored_as_rows(indexed: Indexed) ->
     from assistant.catalog.db import Database
     from assistant.catalog.redactions import RedactionLog
 
-    redactions = indexed.report.redactions  # type: ignore[attr-defined]
+    redactions = indexed.report.redactions
     settings = dict(redactions["config/settings.py"])
     assert settings["aws-access-key"] == 1 and settings["aws-secret-key"] == 1
     assert settings["secret-assignment"] == 3  # PASSWORD, SECRET_KEY, TWILIO_AUTH_TOKEN
@@ -81,7 +81,7 @@ def test_redactions_are_counted_per_file_and_stored_as_rows(indexed: Indexed) ->
     by_file: dict[str, dict[str, int]] = {}
     for r in rows:
         by_file.setdefault(r.path, {})[r.rule] = r.count
-        assert r.kind == "secret" and r.version == indexed.report.version  # type: ignore[attr-defined]
+        assert r.kind == "secret" and r.version == indexed.report.version
     assert by_file == {path: dict(c) for path, c in redactions.items()}
     key_line = next(i for i, line in enumerate(indexed.planted.files["docs/runbook.md"].split("\n"), 1)
                     if "BEGIN OPENSSH" in line)

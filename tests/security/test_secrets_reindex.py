@@ -31,7 +31,9 @@ RND = random.Random()
 
 
 def rs(n: int, alphabet: str = string.ascii_letters + string.digits) -> str:
-    return "".join(RND.choice(alphabet) for _ in range(n - 2)) + RND.choice(string.ascii_letters) + "7"
+    """Random, from ``alphabet``, with a letter and a digit so no rule takes it for a word."""
+    letters = [c for c in alphabet if c.isalpha()]
+    return "".join(RND.choice(alphabet) for _ in range(n - 2)) + RND.choice(letters) + "7"
 
 
 def stored(home: Path) -> str:

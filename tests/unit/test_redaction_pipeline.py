@@ -53,7 +53,7 @@ def doc(path: str, body: str, kind: str = "docs", title: str | None = None, vers
     language = {"md": "markdown", "py": "python", "yaml": "yaml"}.get(path.rsplit(".", 1)[-1])
     return Document(doc_id=f"app:{path}", source="app", path=path, kind=kind, content_hash=sha256_text(body),  # type: ignore[arg-type]
                     updated_at=datetime(2024, 1, 1, tzinfo=UTC), version=version, loader=lambda: body,
-                    title=title, language=language)
+                    title=title, language=language, author="Ann Author <ann@example.org>")
 
 
 class ListSource:
@@ -172,6 +172,8 @@ def test_personal_data_per_source_option(world: World) -> None:
     payload = world.store.points()[0].payload
     assert "bob.smith" not in payload["text"] and "555 0134" not in payload["text"]
     assert payload["owner"] == "jane.doe@example.org"  # an owner handle routes flags; it is not content
+    assert payload["author"] == "Ann Author <[REDACTED:email]>"
+    assert world.catalog.documents(row.id)[0].author == "Ann Author <[REDACTED:email]>"
     assert RedactionLog(world.db).for_source(row.id)[0].kind == "pii"
     world.catalog.update_source(row.id, options={**row.options, "redact_pii": False})
     third, _ = world.index(docs)

@@ -19,8 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def rs(n: int, alphabet: str = string.ascii_letters + string.digits) -> str:
+    """Random, from ``alphabet``, with a letter and a digit so no rule takes it for a word."""
     out = "".join(RND.choice(alphabet) for _ in range(n - 2))
-    return out + RND.choice(string.ascii_letters) + RND.choice(string.digits)
+    return out + RND.choice([c for c in alphabet if c.isalpha()]) + RND.choice(string.digits)
+
+
+def digits(n: int) -> str:
+    return "".join(RND.choice(string.digits) for _ in range(n))
 
 
 B64 = string.ascii_letters + string.digits + "+/"
@@ -40,8 +45,8 @@ CASES = [
     ("github-token", "ci.yml", "  token: {s}", "gh" + "p_" + rs(36)),
     ("github-token", "notes.md", "use {s} for the bot", "github_" + "pat_" + rs(22) + "_" + rs(59)),
     ("gitlab-token", "ci.sh", 'curl -H "PRIVATE-TOKEN: {s}" https://x', "glp" + "at-" + rs(20, URLSAFE)),
-    ("slack-token", "a.js", 'const slack = new WebClient("{s}");', "xo" + "xb-" + rs(11, string.digits) + "-"
-     + rs(13, string.digits) + "-" + rs(24)),
+    ("slack-token", "a.js", 'const slack = new WebClient("{s}");', "xo" + "xb-" + digits(11) + "-"
+     + digits(13) + "-" + rs(24)),
     ("slack-webhook", "README.md", "posts to https://hooks.slack.com/services/{s}",
      "T" + rs(8, string.ascii_uppercase) + "/B" + rs(10, string.ascii_uppercase) + "/" + rs(24)),
     ("stripe-key", "pay.rb", 'Stripe.api_key = "{s}"', "sk_" + "live_" + rs(24)),
@@ -75,8 +80,7 @@ CASES = [
     ("secret-assignment", "runbook.md", "The root password is `{s}` for now.", rs(14)),
     ("secret-assignment", "Main.java", 'String apiKey = "{s}";', rs(32)),
     ("discord-token", "bot.py", 'client.run("{s}")', "M" + rs(23) + "." + rs(6) + "." + rs(27)),
-    ("telegram-token", "bot.py", 'Bot("{s}")', "".join(RND.choice(string.digits) for _ in range(9)) + ":"
-     + rs(35, URLSAFE)),
+    ("telegram-token", "bot.py", 'Bot("{s}")', digits(9) + ":" + rs(35, URLSAFE)),
     ("mailchimp-key", "mc.py", 'MailChimp("{s}")', rs(32, HEX) + "-us12"),
 ]
 
