@@ -19,7 +19,6 @@ from typing import Any
 
 from assistant.settings import SecretsSettings
 from indexers.redaction.assignments import assignment_spans
-from indexers.redaction.detect_secrets_scan import detect_secrets_spans
 from indexers.redaction.paths import SecretPaths
 from indexers.redaction.pii import pii_spans
 from indexers.redaction.secret_rules import secret_spans
@@ -90,6 +89,10 @@ class Redactor:
         """``text`` with every secret (and, with ``pii``, personal data) replaced."""
         spans: list[Span] = []
         if self.scan:
+            # imported on first use: detect-secrets pulls in requests, and every CLI command
+            # imports the pipeline
+            from indexers.redaction.detect_secrets_scan import detect_secrets_spans
+
             spans += secret_spans(text)
             spans += detect_secrets_spans(text, path)
             spans += assignment_spans(text, language)
