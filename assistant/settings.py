@@ -352,6 +352,26 @@ class SecretsSettings(BaseModel):
     """What never reaches the index: secret-bearing paths skipped, secrets and (where a
     source's classification asks) personal data redacted before embedding."""
 
+    scan: bool = Field(
+        default=True,
+        description="Redact secrets (detect-secrets' detectors plus Sourcewise's rules) from every "
+        "document's text before it is chunked and embedded.",
+    )
+    skip_paths: list[str] = Field(
+        default_factory=list,
+        description="Extra gitignore-style globs of files never indexed (reason `secret-path`), on top of "
+        "the built-in ones (.env*, id_rsa, *.pem, *.key, .aws/credentials, kubeconfig, *.tfstate ...).",
+    )
+    allow_paths: list[str] = Field(
+        default_factory=list,
+        description="Globs indexed even though a secret-path rule matches them; their text is still redacted.",
+    )
+    pii_default: bool = Field(
+        default=False,
+        description="Also redact personal data (e-mail, phone, US SSN, UK NI number, IBAN, card number) in "
+        "sources that were not given `--redact-pii` or `--no-redact-pii`.",
+    )
+
 
 class AuthSettings(BaseModel):
     """Who may sign in and how: OAuth allow-lists, trusted proxies for header auth,

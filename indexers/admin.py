@@ -29,13 +29,15 @@ def check_name(name: str) -> str:
 
 def add_source(container: Any, name: str, kind: str, location: str, *, actor: str, ref: str | None = None,
                groups: Sequence[str] = (), include: Sequence[str] = (), exclude: Sequence[str] = (),
-               browse_url: str | None = None, door: Door = "web") -> SourceRow:
+               browse_url: str | None = None, door: Door = "web",
+               redact_pii: bool | None = None) -> SourceRow:
     """Register a source after checking that it can work and may be read; index it separately.
 
     ``door``: ``"cli"`` for the local admin (any readable path), ``"web"`` (the default,
     for every remote door) only under ``indexing.allowed_roots``. Clone URLs pass the
     fetch guard and ``git ls-remote``; local repos must open and resolve ``ref``. Nothing
     reaches the catalog when a check fails (the refusal is audited as ``source.refused``).
+    ``redact_pii``: redact personal data from its text (``None``: the settings default).
     """
     name = check_name(name)
     location = (location or "").strip()
@@ -51,6 +53,8 @@ def add_source(container: Any, name: str, kind: str, location: str, *, actor: st
     options: dict[str, Any] = {"include": list(include), "exclude": list(exclude), "added_via": door}
     if browse_url:
         options["browse_url"] = browse_url
+    if redact_pii is not None:
+        options["redact_pii"] = bool(redact_pii)
     fmt = None
     if kind == "wiki":
         fmt = options["format"] = "git" if is_clone_url(location) else detect_wiki_format(location)
@@ -63,13 +67,15 @@ def add_source(container: Any, name: str, kind: str, location: str, *, actor: st
         raise
     container.catalog.add_source(name, kind, location, ref=ref, access_groups=list(groups), options=options)
     container.audit.record(actor, "source.add", name, {"kind": kind, "location": location, "ref": ref,
-                                                        "groups": list(groups), "via": door})
+                                                        "groups": list(groups), "via": door,
+                                                        "redact_pii": redact_pii})
     return container.catalog.get_source(name)
 
 
 def update_source(container: Any, name: str, *, actor: str, ref: str | None = None,
-                  groups: Sequence[str] | None = None) -> SourceRow:
-    """Change a source's ref or access groups (a re-index applies them)."""
+                  groups: Sequence[str] | None = None, redact_pii: bool | None = None) -> SourceRow:
+    """Change a source's ref, access groups or personal-data redaction (a re-index
+    applies them; changing ``redact_pii`` re-processes every document of the source)."""
     row = container.catalog.get_source(name)
     fields: dict[str, Any] = {}
     if ref is not None:
@@ -78,10 +84,15 @@ def update_source(container: Any, name: str, *, actor: str, ref: str | None = No
         fields["ref"] = ref
     if groups is not None:
         fields["access_groups"] = list(groups)
+    if redact_pii is not None:
+        fields["options"] = {**(row.options or {}), "redact_pii": bool(redact_pii)}
     if not fields:
-        raise ConfigError("nothing to change: give a ref and/or groups")
+        raise ConfigError("nothing to change: give a ref, groups or --redact-pii/--no-redact-pii")
     container.catalog.update_source(row.id, **fields)
-    container.audit.record(actor, "source.update", name, {k: v for k, v in fields.items()})
+    audit = {k: v for k, v in fields.items() if k != "options"}
+    if redact_pii is not None:
+        audit["redact_pii"] = bool(redact_pii)
+    container.audit.record(actor, "source.update", name, audit)
     return container.catalog.get_source(name)
 
 

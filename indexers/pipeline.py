@@ -1,4 +1,7 @@
-"""The one writer: plan (hash gate) -> chunk -> embed -> store -> catalog -> sweep.
+"""The one writer: plan (hash gate) -> redact -> chunk -> embed -> store -> catalog -> sweep.
+
+Files that hold credentials are never read (``secret-path``) and every other text is
+redacted (``indexers.redaction``) before anything is derived from it.
 
 Crash safety comes from ordering. Before a batch's points go to the store its document
 ids are marked pending in the catalog; the store is flushed before the catalog records
@@ -13,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import time
 from collections import Counter
@@ -30,6 +34,7 @@ from assistant.store.base import VectorStore
 from indexers.chunking.languages import is_prose
 from indexers.chunking.select import chunk_text
 from indexers.payload import apply_override, chunk_payload, doc_payload, effective_groups, embed_text
+from indexers.redaction import Redaction, Redactor
 from indexers.sources.base import Source
 from indexers.sources.frontmatter import front_matter_fields, split_front_matter
 
@@ -52,6 +57,11 @@ def crash_point(name: str) -> None:
 
 
 _crash_counts: Counter[str] = Counter()
+_OWNER_HANDLE = re.compile(r"@[\w./\-]+|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+
+
+def _secret_path_message(rule: str) -> str:
+    return f"{rule} file: never indexed (allow it with SOURCEWISE_SECRETS__ALLOW_PATHS if it holds no secret)"
 
 
 class ProgressSink(Protocol):
@@ -92,6 +102,7 @@ class RunReport:
     embed_seconds: float = 0.0
     error: str | None = None
     failures: list[ItemFailure] = field(default_factory=list)
+    redactions: dict[str, Counter[str]] = field(default_factory=dict)  # path -> rule -> count
 
     @property
     def embed_share(self) -> float:
@@ -103,6 +114,8 @@ class RunReport:
             "meta_updated": self.meta_updated, "deleted": self.deleted, "skipped": dict(self.skipped),
             "chunks": self.chunks, "fallback": dict(self.fallback), "embedded": self.embedded,
             "recovered": self.recovered, "history_commits": self.history_commits,
+            "redacted": dict(sum(self.redactions.values(), Counter())),
+            "redactions": {path: dict(c) for path, c in sorted(self.redactions.items())},
         }
 
 
@@ -112,6 +125,7 @@ class _Prepared:
     payload: dict[str, Any]
     chunks: tuple[Chunk, ...]
     strategy: str
+    redaction: Redaction
 
 
 class Pipeline:
@@ -127,6 +141,7 @@ class Pipeline:
         batch_docs: int = 64,
         chunk_max_chars: int = 1500,
         progress: ProgressSink | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -135,6 +150,9 @@ class Pipeline:
         self.batch_docs = batch_docs
         self.chunk_max_chars = chunk_max_chars
         self.progress = progress or NullProgress()
+        self.redactor = redactor or Redactor()  # secrets are redacted unless settings say otherwise
+        self._pii = False
+        self._redaction_key = self.redactor.key(False)
         self._collection_ready = False
         self._overrides: dict[str, tuple[str | None, bool]] = {}
 
@@ -146,6 +164,8 @@ class Pipeline:
         run_id = self.catalog.start_run(row.id)
         self._collection_ready = False
         self._overrides = self.catalog.doc_overrides()
+        self._pii = self.redactor.pii_for(row.options)
+        self._redaction_key = self.redactor.key(self._pii)
         try:
             report.recovered = self._recover(row)
             self._run(row, source, report, full)
@@ -170,6 +190,9 @@ class Pipeline:
             if isinstance(item, ItemFailure):
                 report.failures.append(item)
                 report.skipped[item.reason] += 1
+            elif (rule := self.redactor.path_rule(item.path)) is not None:  # never read, and gone if indexed
+                report.failures.append(ItemFailure(item.path, "secret-path", _secret_path_message(rule)))
+                report.skipped["secret-path"] += 1
             else:
                 docs[item.doc_id] = item
             self.progress.advance("scan")
@@ -188,7 +211,8 @@ class Pipeline:
             if state is None:
                 report.new += 1
                 to_embed.append(doc)
-            elif full or state.content_hash != doc.content_hash or state.model_id != model_id:
+            elif (full or state.content_hash != doc.content_hash or state.model_id != model_id
+                  or state.redaction_key != self._redaction_key):  # cleaned by other rules: redo
                 report.changed += 1
                 to_embed.append(doc)
             elif state.meta_hash != doc.meta_hash(groups):
@@ -256,13 +280,18 @@ class Pipeline:
         self.progress.finish("embed")
 
     def _prepare(self, doc: Document, groups: list[str]) -> _Prepared:
-        text = doc.read_text()
-        payload = self._payload(doc, groups, text)
+        original = doc.read_text()
+        if (rule := self.redactor.text_path_rule(doc.path, original)) is not None:
+            raise ItemError("secret-path", _secret_path_message(rule))
+        # Redact once, before anything is derived: chunks, titles, symbols, vectors.
+        redaction = self.redactor.redact(original, path=doc.path, language=doc.language, pii=self._pii)
+        text = redaction.text
+        payload = self._payload(doc, groups, text, original)
         result = chunk_text(text, doc.path, doc.language, max_chars=self.chunk_max_chars)
         if not result.chunks:
             raise ItemError("empty", "no text to index")
         return _Prepared(doc, payload, result.chunks, result.strategy if not result.fallback_reason
-                         else f"window:{result.fallback_reason}")
+                         else f"window:{result.fallback_reason}", redaction)
 
     def _write_batch(
         self, row: SourceRow, prepared: list[_Prepared], states: dict[str, DocState], report: RunReport
@@ -302,7 +331,9 @@ class Pipeline:
             if item.strategy.startswith("window:"):
                 report.fallback[item.strategy.split(":", 1)[1]] += 1
             report.chunks += len(item.chunks)
-            records.append((self._doc_fields(item), chunk_rows))
+            if item.redaction.hits:
+                report.redactions[item.doc.path] = item.redaction.counts()
+            records.append((self._doc_fields(item), chunk_rows, item.redaction.rows()))
 
         for start in range(0, len(points), 256):
             self.store.upsert(points[start : start + 256])
@@ -320,10 +351,11 @@ class Pipeline:
         payloads: list[tuple[Document, dict[str, Any]]] = []
         for doc in docs:
             try:
-                text = doc.read_text() if is_prose(doc.language) else ""
+                original = doc.read_text() if is_prose(doc.language) else ""
             except ItemError:
-                text = ""
-            payload = self._payload(doc, groups, text)
+                original = ""
+            text = self.redactor.redact(original, path=doc.path, language=doc.language, pii=self._pii).text
+            payload = self._payload(doc, groups, text, original)
             self.store.set_doc_payload(doc.doc_id, payload)
             payloads.append((doc, payload))
         if docs:
@@ -331,7 +363,7 @@ class Pipeline:
         for doc, payload in payloads:
             self.catalog.update_document_meta(
                 doc.doc_id, meta_hash=doc.meta_hash(groups), updated_at=doc.updated_at,
-                version=doc.version, author=doc.author, owner=payload["owner"], url=doc.url,
+                version=doc.version, author=payload["author"], owner=payload["owner"], url=doc.url,
                 title=payload["doc_title"], status=payload["status"],
             )
         report.meta_updated = len(payloads)
@@ -360,8 +392,17 @@ class Pipeline:
             fields.update(last_indexed_at=utcnow(), last_version=report.version)
         self.catalog.update_source(row.id, **fields)
 
-    def _payload(self, doc: Document, groups: list[str], text: str) -> dict[str, Any]:
-        payload = doc_payload(doc, groups, self._front_matter(doc, text), self.embedder.model_id)
+    def _payload(self, doc: Document, groups: list[str], text: str, original: str | None = None) -> dict[str, Any]:
+        """From the redacted ``text``; an owner handle redacted as personal data (an
+        e-mail) comes from the ``original`` front matter: owners are routing, not content."""
+        front = self._front_matter(doc, text)
+        if original is not None and original != text and "REDACTED:" in str(front.get("owner") or ""):
+            owner = self._front_matter(doc, original).get("owner")
+            front["owner"] = owner if isinstance(owner, str) and _OWNER_HANDLE.fullmatch(owner) else None
+        payload = doc_payload(doc, groups, front, self.embedder.model_id)
+        payload["doc_title"] = self.redactor.redact_value(payload["doc_title"], pii=self._pii)
+        if self._pii:  # a commit author's e-mail is personal data too
+            payload["author"] = self.redactor.redact_value(payload["author"], pii=True)
         owner, deprecated = self._overrides.get(doc.doc_id, (None, False))
         return apply_override(payload, owner, deprecated)
 
@@ -378,7 +419,8 @@ class Pipeline:
             "doc_id": doc.doc_id, "path": doc.path, "kind": doc.kind, "language": doc.language,
             "title": payload.get("doc_title"), "content_hash": doc.content_hash,
             "meta_hash": doc.meta_hash(payload["access_groups"]), "updated_at": doc.updated_at,
-            "version": doc.version, "author": doc.author, "owner": payload.get("owner"),
+            "version": doc.version, "author": payload.get("author"), "owner": payload.get("owner"),
             "url": doc.url, "status": payload.get("status", "active"), "chunk_count": len(item.chunks),
             "chunk_strategy": item.strategy[:20], "model_id": self.embedder.model_id,
+            "redaction_key": self._redaction_key,
         }

@@ -8,6 +8,7 @@ from typing import Any
 from assistant.catalog.schema import SourceRow
 from assistant.errors import ConfigError
 from indexers.pipeline import Pipeline, ProgressSink, RunReport
+from indexers.redaction import Redactor
 from indexers.sources.factory import make_source
 
 
@@ -25,6 +26,6 @@ def index_source(container: Any, name: str | SourceRow, *, full: bool = False,
         pipeline = Pipeline(
             container.catalog, container.store, container.embedder, container.sparse,
             batch_docs=settings.indexing.docs_batch, chunk_max_chars=settings.indexing.chunk_max_chars,
-            progress=progress,
+            progress=progress, redactor=Redactor.from_settings(settings.secrets),
         )
         return pipeline.index(row, make_source(row, settings, container.catalog), full=full)

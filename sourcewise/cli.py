@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from assistant.catalog.redactions import RedactionLog
 from assistant.errors import ConfigError, SourcewiseError
 from assistant.retrieval.search import HybridSearcher
 from indexers import admin
@@ -23,7 +24,7 @@ from sourcewise.eval_cli import register as register_eval
 from sourcewise.options import parse_groups
 from sourcewise.people_cli import register as register_people
 from sourcewise.progress import RichProgress
-from sourcewise.reports import print_report, status_table
+from sourcewise.reports import print_redactions, print_report, status_table
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sourcewise: answers from your code and docs.")
 source_app = typer.Typer(no_args_is_help=True, help="Add, change, list and remove sources.")
@@ -48,6 +49,10 @@ def source_add(
     include: Annotated[list[str], typer.Option("--include", help="Glob to include (repeatable).")] = [],
     exclude: Annotated[list[str], typer.Option("--exclude", help="Glob to exclude (repeatable).")] = [],
     browse_url: Annotated[Optional[str], typer.Option("--browse-url", help="URL template with {commit} and {path}.")] = None,
+    redact_pii: Annotated[Optional[bool], typer.Option(
+        "--redact-pii/--no-redact-pii",
+        help="Redact personal data (e-mail, phone, SSN, NI number, IBAN, card) from its text "
+             "(default: SOURCEWISE_SECRETS__PII_DEFAULT).")] = None,
 ) -> None:
     """Register a source (index it with `sourcewise index NAME`)."""
     given = [(k, v) for k, v in (("git", git), ("docs", docs), ("wiki", wiki)) if v is not None]
@@ -56,7 +61,8 @@ def source_add(
     kind, location = given[0]
     with open_container(write=True) as c:
         row = admin.add_source(c, name, kind, str(location), actor=cli_actor(), ref=ref, groups=parse_groups(groups),
-                               include=include, exclude=exclude, browse_url=browse_url, door="cli")
+                               include=include, exclude=exclude, browse_url=browse_url, door="cli",
+                               redact_pii=redact_pii)
     console.print(f"added {kind} source [bold]{name}[/bold] ({row.location}); run `sourcewise index {name}`")
 
 
@@ -65,11 +71,13 @@ def source_update(
     name: str,
     ref: Annotated[Optional[str], typer.Option("--ref", help="New branch, tag or commit.")] = None,
     groups: Annotated[Optional[str], typer.Option("--groups", help="New access groups.")] = None,
+    redact_pii: Annotated[Optional[bool], typer.Option(
+        "--redact-pii/--no-redact-pii", help="Turn personal-data redaction on or off for this source.")] = None,
 ) -> None:
-    """Change a source's ref or access groups (re-index to apply)."""
+    """Change a source's ref, access groups or personal-data redaction (re-index to apply)."""
     with open_container(write=True) as c:
         admin.update_source(c, name, actor=cli_actor(), ref=ref,
-                            groups=parse_groups(groups) if groups is not None else None)
+                            groups=parse_groups(groups) if groups is not None else None, redact_pii=redact_pii)
     console.print(f"updated {name}; run `sourcewise index {name}` to apply")
 
 
@@ -96,7 +104,8 @@ def source_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
         rows = c.catalog.list_sources()
     if as_json:
         print(json.dumps([{"name": r.name, "kind": r.kind, "location": r.location, "ref": r.ref,
-                           "groups": r.access_groups, "status": r.status} for r in rows], indent=2))
+                           "groups": r.access_groups, "status": r.status,
+                           "redact_pii": (r.options or {}).get("redact_pii")} for r in rows], indent=2))
         return
     for r in rows:
         console.print(f"{r.name}\t{r.kind}\t{r.location}\t{r.ref or 'HEAD'}\t{','.join(r.access_groups) or '-'}")
@@ -174,10 +183,13 @@ def status(
     with open_container() as c:
         rows = c.catalog.status()
         fails = {}
+        redacted = {}
         if failures:
+            log_ = RedactionLog(c.db)
             for src in c.catalog.list_sources():
                 run = c.catalog.last_run(src.id)
                 fails[src.name] = [(f.path, f.reason, f.message) for f in c.catalog.failures(run.id)] if run else []
+                redacted[src.name] = log_.for_source(src.id)
     if as_json:
         print(json.dumps([r.__dict__ | {"last_indexed_at": r.last_indexed_at.isoformat() if r.last_indexed_at else None}
                           for r in rows], indent=2))
@@ -187,6 +199,9 @@ def status(
         console.print(f"[bold]{name}[/bold]: {len(items)} failures")
         for path, reason, message in items:
             console.print(f"  {path}: {reason} {message}")
+    for name, found in redacted.items():
+        if found:
+            print_redactions(console, name, found)
 
 
 @app.command("shell")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 
+from assistant.catalog.redactions import RedactionInfo
 from assistant.catalog.repo import SourceStatus
 from indexers.pipeline import RunReport
 
@@ -43,6 +44,29 @@ def print_report(console: Console, r: RunReport) -> None:
             console.print(f"    {f.path}: {f.reason} {('- ' + f.message) if f.message else ''}")
         if len(r.failures) > 10:
             console.print(f"    … {len(r.failures) - 10} more (`sourcewise status --failures`)")
+    if r.redactions:
+        total = sum(sum(c.values()) for c in r.redactions.values())
+        console.print(f"  redacted {total} secrets in {len(r.redactions)} files (never stored; `sourcewise status "
+                      "--failures` lists them)", highlight=False)
+        for path, counts in sorted(r.redactions.items())[:10]:
+            console.print(f"    {path}: {_rule_counts(counts)}", highlight=False, markup=False)
+        if len(r.redactions) > 10:
+            console.print(f"    … {len(r.redactions) - 10} more files")
+
+
+def _rule_counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items()))
+
+
+def print_redactions(console: Console, name: str, items: list[RedactionInfo]) -> None:
+    """Per file of one source: which rules removed how much, on which lines (never what)."""
+    by_path: dict[str, list[RedactionInfo]] = {}
+    for item in items:
+        by_path.setdefault(item.path, []).append(item)
+    console.print(f"[bold]{name}[/bold]: {sum(i.count for i in items)} redactions in {len(by_path)} files")
+    for path, rows in by_path.items():
+        detail = ", ".join(f"{i.rule} {i.count} (L{', L'.join(map(str, i.lines[:5]))})" for i in rows)
+        console.print(f"  {path}@{rows[0].version[:12]}: {detail}", highlight=False, markup=False)
 
 
 def status_table(rows: list[SourceStatus]) -> Table:

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from assistant.catalog.db import Database
+from assistant.catalog.redaction_schema import RedactionRow
 from assistant.catalog.schema import (
     ChunkRow,
     DocOverrideRow,
@@ -37,6 +38,7 @@ class DocState:
     meta_hash: str
     chunk_count: int
     model_id: str
+    redaction_key: str | None = None  # the rules its text was cleaned with; None: before redaction
 
 
 @dataclass(frozen=True)
@@ -116,20 +118,24 @@ class Catalog:
             rows = s.execute(
                 select(
                     DocumentRow.doc_id, DocumentRow.content_hash, DocumentRow.meta_hash,
-                    DocumentRow.chunk_count, DocumentRow.model_id,
+                    DocumentRow.chunk_count, DocumentRow.model_id, DocumentRow.redaction_key,
                 ).where(DocumentRow.source_id == source_id)
             )
-            return {r[0]: DocState(r[1], r[2], r[3], r[4]) for r in rows}
+            return {r[0]: DocState(r[1], r[2], r[3], r[4], r[5]) for r in rows}
 
-    def record_documents(self, source_id: int, docs: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
-        """Replace document rows (and their chunk rows) and clear their pending marks."""
+    def record_documents(self, source_id: int, docs: Iterable[tuple[dict[str, Any], ...]]) -> None:
+        """Replace document rows (and their chunk and redaction rows) and clear their
+        pending marks. Each item is ``(fields, chunks)`` or ``(fields, chunks, redactions)``."""
         with self.db.session() as s:
-            for fields, chunks in docs:
+            for fields, chunks, *more in docs:
                 doc_id = fields["doc_id"]
                 s.execute(delete(DocumentRow).where(DocumentRow.doc_id == doc_id))
                 row = DocumentRow(source_id=source_id, indexed_at=utcnow(), **fields)
                 row.chunks = [ChunkRow(**c) for c in chunks]
                 s.add(row)
+                if more and more[0]:
+                    s.flush()
+                    s.add_all(RedactionRow(document_id=row.id, source_id=source_id, **r) for r in more[0])
                 s.execute(delete(PendingWriteRow).where(PendingWriteRow.doc_id == doc_id))
 
     def update_document_meta(self, doc_id: str, **fields: Any) -> None:

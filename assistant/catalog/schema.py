@@ -90,6 +90,8 @@ class DocumentRow(Base):
     chunk_strategy: Mapped[str | None] = mapped_column(String(20))
     model_id: Mapped[str] = mapped_column(String(300))
     indexed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the redaction rules the text was cleaned with (``Redactor.key``); NULL: before redaction
+    redaction_key: Mapped[str | None] = mapped_column(String(40))
 
     chunks: Mapped[list[ChunkRow]] = relationship(
         back_populates="document", cascade="all, delete-orphan", passive_deletes=True
