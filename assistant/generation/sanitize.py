@@ -44,6 +44,7 @@ _URL_START = re.compile(r"(?i)https?://|www\.")
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}")
 _NETLOC = re.compile(r"([A-Za-z0-9.-]{1,253})(?::\d{1,5})?")
 _APP_PATH = re.compile(r"/[A-Za-z0-9_-][^\s]*|#[\w-]+")
+_URL_RUN = re.compile(r"[^\s<>\\\"`]{0,2048}")
 _AUTHORITY = re.compile(r"[^/?#<>()\[\]{}\"'`\s|^*,;!]{0,300}")  # bounded: a host is <= 253 chars
 _PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 # Tags that load, run, submit or swallow text even without attributes.
@@ -339,7 +340,9 @@ class MarkupFilter:
         auth_start = start if scheme.lower() == "www." else end
         auth_end = _AUTHORITY.match(text, auth_start).end()  # type: ignore[union-attr]
         m = _NETLOC.fullmatch(text, auth_start, auth_end)
-        if m is not None and self.hosts.allows(m.group(1)):
+        run = _URL_RUN.match(text, start).end()  # type: ignore[union-attr]
+        whole = run >= len(text) or text[run].isspace()  # some renderers take "\\" and "<" into a URL
+        if m is not None and whole and self.hosts.allows(m.group(1)):
             return scheme
         self.removed += 1
         return scheme[:-3] + "\\://" if scheme.endswith("://") else scheme[:-1] + "\\."
