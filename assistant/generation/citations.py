@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from assistant.generation.sanitize import sanitize_markdown
 from assistant.models import Citation, Passage
 
 # "[1]", "[1, 3]", "[2;4]", and what small models write: "[Source 1]", "[source 2, 3]".
@@ -241,4 +242,5 @@ def render_sources(citations: Sequence[Citation], now: datetime) -> str:
             f"[{c.n}] {p.citation} ({p.kind}, last changed {p.updated_at.date().isoformat()}, "
             f"{humanize_age(p.age_days(now))} ago{flag})"
         )
-    return "Sources:\n" + "\n".join(lines) if lines else ""
+    # paths are data (a file may be called "![x](https:evil)"): shown as text, never rendered
+    return sanitize_markdown("Sources:\n" + "\n".join(lines)) if lines else ""
