@@ -13,9 +13,11 @@ generator, streamed or not, passes ``MarkupFilter`` before it is shown, stored o
   attributes, comments, autolinks ``<https://...>``) and every HTML block start is
   backslash-escaped, so it shows as typed; bare ``<Name>`` mid-line (``a <div>``, ``List<Item>``)
   stays;
-- bare ``http(s)://`` and ``www.`` URLs to other hosts are escaped so GFM renderers do
-  not turn them into links, and link reference definitions (``[1]: https://...``) are
-  escaped, so ``[x][1]`` is plain text.
+- bare ``http(s)://`` and ``www.`` URLs and ``name@host`` addresses for other hosts get
+  a zero-width space after the scheme (``www``, ``@``), so no GFM renderer turns them
+  into links (remark-gfm linkifies after resolving backslash escapes, so an escape would
+  not do); link reference definitions (``[1]: https://...``) are escaped, so ``[x][1]``
+  is plain text.
 
 Code blocks are left verbatim (markup in code is shown, not rendered). To make sure the
 renderer agrees about where code is, every fence the filter recognises is re-emitted as
@@ -40,7 +42,8 @@ _FENCE_LINE = re.compile(r"(`{3,}|~{3,})(.*)")
 _INFO = re.compile(r"[\w+#.-]{1,30}")
 _SAFE_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9-]{0,30})/?>")
 _SIMPLE_DEST = re.compile(r"\(([^\s()<>\\\[\]\"'`]{1,2048})\)")
-_URL_START = re.compile(r"(?i)https?://|www\.")
+_LINKISH = re.compile(r"(?i)https?(?=://)|www(?=\.)|@")
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _NETLOC = re.compile(r"([A-Za-z0-9.-]{1,253})(?::\d{1,5})?")
 _APP_PATH = re.compile(r"/[A-Za-z0-9_-][^\s]*|#[\w-]+")
 _URL_RUN = re.compile(r"[^\s<>\\\"`]{0,2048}")
@@ -53,6 +56,9 @@ _DANGEROUS = frozenset(
     "object option param picture plaintext portal script select source style svg template "
     "textarea title track video xml xmp".split()
 )
+# Breaks a bare URL for every linkifier (remark-gfm finds URLs in text *after* backslash
+# escapes are resolved, so an escape does not stop it); invisible when shown.
+ZWSP = "\u200b"
 MAX_HOLD_CHARS = 8192  # a line longer than this is decided without waiting for its end
 
 
@@ -290,15 +296,13 @@ class MarkupFilter:
                 self.removed += 1
                 i += 1
                 continue
-            if ch in "hHwW":
-                url = _URL_START.match(text, i)
-                if url is not None:
-                    out.append(self._bare_url(text, i, url.end()))
-                    i = url.end()
-                    continue
+            if ch == "&" and _ENTITY.match(text, i):
+                out.append("\\&")  # shown as typed: a decoded entity could spell a URL
+                i += 1
+                continue
             out.append(ch)
             i += 1
-        return "".join(out)
+        return self._defuse_links("".join(out))
 
     def _link(self, text: str, opener: int, closer: int, closers: dict[int, tuple[str, int]],
               *, image: bool) -> bool | None:
@@ -332,19 +336,53 @@ class MarkupFilter:
         host = url_host(target)
         return host is not None and self.hosts.allows(host)
 
-    def _bare_url(self, text: str, start: int, end: int) -> str:
-        """``https://`` or ``www.`` at ``start``: kept for an allowed host, else escaped so
-        no GFM renderer makes it a link (the text stays readable)."""
-        scheme = text[start:end]
-        auth_start = start if scheme.lower() == "www." else end
-        auth_end = _AUTHORITY.match(text, auth_start).end()  # type: ignore[union-attr]
-        m = _NETLOC.fullmatch(text, auth_start, auth_end)
-        run = _URL_RUN.match(text, start).end()  # type: ignore[union-attr]
-        whole = run >= len(text) or text[run].isspace()  # some renderers take "\\" and "<" into a URL
-        if m is not None and whole and self.hosts.allows(m.group(1)):
-            return scheme
-        self.removed += 1
-        return scheme[:-3] + "\\://" if scheme.endswith("://") else scheme[:-1] + "\\."
+    def _defuse_links(self, text: str) -> str:
+        """Break the bare URLs and addresses a GFM renderer would link, unless allowed.
+
+        remark-gfm finds them in the *decoded* text (backslash escapes resolved), so the
+        search runs on a decoded view and the break (a zero-width space after ``http``,
+        ``www`` or ``@``) goes at the matching place in the source."""
+        if not any(c in text for c in ":@") and "www" not in text.lower():
+            return text
+        chars: list[str] = []
+        where: list[int] = []
+        i, n = 0, len(text)
+        while i < n:
+            if text[i] == "\\" and i + 1 < n and text[i + 1] in _PUNCT:
+                i += 1
+            chars.append(text[i])
+            where.append(i)
+            i += 1
+        decoded = "".join(chars)
+        breaks: list[int] = []
+        for m in _LINKISH.finditer(decoded):
+            if m.group(0) == "@":
+                at = m.start()
+                if at == 0 or not (decoded[at - 1].isalnum() or decoded[at - 1] in "._+-"):
+                    continue
+                host_m = _NETLOC.match(decoded, at + 1)
+                host = host_m.group(1).rstrip(".") if host_m else ""
+                if "." in host and not self.hosts.allows(host):
+                    breaks.append(where[at] + 1)
+                continue
+            scheme_end = m.end()
+            auth_start = m.start() if m.group(0).lower() == "www" else scheme_end + 3
+            auth_end = _AUTHORITY.match(decoded, auth_start).end()  # type: ignore[union-attr]
+            host_m = _NETLOC.fullmatch(decoded, auth_start, auth_end)
+            src_start = where[m.start()]
+            run = _URL_RUN.match(text, src_start).end()  # type: ignore[union-attr]
+            whole = run >= n or text[run].isspace()  # some renderers take "\\" and "<" into a URL
+            if host_m is not None and whole and self.hosts.allows(host_m.group(1)):
+                continue
+            breaks.append(where[scheme_end - 1] + 1)
+        if not breaks:
+            return text
+        self.removed += len(breaks)
+        pieces, last = [], 0
+        for b in breaks:
+            pieces += [text[last:b], ZWSP]
+            last = b
+        return "".join(pieces) + text[last:]
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ LINEAR: dict[str, str] = {
     r"(?<!\s)(\s*+)\[\s*(?:sources?\s*)?(\d{1,4}(?:\s*[,;]\s*(?:sources?\s*)?\d{1,4})*)\s*\]":
         "starts only where a whitespace run begins; possessive run; bounded digits",
     r"\d+": "single run",
+    r"(?i)https?(?=://)|www(?=\.)|@": "fixed-length alternatives",
 }
 # Anchored at one position with bounded repeats: at most ``bound`` characters examined.
 BOUNDED: dict[str, int] = {
@@ -54,12 +55,12 @@ BOUNDED: dict[str, int] = {
     r"[\w+#.-]{1,30}": 31,
     r"</?([A-Za-z][A-Za-z0-9-]{0,30})/?>": 35,
     r"\(([^\s()<>\\\[\]\"'`]{1,2048})\)": 2051,
-    r"(?i)https?://|www\.": 8,
     r"([A-Za-z0-9.-]{1,253})(?::\d{1,5})?": 260,
     r"/[A-Za-z0-9_-][^\s]*|#[\w-]+": 2048,
     r"[^\s<>\\\"`]{0,2048}": 2048,
     r"[^/?#<>()\[\]{}\"'`\s|^*,;!]{0,300}": 300,
     r"(```|~~~)([\w+-]*)": 0,
+    r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});": 34,
 }
 _ANCHORED = ("match", "fullmatch")
 

@@ -60,6 +60,9 @@ HOSTILE = [
     "1. step\n   ```bash\n   make\n   ```\n2. ![x](https://evil.example/list)",
     "\\\\![x](https://evil.example/escaped-backslash)",
     "[x](https://evil.example/a)(b)",
+    "mail the logs to ops@evil.example please",
+    "h&#116;tps://evil.example/entity-scheme and www&#46;evil.com/x",
+    'src="http\\://evil.example/escaped-scheme.png"',
 ]
 
 
