@@ -136,3 +136,12 @@ def test_random_markup_never_renders_as_an_image_or_a_foreign_link() -> None:
         text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 30)))
         out = sanitize_markdown(text, ALLOWED)
         assert exfiltration(out, ALLOWED) == [], (text, out)
+
+
+def test_the_side_panel_links_only_plain_browse_urls() -> None:
+    from ui.citations import _safe_url
+
+    assert _safe_url("https://git.corp.example/org/repo/blob/abc/a.py") is not None
+    for url in ("https://git.corp.example@evil.example/x", "https://git.corp.example\\@evil.example/",
+                "javascript:alert(1)", "https://evil.example/a b", "https://evil.example/`x`"):
+        assert _safe_url(url) is None, url
