@@ -20,10 +20,8 @@ import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
 
 LINEAR: dict[str, str] = {
     r"\S+": "each attempt consumes the run it scanned",
