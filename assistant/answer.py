@@ -25,12 +25,14 @@ from assistant.catalog.interactions import InteractionLog
 from assistant.catalog.repo import Catalog
 from assistant.errors import ConfigError, SourcewiseError
 from assistant.generation.base import GenerationError, Generator, Message, clean_history
-from assistant.generation.citations import CitationCheck, CitationFilter, check_citations, citations_for, stale_warnings
+from assistant.generation.citations import CitationCheck, check_citations, citations_for, stale_warnings
 from assistant.generation.condense import standalone_question
 from assistant.generation.extractive import EXTRACTIVE_VERSION, ExtractiveGenerator
 from assistant.generation.factory import build_generator  # noqa: F401  (re-exported)
+from assistant.generation.link_hosts import IndexedHosts, OutputFilter, answer_hosts, check_output, configured_hosts
 from assistant.generation.llm import call_with_deadline
 from assistant.generation.prompts import PROMPT_VERSION
+from assistant.generation.sanitize import LinkHosts, sanitize_markdown
 from assistant.models import Answer, Passage, User
 from assistant.settings import GenerationSettings, Settings
 
@@ -91,6 +93,8 @@ class Answerer:
         self.audit = AuditLog(self.interactions.db)  # one question row per interaction, every door
         self.index_version = index_version or self.interactions.index_version
         self.cache = AnswerCache(self.cfg.cache_size, self.cfg.cache_ttl_s)
+        self._link_hosts = configured_hosts(settings)
+        self._indexed_hosts = IndexedHosts(self.interactions.db)
 
     # -- public API ---------------------------------------------------------------
     def answer(self, question: str, history: Sequence[Message] = (), user: User | None = None, *,
@@ -223,7 +227,7 @@ class Answerer:
 
     def _stream_events(self, run: _Run) -> Iterator[dict[str, Any]]:
         gen, passages = self.generator, run.passages
-        filt = CitationFilter(len(passages))
+        filt = OutputFilter(len(passages), self._hosts(run))
         shown: list[str] = []
         tokens: dict[str, int] = {}
         used_gen, fallback_reason = gen, None
@@ -287,13 +291,15 @@ class Answerer:
         """Validate citations (unless a stream already did), name stale sources, record, log, cache."""
         t = time.perf_counter()
         passages = run.passages
+        hosts = self._hosts(run)
         if isinstance(text, CitationCheck):  # streamed: the text is what the user already saw
             check = text
-        else:
-            check = check_citations(text.strip(), len(passages))
+        else:  # citations checked, then images/links/HTML neutralised (generation.sanitize)
+            check = check_output(text.strip(), len(passages), hosts)
         text = check.text
         cited = [(n, passages[n - 1]) for n in check.used]
-        warnings = stale_warnings(cited, self.cfg.max_age_days(), datetime.now(UTC))
+        warnings = [sanitize_markdown(w, hosts)  # paths and owners' reasons are data too
+                    for w in stale_warnings(cited, self.cfg.max_age_days(), datetime.now(UTC))]
         if warnings:
             sep = "" if text.endswith("\n\n") else "\n" if text.endswith("\n") else "\n\n"
             text += sep + "Check before relying on it:\n" + "\n".join(f"- {w}" for w in warnings)
@@ -313,9 +319,14 @@ class Answerer:
     def _cached(self, run: _Run, hit: Answer) -> Answer:
         run.passages = hit.passages
         run.timings["total"] = round(time.perf_counter() - run.started, 6)
-        answer = dataclasses.replace(hit, cached=True, timings=dict(run.timings), tokens={})
+        answer = dataclasses.replace(hit, text=sanitize_markdown(hit.text, self._hosts(run)), cached=True,
+                                     timings=dict(run.timings), tokens={})
         gen = self.generator
         return dataclasses.replace(answer, interaction_id=self._record(run, answer, gen))
+
+    def _hosts(self, run: _Run) -> LinkHosts:
+        """Hosts this answer may link to (``generation.link_hosts``)."""
+        return answer_hosts(self._link_hosts, self._indexed_hosts.get(run.index_version), run.passages)
 
     # -- records ------------------------------------------------------------------
     def _prompt_version(self, gen: Generator) -> str:

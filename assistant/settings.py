@@ -287,6 +287,11 @@ class GenerationSettings(BaseModel):
     max_question_chars: int = Field(
         default=8000, ge=100, description="Longer questions are refused with a message."
     )
+    link_hosts: list[str] = Field(
+        default=[],
+        description="Hosts whose links an answer keeps (`*.corp.example` for subdomains), besides `ui.public_url`'s "
+        "host and the indexed sources' browse-URL hosts; other links become text and images always do.",
+    )
     stale_code_days: int = Field(default=1095, ge=1, description="Code older than this is named as old.")
     stale_docs_days: int = Field(default=365, ge=1, description="Docs older than this are named as old.")
     stale_wiki_days: int = Field(default=365, ge=1, description="Wiki pages older than this are named as old.")

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from assistant.generation.citations import humanize_age
+from assistant.generation.sanitize import url_host
 from assistant.models import Answer, Passage
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~])")
@@ -59,7 +60,9 @@ def numbered(text: str, start_line: int) -> str:
 
 
 def _safe_url(url: str | None) -> str | None:
-    if not url or not re.match(r"^https?://", url, re.IGNORECASE) or any(c in url for c in " <>()\n\r\"'"):
+    """The source's browse URL when it is a plain http(s) URL with a plain host (no user
+    info or backslash for a browser to read differently than we do)."""
+    if not url or url_host(url) is None or any(c in url for c in " <>()\n\r\"'\\`[]"):
         return None
     return url
 

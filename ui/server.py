@@ -10,9 +10,12 @@ from falling through to the chat's single-page app.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,8 @@ from fastapi.responses import (
     Response,
 )
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ui import runtime
 from ui.auth import ensure_auth_secret, ensure_initial_admin
@@ -176,9 +180,11 @@ class ChatGuard:
         await self.app(scope, receive, send)
 
 
-def _mount_chainlit(app: FastAPI) -> None:
-    """What ``chainlit.utils.mount_chainlit`` does, at ``/``, without its per-call middleware."""
+def _mount_chainlit(app: FastAPI, public_url: str) -> str:
+    """What ``chainlit.utils.mount_chainlit`` does, at ``/``, without its per-call middleware;
+    returns the chat's Content-Security-Policy."""
     import chainlit.data as cdata
+    import chainlit.server as cserver
     from chainlit.auth import ensure_jwt_secret
     from chainlit.config import config, load_module
     from chainlit.server import app as chainlit_app
@@ -190,7 +196,81 @@ def _mount_chainlit(app: FastAPI) -> None:
     cdata._data_layer_initialized = False
     load_module(str(CHAT_MODULE))
     ensure_jwt_secret()
+    original = getattr(cserver.get_html_template, "__wrapped__", cserver.get_html_template)
+
+    def get_html_template(root_path: str) -> str:
+        return without_external_links(original(root_path))
+
+    get_html_template.__wrapped__ = original  # type: ignore[attr-defined]
+    cserver.get_html_template = get_html_template
     app.mount("/", ChatGuard(chainlit_app))
+    return chat_csp(get_html_template(""), public_url)
+
+
+# -- security headers ------------------------------------------------------------------
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+# Swagger UI and ReDoc load their bundles from a CDN; /docs has its own protection.
+NO_CSP_PATHS = ("/docs", "/redoc")
+_EXTERNAL_LINK = re.compile(r"<link\b[^>]*?https?://[^>]*>\s*", re.S)
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+
+
+def chat_csp(html: str, public_url: str) -> str:
+    """The chat's policy: its own scripts plus the inline ones its index page carries
+    (pinned by hash), styles inline (Chainlit's components inject ``<style>`` elements),
+    images only from itself or ``data:``, the socket only to itself. No ``unsafe-eval``:
+    Chainlit needs it only for custom JSX elements, which Sourcewise does not use."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+        for body in _INLINE_SCRIPT.findall(html)
+    )
+    origin = public_url.rstrip("/").split("://", 1)[-1].split("/", 1)[0]
+    sockets = f" ws://{origin} wss://{origin}" if origin else ""
+    return (
+        f"default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data:; font-src 'self' data:; connect-src 'self'{sockets}; media-src 'self'; "
+        "object-src 'none'; frame-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    )
+
+
+def without_external_links(html: str) -> str:
+    """Chainlit's index page minus its Google Fonts and KaTeX CDN links: the policy would
+    block them anyway, and a chat about private code should not announce every visit to
+    third parties (the UI falls back to system fonts; LaTeX is off)."""
+    return _EXTERNAL_LINK.sub("", html)
+
+
+class SecurityHeaders:
+    """``nosniff`` and ``no-referrer`` on every response, and a Content-Security-Policy
+    where the response has none: the chat's (``chat_csp``) on the chat's paths, a
+    deny-everything one on the API. Pages that set their own (nonce-based) keep it."""
+
+    def __init__(self, app: ASGIApp, chat_policy: str | None = None) -> None:
+        self.app = app
+        self.chat_policy = chat_policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        reserved = any(path == p or path.startswith(p + "/") for p in RESERVED)
+        policy = API_CSP if reserved or self.chat_policy is None else self.chat_policy
+        if any(path == p or path.startswith(p + "/") for p in NO_CSP_PATHS):
+            policy = None
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "no-referrer"
+                if "x-frame-options" not in headers:
+                    headers["X-Frame-Options"] = "DENY"
+                if policy and "content-security-policy" not in headers:
+                    headers["Content-Security-Policy"] = policy
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def _include_pages(app: FastAPI) -> None:
@@ -234,13 +314,15 @@ def create_server_app(container: Any, *, answerer: Any = None, retriever: Any = 
     _element_route(app)
     if not rt.app_setting("allow_anonymous", settings.ui.allow_anonymous):
         ensure_initial_admin(rt.users, settings.home)
+    policy = None
     if chat:
-        _mount_chainlit(app)
+        policy = _mount_chainlit(app, settings.ui.public_url)
     else:
         @app.get("/", include_in_schema=False)
         def root() -> RedirectResponse:
             return RedirectResponse("/docs")
     app.add_middleware(CallerMiddleware, ui=settings.ui)
+    app.add_middleware(SecurityHeaders, chat_policy=policy)
 
     digest = None
     if settings.ui.digest_hour is not None and settings.ui.webhook_url:

@@ -46,8 +46,9 @@ def create_app(
     app.include_router(openai_compat.router)
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        """Liveness, without auth (for load balancers); touches no backend."""
+    async def healthz() -> dict[str, str]:
+        """Liveness, without auth (for load balancers); touches no backend. Async, so it
+        never waits for a worker thread behind requests that are busy answering."""
         return {"status": "ok"}
 
     return app

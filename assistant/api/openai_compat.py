@@ -27,6 +27,7 @@ from assistant.api.deps import Message, Services, ServicesDep
 from assistant.api.errors import ApiError
 from assistant.api.schemas import citation_out
 from assistant.api.sse import SSE_HEADERS, SSE_MEDIA_TYPE, prime, sse
+from assistant.generation.sanitize import sanitize_markdown
 from assistant.models import Answer
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -98,7 +99,8 @@ def sources_block(answer: Answer) -> str:
         if p.status != "active":
             note += f", {p.status}"
         seen[c.n] = f"[{c.n}] {p.citation} ({note})"
-    return "\n\nSources:\n" + "\n".join(seen.values()) if seen else ""
+    # paths are data: shown as text, never rendered (generation.sanitize)
+    return "\n\n" + sanitize_markdown("Sources:\n" + "\n".join(seen.values())) if seen else ""
 
 
 def _estimate_tokens(text: str) -> int:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from assistant.api.auth import CurrentUser
 from assistant.api.deps import ServicesDep
 from assistant.api.schemas import SearchOut, passage_out
+from assistant.errors import ConfigError
 from assistant.retrieval.query import QueryFilters
 
 router = APIRouter(prefix="/api", tags=["search"])
@@ -30,6 +31,10 @@ def search(
     kind: Values = [],  # noqa: B006
 ) -> SearchOut:
     """Top ``k`` passages the caller may see (a sync def: FastAPI runs it in a thread)."""
+    limit = svc.container.settings.generation.max_question_chars  # the same limit as /api/ask, before any parsing
+    if len(q) > limit:
+        raise ConfigError(f"the query is {len(q):,} characters; the limit is {limit:,} "
+                          "(SOURCEWISE_GENERATION__MAX_QUESTION_CHARS)")
     filters = QueryFilters(repos=tuple(repo), paths=tuple(path), langs=tuple(lang), kinds=tuple(kind))
     given = None if filters.is_empty() else filters
     result = svc.retriever().retrieve(q, user=user, k=k, filters=given)  # it checks q

@@ -22,6 +22,11 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _PATH_SPLIT = re.compile(r"[/\\.\-_\s]+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+# ``[\w.\-]+/[\w./\-]+`` as findall sees it, in linear time: the lookbehind starts an
+# attempt only where a run begins (an attempt inside a run ends where the run's does, so
+# it fails or was consumed just the same), and the possessive run cannot backtrack onto
+# a "/" that is not there. The old form re-scanned the run from every position.
+_QUERY_PATH = re.compile(r"(?<![\w.\-])[\w.\-]++/[\w./\-]+")
 
 STOPWORDS = frozenset(
     """a an and are as at be by for from has have in is it its of on or that the this to
@@ -126,4 +131,4 @@ class SparseEncoder:
 
 def _query_paths(text: str) -> list[str]:
     """Path-looking tokens in a query (``payments/retry.py``) as whole-path terms."""
-    return [tok.lower() for tok in re.findall(r"[\w.\-]+/[\w./\-]+", text)]
+    return [tok.lower() for tok in _QUERY_PATH.findall(text)]

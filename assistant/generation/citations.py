@@ -14,10 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from assistant.generation.sanitize import sanitize_markdown
 from assistant.models import Citation, Passage
 
 # "[1]", "[1, 3]", "[2;4]", and what small models write: "[Source 1]", "[source 2, 3]".
-_CITE = re.compile(r"(\s*)\[\s*(?:sources?\s*)?(\d{1,4}(?:\s*[,;]\s*(?:sources?\s*)?\d{1,4})*)\s*\]", re.I)
+# The lookbehind starts an attempt only where a whitespace run begins (from inside a run
+# it would fail or match just the same), so a long run of spaces is scanned once, not
+# once per space; the possessive run cannot give back a "[" it never had.
+_CITE = re.compile(r"(?<!\s)(\s*+)\[\s*(?:sources?\s*)?(\d{1,4}(?:\s*[,;]\s*(?:sources?\s*)?\d{1,4})*)\s*\]", re.I)
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 
 
@@ -47,6 +51,7 @@ class CitationFilter:
         self._in_fence = False
         self._at_line_start = True
         self._last = ""
+        self._scan = _CutScan()
 
     @property
     def used(self) -> tuple[int, ...]:
@@ -55,14 +60,16 @@ class CitationFilter:
     def feed(self, delta: str) -> str:
         self._buf += delta
         out: list[str] = []
-        while "\n" in self._buf:
-            line, self._buf = self._buf.split("\n", 1)
-            out.append(self._line(line) + "\n")
+        if "\n" in self._buf:  # one split, not one copy of the rest per line
+            *lines, self._buf = self._buf.split("\n")
+            out.extend(self._line(line) + "\n" for line in lines)
+            self._scan = _CutScan()
         out.append(self._partial())
         return self._emit("".join(out))
 
     def flush(self) -> str:
         rest, self._buf = self._buf, ""
+        self._scan = _CutScan()
         return self._emit(self._line(rest) if rest else "")
 
     def close(self) -> str:
@@ -99,11 +106,13 @@ class CitationFilter:
                 return ""  # a fence line: decide at its newline
         if self._in_fence:
             self._buf, self._at_line_start = "", False
+            self._scan = _CutScan()
             return buf
-        cut = _safe_cut(buf)
+        cut = self._scan.advance(buf)
         if cut <= 0:
             return ""
         self._buf, self._at_line_start = buf[cut:], False
+        self._scan.shift(cut)
         return self._prose(buf[:cut])
 
     def _prose(self, text: str) -> str:
@@ -122,6 +131,37 @@ class CitationFilter:
         if not valid:
             return ""
         return m.group(1) + "".join(f"[{n}]" for n in dict.fromkeys(valid))
+
+
+class _CutScan:
+    """``_safe_cut`` kept up to date as the buffer grows, so a long line arriving in
+    small deltas is scanned once rather than once per delta (a cut leaves the state as a
+    fresh scan would have it: even backticks, no open bracket)."""
+
+    def __init__(self) -> None:
+        self.pos = 0
+        self.best = 0
+        self.ticks = 0
+        self.open_bracket = False
+
+    def advance(self, buf: str) -> int:
+        for i in range(self.pos, len(buf)):
+            ch = buf[i]
+            if (ch.isspace() and i > 0 and not buf[i - 1].isspace() and self.ticks % 2 == 0
+                    and not self.open_bracket):
+                self.best = i
+            if ch == "`":
+                self.ticks += 1
+            elif ch == "[":
+                self.open_bracket = True
+            elif ch == "]":
+                self.open_bracket = False
+        self.pos = max(self.pos, len(buf))
+        return self.best
+
+    def shift(self, cut: int) -> None:
+        self.pos -= cut
+        self.best = 0
 
 
 def _safe_cut(buf: str) -> int:
@@ -202,4 +242,5 @@ def render_sources(citations: Sequence[Citation], now: datetime) -> str:
             f"[{c.n}] {p.citation} ({p.kind}, last changed {p.updated_at.date().isoformat()}, "
             f"{humanize_age(p.age_days(now))} ago{flag})"
         )
-    return "Sources:\n" + "\n".join(lines) if lines else ""
+    # paths are data (a file may be called "![x](https:evil)"): shown as text, never rendered
+    return sanitize_markdown("Sources:\n" + "\n".join(lines)) if lines else ""

@@ -40,6 +40,7 @@ _DEF = re.compile(
     r"|(?:public|private|protected|internal)\s"
     r"|(?!(?:if|for|while|switch|catch|return|else|elif|with)\b)[A-Za-z_$][\w$]*\s*\([^)]*\)\s*\{)"  # JS/TS methods
 )
+_DOC_FENCE = re.compile(r"(```|~~~)([\w+-]*)")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(\[*])")
 _LANG_BY_EXT = {".py": "python", ".js": "javascript", ".ts": "typescript", ".tsx": "tsx", ".go": "go",
                 ".java": "java", ".rs": "rust", ".c": "c", ".h": "c", ".cpp": "cpp", ".cs": "csharp",
@@ -277,8 +278,8 @@ def _definition_of(idents: Sequence[str], lines: Sequence[str]) -> tuple[str, in
 
 def _def_name(line: str) -> str | None:
     m = re.search(
-        r"\b(?:def|class|func|fn|function|struct|interface|enum|trait)\s+(?:\([^)]*\)\s*)?([A-Za-z_]\w*)", line
-    )
+        r"\b(?:def|class|func|fn|function|struct|interface|enum|trait)\s+(?:\([^)]{0,200}\)\s*)?([A-Za-z_]\w*)", line
+    )  # a bounded receiver: an unclosed "(" no longer rescans the line from every keyword
     return m.group(1) if m else None
 
 
@@ -336,10 +337,29 @@ def _trim(sentence: str, limit: int = 300) -> str:
 
 
 def _doc_code_block(p: Passage, q: _Query) -> str:
-    """A fenced block inside a doc (a command, a config snippet) that mentions the question."""
-    for m in re.finditer(r"^\s*(```|~~~)([\w+-]*)\n(.*?)^\s*\1", p.text, re.M | re.S):
-        body = m.group(3).rstrip("\n")
-        if any(_line_score(line, q) > 0 for line in body.splitlines()):
-            kept = "\n".join(body.splitlines()[:MAX_CODE_LINES])
-            return _fence(kept, m.group(2) or "")
+    """A fenced block inside a doc (a command, a config snippet) that mentions the question.
+
+    Line by line, in linear time: a fence line opens a block that the next line starting
+    with the same fence closes (whitespace-only lines before it are not part of it). The
+    regex this replaces (``^\\s*```...^\\s*\\1``) let ``\\s*`` run across blank lines from
+    every line start, which is quadratic in a run of blank lines."""
+    lines = p.text.split("\n")
+    i = 0
+    while i < len(lines) - 1:
+        opener = _DOC_FENCE.fullmatch(lines[i].lstrip())
+        if opener is None:
+            i += 1
+            continue
+        fence = opener.group(1)
+        close = next((k for k in range(i + 1, len(lines)) if lines[k].lstrip().startswith(fence)), None)
+        if close is None:
+            i += 1
+            continue
+        body = lines[i + 1 : close]
+        while body and not body[-1].strip():
+            body.pop()
+        if any(_line_score(line, q) > 0 for line in "\n".join(body).splitlines()):
+            kept = "\n".join("\n".join(body).splitlines()[:MAX_CODE_LINES])
+            return _fence(kept, opener.group(2) or "")
+        i = close + 1
     return ""

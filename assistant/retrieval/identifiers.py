@@ -11,9 +11,15 @@ exactly in the engine (a keyword prefetch plus a score-formula boost).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 MAX_SYMBOLS_PER_CHUNK = 64
 MAX_QUESTION_KEYS = 48
+# A whitespace-free run longer than this yields no path keys: no file path is that long,
+# and ``_Q_PATH`` (tuned for benchmarks, left as it is) backtracks quadratically within
+# one run, so capping the run keeps a question's parse linear (at most this many
+# characters of work per character of input).
+MAX_TOKEN_CHARS = 256
 MAX_SUFFIX_PARTS = 4  # "site-packages/pkg/mod.py" tails; longer prefixes are somebody's disk
 _RECEIVERS = ("self.", "cls.", "this.")
 
@@ -50,8 +56,8 @@ _ASSIGN = re.compile(r"^(?P<indent>[ \t]*)(?P<name>[A-Za-z_][\w]*)\s*(?::[^=\n]+
 _DEFINE = re.compile(r"^\s*#\s*define\s+(?P<name>[A-Za-z_]\w*)")
 # ``send(request) {`` / ``public int send(Request r) {`` / ``int send(...)`` in a C-like body.
 _METHOD = re.compile(
-    r"^(?P<indent>[ \t]*)(?:[\w<>\[\],.?*&:]+\s+)*(?P<name>[A-Za-z_$][\w$]*)\s*\([^;]*\)\s*"
-    r"(?:[\w<>\[\],.?*&:\s]*)\{\s*$"
+    r"^(?P<indent>[ \t]*)(?:[\w<>\[\],.?*&:]+\s+)*(?P<name>[A-Za-z_$][\w$]*)\s*\([^;]*\)"
+    r"[\w<>\[\],.?*&:\s]*+\{\s*$"  # possessive: ``\s*`` then this class was quadratic in a blank run
 )
 _OWN_KW = frozenset({"def", "class", "function", "func", "fn", "fun"})
 _CLASS_KW = frozenset({"class", "struct", "trait", "interface", "impl", "module", "object",
@@ -69,6 +75,7 @@ _Q_OPTION = re.compile(rf"(?<![\w-]){_LONG_OPTION}")
 _Q_IDENT = re.compile(r"(?<![\w./\-])[A-Za-z_$][\w$]*(?:(?:\.|::|#)[A-Za-z_$][\w$]*)*(?:\(\))?")
 _Q_PATH = re.compile(r"[\w.\-]*[\w\-]/[\w./\-]*\w|[\w\-]+\.[A-Za-z0-9]{1,10}\b")
 _BACKTICK = re.compile(r"`([^`\n]{1,200})`")
+_RUN = re.compile(r"\S+")
 _CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z]{2}[a-z]")
 
 
@@ -251,8 +258,10 @@ def question_identifiers(text: str) -> tuple[str, ...]:
         if _is_file_name(token) or not _looks_like_code(token, is_quoted):
             continue
         name = re.sub(r"::|#", ".", token.removesuffix("()"))
-        while name.startswith(_RECEIVERS):
-            name = name.split(".", 1)[1]
+        skip = 0
+        while name.startswith(_RECEIVERS, skip):  # ``self.self.x``: one pass, not one copy per receiver
+            skip = name.index(".", skip) + 1
+        name = name[skip:]
         marked = is_quoted or token.endswith("()")
         if not name or name.lower() in _KEYWORDS or not _looks_like_code(name, marked):
             continue
@@ -281,7 +290,7 @@ def question_path_keys(text: str) -> tuple[str, ...]:
     like an extension: ``format="ascii.rst"`` and ``astropy.io.ascii.rst`` name
     ``astropy/io/ascii/rst.py``, while a real file called ``ascii.rst`` keeps its own key."""
     keys: list[str] = []
-    for m in _Q_PATH.finditer(text):
+    for m in _path_matches(text):
         token = m.group(0).strip("./").lower()
         if not token or "://" in text[max(0, m.start() - 3) : m.start() + 3]:
             continue
@@ -294,6 +303,17 @@ def question_path_keys(text: str) -> tuple[str, ...]:
         if "." in token and not token.startswith(_RECEIVERS):
             keys.extend(_suffixes(token.lower().split(".")))
     return tuple(list(dict.fromkeys(k for k in keys if len(k) >= 2))[:MAX_QUESTION_KEYS])
+
+
+def _path_matches(text: str) -> Iterator[re.Match[str]]:
+    """``_Q_PATH.finditer(text)``, run over each whitespace-free run of at most
+    ``MAX_TOKEN_CHARS`` that has a ``/`` or ``.`` (no match crosses whitespace, and the
+    pattern sees the real neighbours through ``pos``/``endpos``, so the matches are the
+    same as on the whole text for such runs)."""
+    for run in _RUN.finditer(text):
+        start, end = run.span()
+        if end - start <= MAX_TOKEN_CHARS and ("/" in run.group(0) or "." in run.group(0)):
+            yield from _Q_PATH.finditer(text, start, end)
 
 
 def _is_file_name(token: str) -> bool:

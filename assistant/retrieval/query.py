@@ -39,7 +39,11 @@ LANGUAGE_ALIASES = {
 }
 KIND_ALIASES = {"doc": "docs", "documentation": "docs", "source": "code", "src": "code"}
 
-_TOKEN = re.compile(r'(?<!\S)(repo|path|lang|kind):(?:"([^"]*)"|(\S*))', re.IGNORECASE)
+# Possessive runs: each filter token is scanned once (a quote's run ends at the next
+# quote, an unquoted value at whitespace), so parsing is linear in the question.
+_TOKEN = re.compile(r'(?<!\S)(repo|path|lang|kind):(?:"([^"]*+)"|(\S*+))', re.IGNORECASE)
+MAX_FILTER_CHARS = 500  # the API's limit on one filter value, for every door
+MAX_FILTER_VALUES = 50
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
@@ -70,6 +74,12 @@ class QueryFilters:
 
     def normalized(self) -> QueryFilters:
         """Canonical language and kind names; ``ConfigError`` for values that cannot match."""
+        for key, values in (("repo", self.repos), ("path", self.paths), ("lang", self.langs), ("kind", self.kinds)):
+            if len(values) > MAX_FILTER_VALUES:
+                raise ConfigError(f"{len(values)} {key}: filters; the limit is {MAX_FILTER_VALUES}")
+            if any(len(v) > MAX_FILTER_CHARS for v in values):
+                raise ConfigError(f"a {key}: filter value is longer than {MAX_FILTER_CHARS} characters; "
+                                  "name the repo, glob, language or kind itself")
         langs = []
         for lang in self.langs:
             name = LANGUAGE_ALIASES.get(lang.strip().lower(), lang.strip().lower())
