@@ -33,6 +33,7 @@ import logging
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,7 @@ LOGIN_PATH = "/login"
 ANON_COOKIE = "sw_anon"
 ANON_PREFIX = "anonymous:"  # ':' is never in a user name, so no account can be mistaken for one
 ANON_MAX_AGE_S = 30 * 86_400
+ANON_SETTING_TTL_S = 2.0
 _ANON_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 
 # The identifier of whoever made the current HTTP or socket request ("" when nobody).
@@ -313,6 +315,7 @@ class CallerMiddleware:
         self.settings = settings
         self.users = users
         self.anonymous = anonymous
+        self._anon_cache: tuple[float, bool] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -335,6 +338,7 @@ class CallerMiddleware:
                 ident = account.name
         scope = _scrub(scope, drop_proxy_user=bool(settings and settings.ui.header_auth and not trusted),
                        drop_session=dead_session, settings=settings)
+        scope = _forwarded_scheme(scope, conn, settings)
         issue: str | None = None
         if ident is None:
             ident, issue = await self._anonymous(conn)
@@ -351,11 +355,35 @@ class CallerMiddleware:
         value = conn.cookies.get(ANON_COOKIE) or ""
         if _ANON_VALUE.match(value):
             return anonymous_name(value), None
-        if self.anonymous is None or not await run_in_threadpool(self.anonymous):
+        if not await self._anonymous_allowed():
             return None, None
         value = secrets.token_urlsafe(32)
         # A socket cannot set a cookie: it still gets an identity of its own, for this connection.
         return anonymous_name(value), (value if conn.scope["type"] == "http" else None)
+
+
+    async def _anonymous_allowed(self) -> bool:
+        """The admin's ``allow_anonymous`` (a catalog read), remembered for a few seconds: API calls
+        and health checks without cookies would otherwise each read it."""
+        if self.anonymous is None:
+            return False
+        now = time.monotonic()
+        if self._anon_cache is None or now - self._anon_cache[0] > ANON_SETTING_TTL_S:
+            self._anon_cache = (now, bool(await run_in_threadpool(self.anonymous)))
+        return self._anon_cache[1]
+
+
+def _forwarded_scheme(scope: Scope, conn: HTTPConnection, settings: Settings | None) -> Scope:
+    """Behind a trusted proxy that terminates TLS, the scheme it forwards (``X-Forwarded-Proto``), as
+    uvicorn's proxy-header support would set it (``sourcewise serve`` turns that off; see ``peer_address``)."""
+    if settings is None or not _in(peer_address(conn), settings.auth.trusted_proxies):
+        return scope
+    proto = (conn.headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
+    if proto not in ("http", "https"):
+        return scope
+    if scope["type"] == "websocket":
+        proto = "wss" if proto == "https" else "ws"
+    return {**scope, "scheme": proto}
 
 
 def _with_cookie(send: Send, value: str, settings: Settings | None) -> Send:

@@ -198,3 +198,29 @@ def test_anonymous_cookies_are_only_issued_when_anonymous_chat_is_allowed(make: 
     with client(app) as c:
         c.get("/login")
         assert c.cookies.get(identity.ANON_COOKIE) is None
+
+
+def test_forwarded_for_and_proto_count_only_from_a_trusted_proxy(tmp_path: Path) -> None:
+    """The client address (throttling, audit) and the scheme come from a trusted proxy's headers only."""
+    from fastapi.testclient import TestClient
+
+    from assistant.settings import load_settings
+
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.update(scheme=scope["scheme"], address=identity.request_address(), trusted=identity.request_trusted())
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    settings = load_settings(home=tmp_path, ui={"header_auth": True}, auth={"trusted_proxies": ["10.0.0.0/8"]})
+    forwarded = {"X-Forwarded-For": "198.51.100.1, 10.9.9.9", "X-Forwarded-Proto": "https"}
+    mw = identity.CallerMiddleware(app, settings=settings)
+    TestClient(mw, client=PROXY).get("/", headers=forwarded)
+    assert seen == {"scheme": "https", "address": "198.51.100.1", "trusted": True}
+    TestClient(mw, client=("192.0.2.10", 1)).get("/", headers=forwarded)
+    assert seen == {"scheme": "http", "address": "192.0.2.10", "trusted": False}
+    TestClient(mw, client=PROXY).get("/", headers={"X-Forwarded-For": "not-an-ip, 198.51.100.1"})
+    assert seen["address"] == "198.51.100.1"
+    TestClient(mw, client=PROXY).get("/", headers={"X-Forwarded-For": "198.51.100.1, junk"})
+    assert seen["address"] == PROXY[0]  # a garbled hop next to the proxy: blame the proxy
