@@ -149,3 +149,31 @@ def test_an_old_hash_still_verifies_and_is_upgraded_at_the_next_sign_in(containe
                                     "scrypt$only-two"])
 def test_a_hostile_or_foreign_hash_is_refused_without_hashing(stored: str) -> None:
     assert check_password("anything", stored) is False
+
+
+def test_a_catalog_from_before_upgrades_and_its_users_still_sign_in(tmp_path: Path) -> None:
+    """Migration 0006 on a catalog with users at revision 0005: epoch 0, old hashes verify, then upgrade."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from assistant.catalog.db import MIGRATIONS_DIR, make_engine, migrate
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    engine = make_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0005")
+    salt = b"fedcba9876543210"
+    legacy = ("scrypt$" + base64.b64encode(salt).decode() + "$"
+              + base64.b64encode(hashlib.scrypt(b"old-password", salt=salt, n=2**14, r=8, p=1)).decode())
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO users (name, password_hash, groups, aliases, is_admin, created_at) "
+                          "VALUES ('olga', :h, '[]', '[]', 0, '2025-01-01 00:00:00')"), {"h": legacy})
+    migrate(engine)
+    engine.dispose()
+    users = UserStore(Database(url), scrypt_n=2**14)
+    assert users.get("olga").session_epoch == 0
+    assert users.authenticate("olga", "old-password") is not None
