@@ -73,7 +73,7 @@ class Container:
 
     @cached_property
     def users(self) -> UserStore:
-        return UserStore(self.db)
+        return UserStore(self.db, scrypt_n=self.settings.auth.scrypt_n)
 
     @cached_property
     def audit(self) -> AuditLog:

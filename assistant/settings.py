@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -378,9 +379,97 @@ class SecretsSettings(BaseModel):
     )
 
 
+def _list_setting(value: object) -> object:
+    """A list from the environment: JSON (``["a", "b"]``) or comma-separated (``a, b``)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
 class AuthSettings(BaseModel):
     """Who may sign in and how: OAuth allow-lists, trusted proxies for header auth,
     login throttling, session lifetime, password hashing cost."""
+
+    oauth_allowed_orgs: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="OAuth sign-in is admitted for members of these organisations (GitHub organisation "
+        "logins, GitLab group paths), comma-separated. With OAuth configured and neither this nor "
+        "`oauth_allowed_domains` set, every OAuth sign-in is refused.",
+    )
+    oauth_allowed_domains: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="OAuth sign-in is admitted for a verified e-mail address in these domains "
+        "(exact match, e.g. `example.com`), comma-separated.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Header auth is accepted only from these immediate peer addresses (CIDRs, e.g. "
+        "`10.0.0.5/32, 127.0.0.1/32`), or with `proxy_secret`; their `X-Forwarded-For` names the client.",
+    )
+    proxy_secret: SecretStr | None = Field(
+        default=None,
+        description="Header auth is also accepted from a request carrying this shared secret (at least "
+        "16 characters) in `proxy_secret_header`.",
+    )
+    proxy_secret_header: str = Field(
+        default="X-Sourcewise-Proxy-Secret", min_length=1, description="Header carrying `proxy_secret`."
+    )
+    login_max_failures_account: int = Field(
+        default=5, ge=1, description="Failed password sign-ins per account within `login_window_s` before "
+        "further tries are refused like a wrong password.",
+    )
+    login_max_failures_address: int = Field(
+        default=20, ge=1, description="Failed password sign-ins per client address within `login_window_s` "
+        "before further tries from it are refused.",
+    )
+    login_window_s: int = Field(
+        default=900, ge=1, description="Seconds a failed sign-in counts against its account and address."
+    )
+    scrypt_n: int = Field(
+        default=2**17, ge=2**14, le=2**20,
+        description="scrypt cost N (a power of two; r=8, p=1) for new password hashes; older hashes are "
+        "re-hashed at the next successful sign-in.",
+    )
+
+    _split = field_validator("oauth_allowed_orgs", "oauth_allowed_domains", "trusted_proxies",
+                             mode="before")(_list_setting)
+
+    @field_validator("oauth_allowed_orgs", "oauth_allowed_domains")
+    @classmethod
+    def _lower(cls, values: list[str]) -> list[str]:
+        return sorted({v.strip().lower().lstrip("@") for v in values if v.strip()})
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, values: list[str]) -> list[str]:
+        import ipaddress
+
+        out = []
+        for value in values:
+            try:
+                out.append(str(ipaddress.ip_network(value.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IP address or CIDR (e.g. 10.0.0.0/8)") from None
+        return out
+
+    @field_validator("proxy_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("use at least 16 random characters")
+        return value
+
+    @field_validator("scrypt_n")
+    @classmethod
+    def _power_of_two(cls, value: int) -> int:
+        if value & (value - 1):
+            raise ValueError("must be a power of two, e.g. 131072 (2**17)")
+        return value
 
 
 class PolicySettings(BaseModel):

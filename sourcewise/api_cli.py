@@ -19,6 +19,7 @@ from assistant.catalog.tokens import TokenInfo, TokenStore
 from assistant.container import build
 from assistant.errors import SourcewiseError
 from assistant.settings import Settings, load_settings
+from sourcewise.context import cli_actor
 from sourcewise.options import parse_groups
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sourcewise HTTP API.")
@@ -50,7 +51,11 @@ def serve(
         shown = "localhost" if bind_host in ("127.0.0.1", "0.0.0.0") else bind_host
         err.print(f"Sourcewise on http://{shown}:{bind_port} (chat at /, API at /api, OpenAI base_url: "
                   f"http://{shown}:{bind_port}/v1, model {settings.api.model_id!r})", soft_wrap=True)
-        uvicorn.run(app, host=bind_host, port=bind_port, workers=1, log_level=settings.api.log_level)
+        # proxy_headers=False: the app sees the immediate peer, which header auth checks against
+        # SOURCEWISE_AUTH__TRUSTED_PROXIES; the client behind a trusted proxy comes from its
+        # X-Forwarded-For there (ui.identity.client_address), never from any client's say-so.
+        uvicorn.run(app, host=bind_host, port=bind_port, workers=1, log_level=settings.api.log_level,
+                    proxy_headers=False)
     finally:
         container.close()
 
@@ -74,10 +79,15 @@ def token_create(
     groups: Annotated[str | None, typer.Option("--groups", help="Access groups, comma-separated.")] = None,
     admin: Annotated[bool, typer.Option("--admin", help="See every source, whatever its groups.")] = False,
 ) -> None:
-    """Create a token and print it once (only its hash is stored)."""
+    """Create a token for an existing, enabled user and print it once (only its hash is stored).
+
+    The token never carries more than its user may do at the time of each request: the
+    groups it was given that the user still has, admin only while the user is an admin.
+    """
     container = build(load_settings())
     try:
-        info, plaintext = TokenStore(container.db).create(name, user=user, groups=parse_groups(groups), is_admin=admin)
+        info, plaintext = TokenStore(container.db, container.audit).create(
+            name, user=user, groups=parse_groups(groups), is_admin=admin, actor=cli_actor())
     finally:
         container.close()
     print(plaintext)
@@ -119,7 +129,7 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")])
     """Revoke a token; requests with it get 401 from then on."""
     container = build(load_settings())
     try:
-        TokenStore(container.db).revoke(name)
+        TokenStore(container.db, container.audit).revoke(name, actor=cli_actor())
     finally:
         container.close()
     console.print(f"revoked {name}")

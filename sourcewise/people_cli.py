@@ -82,8 +82,13 @@ def user_set(
     password: Annotated[bool, typer.Option("--password", help="Set a new password (prompted).")] = False,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="New password from stdin.")] = False,
     disable: Annotated[bool | None, typer.Option("--disable/--enable", help="Block or allow sign-in.")] = None,
+    end_sessions: Annotated[bool, typer.Option("--end-sessions", help="Sign them out everywhere now.")] = False,
 ) -> None:
-    """Change a user's groups, handles, admin flag, password or sign-in."""
+    """Change a user's groups, handles, admin flag, password or sign-in.
+
+    A new password and --disable also end the user's chat and page sessions; disabling
+    stops their API tokens too.
+    """
     changes: dict[str, Any] = {}
     with open_container() as c:
         c.users.require(name)
@@ -98,8 +103,12 @@ def user_set(
             changes["password"] = "changed"
         if disable is not None:
             changes["disabled"] = (c.users.disable(name) if disable else c.users.enable(name)).disabled
+        if end_sessions:
+            c.users.bump_sessions(name)
+            changes["sessions"] = "ended"
         if not changes:
-            raise ConfigError("nothing to change: give --groups, --aliases, --admin, --password or --disable")
+            raise ConfigError("nothing to change: give --groups, --aliases, --admin, --password, --disable "
+                              "or --end-sessions")
         c.audit.record(cli_account().name, "user.update", name, changes)
     console.print(f"updated {name}: {', '.join(changes)}")
 

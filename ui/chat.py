@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant.errors import PermissionDeniedError, SourcewiseError
 from assistant.models import Answer, User
-from ui import auth, runtime
+from ui import auth, identity, runtime
 from ui.citations import (
     answer_metadata,
     citation_markdown,
@@ -66,12 +66,28 @@ async def current_user() -> User:
     cl_user = cl.user_session.get("user")
     if cl_user is None:
         if auth.anonymous_allowed(rt.settings):
-            return User("anonymous")
+            return User(anonymous_caller())
         raise PermissionDeniedError("sign in to ask questions")
     account = await run_in_threadpool(rt.users.get, cl_user.identifier)
     if account is None or account.disabled:
         raise PermissionDeniedError("your account is disabled or gone; ask an admin")
+    token = getattr(cl.context.session, "token", None)
+    if token and await run_in_threadpool(identity.session_account, token, rt.users) is None:
+        # A socket opened before logout or a password change: its session is over.
+        raise PermissionDeniedError("your session has ended; reload the page and sign in again")
     return account.user()  # type: ignore[no-any-return]
+
+
+def anonymous_caller() -> str:
+    """This anonymous browser's own identity (``CallerMiddleware``'s), else one for this chat session."""
+    who = identity.current_caller()
+    if identity.is_anonymous(who):
+        return str(who)
+    own = cl.user_session.get("sw_anonymous")
+    if not identity.is_anonymous(own):
+        own = identity.new_anonymous_name()
+        cl.user_session.set("sw_anonymous", own)
+    return str(own)
 
 
 def visible_sources(user: User) -> list[str]:

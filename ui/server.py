@@ -33,7 +33,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ui import runtime
 from ui.auth import ensure_auth_secret, ensure_initial_admin
-from ui.identity import CallerMiddleware, caller_identifier
+from ui.identity import (
+    CallerMiddleware,
+    browser_user,
+    cookie_name,
+    current_caller,
+    header_auth_problem,
+    request_address,
+    session_account,
+    token_from,
+)
 
 log = logging.getLogger("sourcewise.ui")
 
@@ -288,12 +297,32 @@ def _element_route(app: FastAPI) -> None:
         """A stored citation's text, for the thread's owner only (the chat re-opens it after a restart)."""
         from ui.data_layer import CatalogDataLayer
 
-        who = caller_identifier(request, runtime.current().settings.ui)
+        who = current_caller() or None  # CallerMiddleware checked the session (or gave an anonymous id)
         text = await run_in_threadpool(CatalogDataLayer().element_content, element_id, who)
         if text is None:
             return JSONResponse({"detail": "Not Found"}, status_code=404)
         return PlainTextResponse(text, headers={"X-Content-Type-Options": "nosniff",
                                                 "Content-Security-Policy": "default-src 'none'"})
+
+
+def _logout_route(app: FastAPI, rt: runtime.UiRuntime) -> None:
+    @app.post("/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        """Sign out everywhere: the session epoch moves on, so this JWT and every older one stop working.
+
+        Replaces Chainlit's own ``/logout``, which only asks the browser to forget its cookie
+        (a copy of the JWT stayed valid for its whole lifetime).
+        """
+        from ui.identity import _signin
+
+        account = await run_in_threadpool(session_account, token_from(request.cookies, request.headers), rt.users)
+        if account is not None:
+            await run_in_threadpool(_signin(rt.container).logout, account.name, address=request_address())
+        response = JSONResponse({"success": True})
+        for key in request.cookies:
+            if key == cookie_name() or key.startswith(cookie_name() + "_"):
+                response.delete_cookie(key, path="/")
+        return response
 
 
 def create_server_app(container: Any, *, answerer: Any = None, retriever: Any = None,
@@ -310,8 +339,13 @@ def create_server_app(container: Any, *, answerer: Any = None, retriever: Any = 
         prepare_chainlit(settings)
     app = create_app(container, answerer=answerer, retriever=retriever, token_verifier=token_verifier)
     rt = runtime.install(container, services=app.state.services)
+    # /docs and /openapi.json: an API token, or a signed-in browser (assistant.api.app).
+    app.state.docs_viewer = lambda request: browser_user(request, container)
     _include_pages(app)
     _element_route(app)
+    _logout_route(app, rt)
+    if (problem := header_auth_problem(settings)) is not None:
+        log.error(problem)
     if not rt.app_setting("allow_anonymous", settings.ui.allow_anonymous):
         ensure_initial_admin(rt.users, settings.home)
     policy = None
@@ -321,7 +355,8 @@ def create_server_app(container: Any, *, answerer: Any = None, retriever: Any = 
         @app.get("/", include_in_schema=False)
         def root() -> RedirectResponse:
             return RedirectResponse("/docs")
-    app.add_middleware(CallerMiddleware, ui=settings.ui)
+    app.add_middleware(CallerMiddleware, settings=settings, users=lambda: rt.users,
+                       anonymous=lambda: bool(rt.app_setting("allow_anonymous", settings.ui.allow_anonymous)))
     app.add_middleware(SecurityHeaders, chat_policy=policy)
 
     digest = None

@@ -11,12 +11,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from assistant.api import ask, openai_compat, search
-from assistant.api.auth import TokenVerifier
+from assistant.api.auth import TokenVerifier, bearer_token
 from assistant.api.deps import Services
-from assistant.api.errors import CatchAllMiddleware, install_error_handlers
+from assistant.api.errors import ApiError, CatchAllMiddleware, install_error_handlers
 from assistant.container import Container
 
 
@@ -34,6 +37,8 @@ def create_app(
         description="Answers about your code and docs, with citations. "
         "Every route but /healthz needs `Authorization: Bearer <token>`.",
         version="0.1.0",
+        # The schema and its viewer need a caller too (``_docs``): not FastAPI's open defaults.
+        docs_url=None, redoc_url=None, openapi_url=None,
     )
     app.state.services = Services(container, answerer=answerer, retriever=retriever)
     app.state.started_at = int(time.time())
@@ -51,7 +56,33 @@ def create_app(
         never waits for a worker thread behind requests that are busy answering."""
         return {"status": "ok"}
 
+    _docs(app)
     return app
+
+
+def _docs(app: FastAPI) -> None:
+    """``/openapi.json`` and ``/docs`` for a caller with an API token, or a signed-in browser
+    (``app.state.docs_viewer``, set by the chat server); 401 for anyone else."""
+
+    async def viewer(request: Request) -> None:
+        token = bearer_token(request.headers.get("authorization"))
+        if token is not None and await run_in_threadpool(request.app.state.verify_token, token) is not None:
+            return
+        browser = getattr(request.app.state, "docs_viewer", None)
+        if browser is not None and await browser(request) is not None:
+            return
+        raise ApiError(401, "sign in, or send 'Authorization: Bearer <token>', to read the API's schema",
+                       type_="authentication_error", code="missing_api_key", headers={"WWW-Authenticate": "Bearer"})
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> JSONResponse:
+        await viewer(request)
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        await viewer(request)
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Sourcewise API")
 
 
 def _lazy_verifier(container: Container) -> TokenVerifier:

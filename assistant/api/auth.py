@@ -1,7 +1,11 @@
 """Bearer-token authentication: every route but ``/healthz`` needs a valid token.
 
 A token maps to a ``User`` (name, groups, admin flag); the retriever turns that into
-the access-group filter, so what a token can see is decided once, here.
+the access-group filter, so what a token can see is decided once, here. The verifier
+(``TokenStore.verify``) checks the token's user on every request: a disabled or deleted
+user's token gets 401, and a token never carries more groups or rights than its user
+has at that moment. ``/docs`` and ``/openapi.json`` need a caller too
+(``assistant.api.app``).
 """
 
 from __future__ import annotations

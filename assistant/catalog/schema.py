@@ -235,6 +235,9 @@ class UserRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Chat/page sessions carry the epoch they were signed in under; logout, a new password
+    # and disabling bump it, which ends every older session (``ui.identity``).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class FeedbackRow(Base):

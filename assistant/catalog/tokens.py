@@ -4,6 +4,13 @@ Only a SHA-256 of each token is stored, so a copy of the catalog does not hand o
 access. Tokens are 256 random bits, so a plain (unsalted) hash is enough: there is no
 dictionary to attack, and the hash can be looked up through a unique index. The
 plaintext is returned once, at creation.
+
+A token acts for an existing user and never for more than that user may do now: every
+use checks the user (disabled or gone: refused), keeps only the token's groups the user
+still has (an admin user holds every group) and admin rights only while the user is an
+admin. Creating a token for an unknown or disabled user, with groups the user lacks or
+admin rights a non-admin lacks, is refused. Creation and revocation are audited when
+an actor is given (every door gives one).
 """
 
 from __future__ import annotations
@@ -15,13 +22,17 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from assistant.catalog.db import Database
-from assistant.catalog.schema import ApiTokenRow, utcnow
+from assistant.catalog.schema import ApiTokenRow, UserRow, utcnow
 from assistant.errors import ConfigError
 from assistant.models import User
+
+if TYPE_CHECKING:
+    from assistant.audit import AuditLog
 
 TOKEN_PREFIX = "sw_"
 # Longer strings cannot be one of our tokens; refuse before hashing megabytes.
@@ -65,11 +76,20 @@ def _info(row: ApiTokenRow) -> TokenInfo:
 class TokenStore:
     """Token operations on the catalog; each method is one transaction."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, audit: AuditLog | None = None) -> None:
         self.db = db
+        self._audit = audit
+
+    def _record(self, actor: str | None, action: str, target: str, details: dict[str, object]) -> None:
+        if actor is None:
+            return
+        from assistant.audit import AuditLog
+
+        (self._audit or AuditLog(self.db)).record(actor, action, target, details)
 
     def create(
-        self, name: str, *, user: str, groups: Sequence[str] = (), is_admin: bool = False
+        self, name: str, *, user: str, groups: Sequence[str] = (), is_admin: bool = False,
+        actor: str | None = None,
     ) -> tuple[TokenInfo, str]:
         """Create a token; returns its info and the plaintext (shown once, never stored)."""
         if not _NAME.match(name):
@@ -80,6 +100,8 @@ class TokenStore:
         clean_groups = sorted({g.strip() for g in groups if g.strip()})
         plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.db.session() as s:
+            owner = s.scalar(select(UserRow).where(UserRow.name == user))
+            _check_owner(owner, user, clean_groups, is_admin)
             taken = s.scalar(
                 select(ApiTokenRow.id).where(ApiTokenRow.name == name, ApiTokenRow.revoked_at.is_(None))
             )
@@ -93,7 +115,10 @@ class TokenStore:
             )
             s.add(row)
             s.flush()
-            return _info(row), plaintext
+            info = _info(row)
+        self._record(actor, "token.create", info.name,
+                     {"user": info.user, "groups": list(info.groups), "admin": info.is_admin})
+        return info, plaintext
 
     def list(self, *, include_revoked: bool = True) -> list[TokenInfo]:
         with self.db.session() as s:
@@ -102,7 +127,7 @@ class TokenStore:
                 stmt = stmt.where(ApiTokenRow.revoked_at.is_(None))
             return [_info(r) for r in s.scalars(stmt)]
 
-    def revoke(self, name: str) -> int:
+    def revoke(self, name: str, *, actor: str | None = None) -> int:
         """Revoke the active token(s) named ``name``; returns how many were revoked."""
         now = utcnow()
         with self.db.session() as s:
@@ -114,10 +139,11 @@ class TokenStore:
         if not rows:
             active = ", ".join(t.name for t in self.list(include_revoked=False)) or "none"
             raise ConfigError(f"no active token named {name!r} (active tokens: {active})")
+        self._record(actor, "token.revoke", name, {"count": len(rows)})
         return len(rows)
 
     def verify(self, token: str) -> User | None:
-        """The user a token stands for, or ``None`` for an unknown or revoked token."""
+        """The user a token stands for now, or ``None`` (unknown or revoked token, disabled or gone user)."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             return None
         digest = hash_token(token)
@@ -130,6 +156,26 @@ class TokenStore:
                 return None
             if row.revoked_at is not None:
                 return None
+            owner = s.scalar(select(UserRow).where(UserRow.name == row.user_name))
+            if owner is None or owner.disabled_at is not None:
+                return None
             if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
                 row.last_used_at = now
-            return User(name=row.user_name, groups=tuple(row.groups or ()), is_admin=bool(row.is_admin))
+            held = set(owner.groups or ())
+            groups = tuple(g for g in (row.groups or ()) if owner.is_admin or g in held)
+            return User(name=row.user_name, groups=groups, is_admin=bool(row.is_admin and owner.is_admin))
+
+
+def _check_owner(owner: UserRow | None, user: str, groups: Sequence[str], is_admin: bool) -> None:
+    """Refuse a token that would act for nobody, for a disabled user, or beyond the user's rights."""
+    if owner is None:
+        raise ConfigError(f"no user {user!r}: a token acts for an existing user "
+                          f"(`sourcewise user add {user} --no-password` creates one)")
+    if owner.disabled_at is not None:
+        raise ConfigError(f"user {user!r} is disabled; enable them first (`sourcewise user set {user} --enable`)")
+    if is_admin and not owner.is_admin:
+        raise ConfigError(f"user {user!r} is not an admin, so a token for them cannot be one")
+    missing = sorted(set(groups) - set(owner.groups or ())) if not owner.is_admin else []
+    if missing:
+        raise ConfigError(f"user {user!r} is not in group(s) {', '.join(missing)}; a token carries at most "
+                          f"its user's groups (`sourcewise user set {user} --groups ...`)")

@@ -89,6 +89,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         report = Pipeline(container.catalog, container.store, container.embedder, container.sparse).index(
             row, make_source(row, settings, container.catalog))
         assert report.status == "ok", report.error
+        container.users.create("alice", groups=["payments"])  # a token acts for an existing user
+        container.users.create("bob", groups=["marketing"])
         tokens = TokenStore(container.db)
         _, alice = tokens.create("alice", user="alice", groups=["payments"])
         _, bob = tokens.create("bob", user="bob", groups=["marketing"])

@@ -86,6 +86,8 @@ def test_cli_ask_writes_one_question_row(home: Path) -> None:
 def api(home: Path) -> Iterator[tuple[TestClient, Container, dict[str, str]]]:
     container = build(load_settings(home=home))
     tokens = TokenStore(container.db)
+    container.users.create("pat", groups=["payments"])  # a token acts for an existing user
+    container.users.create("bob", groups=["marketing"])
     _, pat = tokens.create("pat", user="pat", groups=["payments"])
     _, bob = tokens.create("bob", user="bob", groups=["marketing"])
     with TestClient(create_app(container)) as client:

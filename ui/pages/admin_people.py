@@ -31,7 +31,8 @@ def _audit(request: Request, actor: Any, action: str, target: str, **details: An
 
 
 def _tokens(request: Request) -> TokenStore:
-    return TokenStore(container_of(request).db)
+    container = container_of(request)
+    return TokenStore(container.db, container.audit)
 
 
 # -- users --------------------------------------------------------------------------
@@ -125,13 +126,12 @@ def token_create(
     chosen = parse_list(groups)
     if not chosen and (known := container_of(request).users.get(user)) is not None:
         chosen = list(known.groups)  # blank: the user's own groups
-    info, plaintext = _tokens(request).create(name.strip(), user=user, groups=chosen, is_admin=is_admin)
-    _audit(request, actor, "token.create", info.name, user=info.user, groups=list(info.groups), admin=info.is_admin)
+    info, plaintext = _tokens(request).create(name.strip(), user=user, groups=chosen, is_admin=is_admin,
+                                              actor=actor.name)  # audited by the store
     return _tokens_page(request, actor, created=(info, plaintext))
 
 
 @router.post("/admin/tokens/{name}/revoke")
 def token_revoke(request: Request, name: str, actor: CheckedAdmin) -> RedirectResponse:
-    count = _tokens(request).revoke(name)
-    _audit(request, actor, "token.revoke", name, count=count)
+    _tokens(request).revoke(name, actor=actor.name)  # audited by the store
     return redirect("/admin/tokens", notice=f"Revoked {name}; it no longer works.")

@@ -124,6 +124,8 @@ class Api:
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
     container = build(load_settings(home=tmp_path / "home"))
+    container.users.create("alice", groups=["payments"])  # a token acts for an existing user
+    container.users.create("root", is_admin=True)
     tokens = TokenStore(container.db)
     _, alice = tokens.create("alice-laptop", user="alice", groups=["payments"])
     _, admin = tokens.create("ops", user="root", is_admin=True)

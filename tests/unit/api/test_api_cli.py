@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from assistant.catalog.db import Database
 from assistant.catalog.tokens import TokenStore
+from assistant.users import UserStore
 from sourcewise import api_cli
 
 runner = CliRunner()
@@ -24,7 +25,13 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "home"
 
 
+def _user(home: Path, name: str, **kw: Any) -> None:
+    """Tokens act for existing users: create the account the way `sourcewise user add` does."""
+    UserStore(Database(f"sqlite:///{home}/catalog.db")).create(name, **kw)
+
+
 def test_token_lifecycle(home: Path) -> None:
+    _user(home, "bot", groups=["eng", "payments"])
     made = runner.invoke(api_cli.app, ["token", "create", "ci", "--user", "bot", "--groups", "eng, payments"])
     assert made.exit_code == 0, made.output
     token = made.stdout.strip().splitlines()[0]
@@ -45,6 +52,7 @@ def test_token_lifecycle(home: Path) -> None:
 
 
 def test_admin_token(home: Path) -> None:
+    _user(home, "root", is_admin=True)
     made = runner.invoke(api_cli.app, ["token", "create", "root", "--user", "root", "--admin"])
     token = made.stdout.strip().splitlines()[0]
     user = TokenStore(Database(f"sqlite:///{home}/catalog.db")).verify(token)

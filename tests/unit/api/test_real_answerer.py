@@ -23,6 +23,7 @@ from tests.unit.api.conftest import FakeRetriever, sse_json
 def setup(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], InteractionLog]]:
     container = build(load_settings(home=tmp_path / "home"))
     answerer = Answerer(FakeRetriever(), ExtractiveGenerator(), container.catalog, container.settings)
+    container.users.create("alice", groups=["payments"])  # a token acts for an existing user
     _, token = TokenStore(container.db).create("t", user="alice", groups=["payments"])
     with TestClient(create_app(container, answerer=answerer, retriever=FakeRetriever()),
                     raise_server_exceptions=False) as client:

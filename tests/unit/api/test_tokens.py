@@ -14,11 +14,18 @@ from assistant.catalog.schema import ApiTokenRow, utcnow
 from assistant.catalog.tokens import TokenStore, hash_token
 from assistant.errors import ConfigError
 from assistant.models import User
+from assistant.users import UserStore
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> TokenStore:
-    return TokenStore(Database(f"sqlite:///{tmp_path}/c.db"))
+    db = Database(f"sqlite:///{tmp_path}/c.db")
+    users = UserStore(db)  # a token acts for an existing user
+    users.create("bot", groups=["eng", "payments"])
+    users.create("alice", groups=["payments"])
+    users.create("root", is_admin=True)
+    users.create("u")
+    return TokenStore(db)
 
 
 def test_plaintext_is_never_stored(store: TokenStore, tmp_path: Path) -> None:

@@ -21,11 +21,18 @@ def with_ui(rt: Any, **fields: Any) -> None:
     rt.container.settings = s.model_copy(update={"ui": s.ui.model_copy(update=fields)})
 
 
-def request(headers: dict[str, str] | None = None, cookies: dict[str, str] | None = None) -> Request:
+def with_auth(rt: Any, **fields: Any) -> None:
+    s = rt.container.settings
+    rt.container.settings = s.model_copy(update={"auth": s.auth.model_copy(update=fields)})
+
+
+def request(headers: dict[str, str] | None = None, cookies: dict[str, str] | None = None,
+            client: str = "192.0.2.10") -> Request:
     raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     if cookies:
         raw.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
-    return Request({"type": "http", "method": "GET", "path": "/owners", "headers": raw, "query_string": b""})
+    return Request({"type": "http", "method": "GET", "path": "/owners", "headers": raw, "query_string": b"",
+                    "client": (client, 50000)})
 
 
 def test_secret_is_generated_once_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,21 +70,34 @@ def test_header_login_only_when_trusted(rt: Any) -> None:
     assert asyncio.run(auth.header_login(headers)) is None  # header auth is off by default
     assert rt.users.get("carol") is None
     with_ui(rt, header_auth=True)
-    user = asyncio.run(auth.header_login(headers))
+    assert asyncio.run(auth.header_login(headers)) is None  # on, but the request is not from the proxy
+    assert rt.users.get("carol") is None
+
+    async def from_proxy(h: dict[str, str]) -> Any:  # what CallerMiddleware sets for a trusted peer
+        token = identity._trusted.set(True)
+        try:
+            return await auth.header_login(h)
+        finally:
+            identity._trusted.reset(token)
+
+    user = asyncio.run(from_proxy(headers))
     assert user.identifier == "carol" and user.metadata["groups"] == ["eng", "payments"]
     assert rt.users.get("carol").groups == ("eng", "payments")
-    asyncio.run(auth.header_login({"x-forwarded-user": "carol", "x-forwarded-groups": "ops"}))
+    asyncio.run(from_proxy({"x-forwarded-user": "carol", "x-forwarded-groups": "ops"}))
     assert rt.users.get("carol").groups == ("ops",)
-    assert asyncio.run(auth.header_login({"x-forwarded-groups": "eng"})) is None
+    assert asyncio.run(from_proxy({"x-forwarded-groups": "eng"})) is None
 
 
-def test_oauth_login_ensures_a_user_without_groups(rt: Any) -> None:
+def test_oauth_login_creates_its_own_account_without_groups(rt: Any) -> None:
     from chainlit.user import User
 
-    user = asyncio.run(auth.oauth_login("github", "tok", {}, User(identifier="dana@example.com")))
-    assert user.identifier == "dana@example.com"
-    account = rt.users.get("dana@example.com")
+    with_auth(rt, oauth_allowed_domains=["example.com"])
+    raw = {"sub": "g-123", "email": "dana@example.com", "email_verified": True}
+    user = asyncio.run(auth.oauth_login("google", "tok", raw, User(identifier="dana@example.com")))
+    assert user.identifier == "dana@google"
+    account = rt.users.get("dana@google")
     assert account.groups == () and not account.is_admin and not account.has_password
+    assert rt.users.get("dana@example.com") is None
 
 
 def _token(name: str, secret: str, exp_s: float = 600) -> str:
@@ -105,5 +125,8 @@ def test_browser_user_from_the_proxy_header(rt: Any) -> None:
     hdr = {"X-Forwarded-User": "erin", "X-Forwarded-Groups": "eng"}
     assert asyncio.run(identity.browser_user(request(headers=hdr), rt.container)) is None
     with_ui(rt, header_auth=True)
-    who = asyncio.run(identity.browser_user(request(headers=hdr), rt.container))
+    assert asyncio.run(identity.browser_user(request(headers=hdr), rt.container)) is None  # no proxy configured
+    with_auth(rt, trusted_proxies=["10.0.0.0/8"])
+    assert asyncio.run(identity.browser_user(request(headers=hdr), rt.container)) is None  # not from the proxy
+    who = asyncio.run(identity.browser_user(request(headers=hdr, client="10.1.2.3"), rt.container))
     assert who.name == "erin" and who.groups == ("eng",)

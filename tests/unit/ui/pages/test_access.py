@@ -29,20 +29,27 @@ def test_anonymous_browsers_are_sent_to_login(pages: Pages) -> None:
 
 
 def test_real_identity_dependency_uses_the_sso_header(tmp_path: Path) -> None:
-    """No override: ``ui.identity.browser_user`` decides (header auth on, as behind a proxy)."""
-    container = Container(load_settings(home=tmp_path / "home", ui={"header_auth": True}))
+    """No override: ``ui.identity.browser_user`` decides (header auth on, behind a proxy with a shared secret)."""
+    secret = "s3cret-from-the-proxy-0123456789"
+    container = Container(load_settings(home=tmp_path / "home", ui={"header_auth": True},
+                                        auth={"proxy_secret": secret}))
     container.users.create("root", is_admin=True)
     container.users.create("gone")
     container.users.disable("gone")
     app = create_app(container)
     app.include_router(ui.pages.router)
+    proxy = {"X-Sourcewise-Proxy-Secret": secret}
     with TestClient(app, raise_server_exceptions=False) as client:
         assert client.get("/owners", follow_redirects=False).headers["location"] == "/login"
         dana = {"X-Forwarded-User": "dana", "X-Forwarded-Groups": "eng"}
-        assert client.get("/owners", headers=dana).status_code == 200  # created on first sight
-        assert client.get("/admin", headers=dana).status_code == 403
-        assert client.get("/admin", headers={"X-Forwarded-User": "root"}).status_code == 200
-        assert client.get("/owners", headers={"X-Forwarded-User": "gone"}, follow_redirects=False).status_code == 303
+        assert client.get("/owners", headers=dana, follow_redirects=False).status_code == 303  # not via the proxy
+        assert container.users.get("dana") is None
+        assert client.get("/owners", headers={**dana, **proxy}).status_code == 200  # created on first sight
+        assert client.get("/admin", headers={**dana, **proxy}).status_code == 403
+        assert client.get("/admin", headers={"X-Forwarded-User": "root", **proxy}).status_code == 200
+        assert client.get("/admin", headers={"X-Forwarded-User": "root"}, follow_redirects=False).status_code == 303
+        assert client.get("/owners", headers={"X-Forwarded-User": "gone", **proxy},
+                          follow_redirects=False).status_code == 303
     container.close()
 
 

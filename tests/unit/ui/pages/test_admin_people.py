@@ -65,8 +65,12 @@ def test_token_plaintext_is_shown_once_and_works_until_revoked(pages: Pages) -> 
 
 def test_token_for_admin_scope_and_explicit_groups(pages: Pages) -> None:
     pages.as_user("root")
-    pages.post("/admin/tokens", {"name": "ops", "user": "bob", "groups": "web, eng", "is_admin": "true"})
+    refused = pages.post("/admin/tokens", {"name": "ops", "user": "bob", "groups": "web", "is_admin": "true"})
+    assert refused.status_code == 303 and "not an admin" in pages.flash(refused)  # bob is not an admin
+    beyond = pages.post("/admin/tokens", {"name": "ops", "user": "bob", "groups": "web, eng"})
+    assert "not in group(s) eng" in pages.flash(beyond)
+    pages.post("/admin/tokens", {"name": "ops", "user": "root", "groups": "web, eng", "is_admin": "true"})
     [info] = TokenStore(pages.container.db).list()
-    assert (info.user, info.groups, info.is_admin) == ("bob", ("eng", "web"), True)
+    assert (info.user, info.groups, info.is_admin) == ("root", ("eng", "web"), True)
     bad = pages.post("/admin/tokens", {"name": "bad name", "user": "bob"})
     assert bad.status_code == 303 and "token name" in pages.flash(bad)
