@@ -140,6 +140,7 @@ def test_the_stale_note_does_not_render_an_owners_markup(container: Container) -
 
 def test_api_and_openai_endpoint_return_clean_text(container: Container) -> None:
     answerer = _answerer(container, ScriptedGenerator(text=EXFIL))
+    container.users.create("alice", is_admin=True)  # a token acts for an existing user
     _, token = TokenStore(container.db).create("t", user="alice", is_admin=True)
     auth = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(container, answerer=answerer, retriever=FakeRetriever()),

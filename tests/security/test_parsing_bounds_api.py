@@ -34,6 +34,8 @@ def container(tmp_path: Path) -> Iterator[Container]:
 
 
 def _token(container: Container) -> dict[str, str]:
+    if container.users.get("alice") is None:  # a token acts for an existing user
+        container.users.create("alice", groups=["payments"])
     _, token = TokenStore(container.db).create("t", user="alice", groups=["payments"])
     return {"Authorization": f"Bearer {token}"}
 

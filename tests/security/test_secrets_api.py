@@ -15,6 +15,7 @@ from openai import OpenAI
 
 from assistant.catalog.db import Database
 from assistant.catalog.tokens import TokenStore
+from assistant.users import UserStore
 from tests.integration.test_api import TIMEOUT, _free_port, _serve_command, _wait_healthy
 from tests.security.conftest import Indexed
 from tests.security.leaks import find_leaks
@@ -34,6 +35,10 @@ def server(indexed: Indexed) -> Iterator[Server]:
     db = Database(indexed.catalog_url)
     try:
         store = TokenStore(db)
+        users = UserStore(db, scrypt_n=2**4)  # a token acts for an existing user
+        users.create("nobody")
+        if users.get("root") is None:
+            users.create("root", is_admin=True)
         tokens = {"nobody": store.create("nobody", user="nobody", groups=[])[1],
                   "admin": store.create("admin", user="root", groups=[], is_admin=True)[1]}
     finally:
