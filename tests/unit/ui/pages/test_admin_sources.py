@@ -58,8 +58,9 @@ def test_add_refuses_what_could_not_work(pages: Pages, tmp_path: Path) -> None:
              ({"name": "a b", "kind": "git", "location": "/srv/x"}, "source name")]
     for form, message in cases:
         assert message in pages.flash(pages.post("/admin/sources", form)), form
-    pages.post("/admin/sources", {"name": "x", "kind": "git", "location": "https://git.example.com/x.git"})
-    again = pages.post("/admin/sources", {"name": "x", "kind": "git", "location": "/srv/y"})
+    pages.post("/admin/sources", {"name": "x", "kind": "git", "location": "https://git.example.com/x.git",
+                                  "groups": "eng"})
+    again = pages.post("/admin/sources", {"name": "x", "kind": "git", "location": "/srv/y", "public": "true"})
     assert "exists" in pages.flash(again)
     assert [r.name for r in pages.container.catalog.list_sources()] == ["x"]
     assert pages.reindex.calls == []  # index_now not ticked
@@ -81,14 +82,15 @@ def test_pause_stops_reindexing_until_resumed(pages: Pages) -> None:
         ["source.pause", "source.resume", "source.reindex"]
 
 
-def test_editing_access_groups_saves_and_reindexes_to_apply(pages: Pages) -> None:
+def test_editing_access_groups_saves_and_applies_them_to_the_index_at_once(pages: Pages) -> None:
     add_doc(pages.container, "app", "a.py")
     pages.as_user("root")
     r = pages.post("/admin/sources/app/groups", {"groups": "sre, eng"})
-    assert "re-indexing to apply" in pages.flash(r)
+    assert "applied" in pages.flash(r)
     pages.wait_jobs()
     assert pages.container.catalog.get_source("app").access_groups == ["eng", "sre"]
-    assert pages.reindex.calls == [("app", False)]
+    assert ("source_payload", ("app", {"access_groups": ["eng", "sre"]})) in pages.store.calls
+    assert pages.reindex.calls == []  # no re-index needed
     [entry] = pages.container.audit.entries(action="source.update")
     assert entry.details["access_groups"] == ["eng", "sre"]
 
