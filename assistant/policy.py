@@ -107,5 +107,4 @@ def withheld_note(withheld: int, generator: str, *, composed: bool) -> str:
     if composed:
         return (f"_{withheld} {what} found, but their classification does not allow the `{generator}` model "
                 "to see them, so this answer was composed directly from the sources instead._")
-    return (f"_{withheld} more {what} found but withheld from the `{generator}` model: their classification "
-            "does not allow it to see them (ask an admin, or choose the extractive generator)._")
+    return f"_{withheld} more {what} found but withheld from the `{generator}` model by the classification policy._"

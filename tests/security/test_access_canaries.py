@@ -625,5 +625,5 @@ def test_cli_ask_shell_and_owner_queue(world: World) -> None:
         assert world.found[(user, "cli-ask")] and world.found[(user, "cli-ask")] <= AFTER[user]
     assert world.found[("team", "cli-shell")] == AFTER["team"]
     assert world.found[("pub", "cli-owners")] == {"pub"} and "sec" in world.found[("sec", "cli-owners")]
-    print(f"checked responses: {world.sent}, questions through the doors: {world.sent - 3 * 11}")
+    print(f"checked responses: {world.sent}")
     assert world.sent >= 1_000  # requests checked in all, before and after the revocation

@@ -361,3 +361,24 @@ def test_feedback_audit_and_owner_queue_keep_working_for_admins(container: Conta
     items = FeedbackService(c.db, AuditLog(c.db)).review()
     assert any(VAULT in (i.answer or "") for i in items)
     assert [i.path for i in _owners(c).queue(c.users.require("sec"))] == ["keys/hsm.md"]
+
+
+# -- failed lookups fail closed --------------------------------------------------------------
+def test_failed_lookups_show_nothing(container: Container) -> None:
+    from assistant.errors import StoreError as Broken
+    from tests.security.test_policy import RecordingModel
+
+    def broken() -> dict[str, Any]:
+        raise Broken("the catalog is unreachable")
+
+    retriever = Retriever(container.store, WordEmbedder(), container.sparse, RetrievalSettings(), known_sources=broken)
+    with pytest.raises(Broken):
+        retriever.retrieve("keys repo:vault", user=ENG)
+    model = RecordingModel()
+    answerer = Answerer(FakeRetriever([passage(1, "k.md", f"{VAULT}\n", source="vault")]), model, container.catalog,
+                        container.settings)
+    answerer.policy.classifications = broken
+    with pytest.raises(Broken) as err:
+        answerer.answer("what is in the vault?", user=SEC)
+    assert model.seen == [] and VAULT not in str(err.value)
+    assert InteractionLog(container.db).get(err.value.interaction_id).answer is None  # type: ignore[attr-defined]
