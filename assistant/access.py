@@ -96,8 +96,9 @@ def access_epoch(db: Any) -> str:
     from assistant.catalog.schema import DocOverrideRow, SourceRow
 
     with db.session() as s:
-        sources = [[r.name, sorted(r.access_groups or ()), getattr(r, "classification", None), r.status]
-                   for r in s.scalars(select(SourceRow).order_by(SourceRow.name))]
+        sources = [[name, sorted(groups or ()), cls, status] for name, groups, cls, status in s.execute(
+            select(SourceRow.name, SourceRow.access_groups, SourceRow.classification, SourceRow.status)
+            .order_by(SourceRow.name))]
         count, last = s.execute(select(func.count(), func.max(DocOverrideRow.updated_at))
                                 .select_from(DocOverrideRow)).one()
     digest = hashlib.sha256(json.dumps(sources, default=str).encode()).hexdigest()[:16]

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import Request
+from fastapi.testclient import TestClient
 
 from assistant.answer import Answerer
 from assistant.audit import AuditLog
@@ -382,3 +384,71 @@ def test_failed_lookups_show_nothing(container: Container) -> None:
         answerer.answer("what is in the vault?", user=SEC)
     assert model.seen == [] and VAULT not in str(err.value)
     assert InteractionLog(container.db).get(err.value.interaction_id).answer is None  # type: ignore[attr-defined]
+
+
+# -- the pages: a blank groups field, classification, the owners' page ----------------------
+@pytest.fixture
+def pages(container: Container) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    import ui.pages
+    from assistant.api.app import create_app
+    from ui.pages.deps import LoginRequired, current_account
+
+    app = create_app(container)
+    app.include_router(ui.pages.router)
+    who = {"name": "root"}
+
+    async def account(request: Request) -> Any:
+        found = container.users.get(who["name"])
+        if found is None:
+            raise LoginRequired("/login")
+        return found
+
+    app.dependency_overrides[current_account] = account
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, who
+
+
+def _csrf(client: TestClient, url: str) -> str:
+    import re
+
+    m = re.search(r'name="csrf-token" content="([0-9a-f]+)"', client.get(url).text)
+    assert m
+    return m.group(1)
+
+
+def test_admin_form_refuses_a_blank_groups_field_and_sets_classification(
+        container: Container, pages: tuple[TestClient, dict[str, str]], tmp_path: Path) -> None:
+    client, _ = pages
+    form = {"name": "wiki", "kind": "git", "location": str(tmp_path), "csrf_token": _csrf(client, "/admin")}
+    r = client.post("/admin/sources", data={**form, "groups": "  "}, follow_redirects=True)
+    assert "empty group list is refused" in " ".join(r.text.split())
+    assert "wiki" not in {s.name for s in container.catalog.list_sources()}
+    r = client.post("/admin/sources", data={**form, "groups": "eng", "public": "true"}, follow_redirects=True)
+    assert "either everyone or" in r.text
+    client.post("/admin/sources", data={**form, "public": "true", "classification": "restricted"})
+    row = container.catalog.get_source("wiki")
+    assert row.access_groups == ["everyone"] and row.classification == "restricted"
+    page = client.get("/admin/sources/wiki").text
+    assert 'value="restricted" selected' in page and 'name="public" value="true" checked' in page
+    # the source page: blank refused, nothing changed; groups and classification applied at once
+    token = _csrf(client, "/admin/sources/wiki")
+    r = client.post("/admin/sources/wiki/groups", data={"groups": "", "csrf_token": token}, follow_redirects=True)
+    assert "empty group list is refused" in " ".join(r.text.split())
+    assert container.catalog.get_source("wiki").access_groups == ["everyone"]
+    r = client.post("/admin/sources/wiki/groups", follow_redirects=True,
+                    data={"groups": "eng", "classification": "internal", "csrf_token": token})
+    assert "Access saved and applied" in r.text
+    row = container.catalog.get_source("wiki")
+    assert row.access_groups == ["eng"] and row.classification == "internal"
+
+
+def test_owners_page_says_why_a_flags_answer_is_not_shown(
+        container: Container, pages: tuple[TestClient, dict[str, str]]) -> None:
+    client, who = pages
+    iid = _ask(container, "sec", ["app:docs/deploy.md", "vault:keys/rotation.md"], f"It says `{VAULT}` [2].")
+    FeedbackService(container.db, container.audit).flag(iid, 1, User("sec", ("eng", "security")), "wrong", "old")
+    who["name"] = "bob"
+    page = client.get("/owners").text
+    assert "docs/deploy.md" in page and "“old”" in page
+    assert "drew on sources you cannot read" in page and VAULT not in page
+    assert "keys/rotation.md" not in page and "vault" not in page.lower()
