@@ -327,7 +327,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 def _before_revocation(w: World) -> None:
     """Warm every cache with the questions asked again later, store chat threads, raise flags."""
     answerer = w.services.answerer()
-    for user in USERS:
+    for user in ("team", "sec"):  # pub's access does not change
         for key in KEYS:
             for q in adversarial(C[key]):
                 try:
@@ -384,7 +384,7 @@ def _revoke(w: World) -> None:
 # -- tests -----------------------------------------------------------------------------------
 def test_nothing_leaked_before_revocation(world: World) -> None:
     assert world.violations[:world.warmed] == [], "\n".join(world.violations[:20])
-    assert world.sent >= 390
+    assert world.sent >= 260
 
 
 def test_cached_answers_follow_a_narrowing_at_once(world: World) -> None:
