@@ -26,7 +26,9 @@ DEFAULT_CLASSIFICATION = "internal"
 EXTRACTIVE = "extractive"
 SELF_HOSTED = "self-hosted"
 IN_PROCESS = frozenset({"extractive", "llamacpp"})  # never send text anywhere
-UNKNOWN_CLASS = "restricted"  # a source the catalog no longer knows is treated as the strictest
+# A source nobody classified (the catalog does not know it) counts as the default, as
+# existing sources did when classifications arrived (migration 0008).
+UNKNOWN_CLASS = DEFAULT_CLASSIFICATION
 
 
 def check_classification(value: str | None) -> str:

@@ -148,11 +148,14 @@ def test_reclassifying_a_source_applies_to_the_next_question(container: Containe
     assert entry.details == {"classification": "restricted"}
 
 
-def test_a_source_the_catalog_does_not_know_counts_as_restricted(container: Container) -> None:
+def test_a_source_nobody_classified_counts_as_internal(container: Container) -> None:
+    stray = passage(1, "x.md", "stray text\n", kind="docs", language="markdown", source="unclassified")
     model = RecordingModel()
-    stray = passage(1, "x.md", "stray text\n", kind="docs", language="markdown", source="gone")
     _answerer(container, model, [stray, *_passages("public")]).answer(Q, user=USER)
-    assert model.seen == [[PUBLIC_TEXT + "\n"]]
+    assert model.seen == [["stray text\n", PUBLIC_TEXT + "\n"]]
+    strict = RecordingModel()
+    _answerer(container, strict, [stray, *_passages("public")], generators={"public": ["*"]}).answer(Q, user=USER)
+    assert strict.seen == [[PUBLIC_TEXT + "\n"]]
 
 
 class _NoStore:
