@@ -34,6 +34,7 @@ from assistant.generation.llm import call_with_deadline
 from assistant.generation.prompts import PROMPT_VERSION
 from assistant.generation.sanitize import LinkHosts, sanitize_markdown
 from assistant.models import Answer, Passage, User
+from assistant.policy import ClassificationPolicy, source_classifications, withheld_note
 from assistant.settings import GenerationSettings, Settings
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ class _Run:
     index_version: str | None = None
     key: str | None = None
     errors: list[str] = dataclasses.field(default_factory=list)
+    generator: Generator | None = None  # who answers (the classification policy may pick extractive)
+    withheld: int = 0  # passages the policy kept from the configured generator
 
     def lap(self, name: str, since: float) -> float:
         now = time.perf_counter()
@@ -95,6 +98,9 @@ class Answerer:
         self.cache = AnswerCache(self.cfg.cache_size, self.cfg.cache_ttl_s)
         self._link_hosts = configured_hosts(settings)
         self._indexed_hosts = IndexedHosts(self.interactions.db)
+        # Which generator may see which sources: read from the catalog per question.
+        self.policy = ClassificationPolicy(settings.policy, lambda: source_classifications(catalog.db),
+                                           base_url=self.cfg.base_url)
 
     # -- public API ---------------------------------------------------------------
     def answer(self, question: str, history: Sequence[Message] = (), user: User | None = None, *,
@@ -137,6 +143,7 @@ class Answerer:
             run.history = clean_history(history, self.cfg.max_history_messages)
             t = time.perf_counter()
             run.index_version = self.index_version()
+            self.cache.advance(run.index_version)
             run.key = cache_key(
                 question=question, history=run.history, filters=run.filters, groups=user.access_groups(),
                 index_version=run.index_version, generator=self.generator.name, model=self.generator.model,
@@ -157,6 +164,7 @@ class Answerer:
             retrieval = self.retriever.retrieve(retrieval_question, user=user, filters=filters)
             t = run.lap("retrieve", t)
             run.passages = tuple(retrieval.passages)
+            run.generator = self._apply_policy(run)
             run.retrieval_query = getattr(retrieval, "query", None) or retrieval_question
             run.model_question = self._model_question(question, run)
             if getattr(retrieval, "filters", None) is not None:
@@ -173,9 +181,21 @@ class Answerer:
             self._fail(run, exc)
             raise
 
+    def _apply_policy(self, run: _Run) -> Generator:
+        """Withhold what the configured generator may not see (``assistant.policy``); when
+        that is everything, ``extractive`` composes the answer from all of it instead."""
+        decision = self.policy.decide(run.passages, self.generator.name)
+        run.withheld = decision.withheld
+        if not decision.withheld:
+            return self.generator
+        if decision.passages:
+            run.passages = decision.passages
+            return self.generator
+        return self.fallback
+
     def _model_question(self, question: str, run: _Run) -> str:
         """LLMs get the user's own words (they see the conversation); extractive the standalone form."""
-        if self.generator.name == self.fallback.name or not run.history:
+        if (run.generator or self.generator).name == self.fallback.name or not run.history:
             return run.retrieval_query
         from assistant.retrieval.query import parse_query
 
@@ -200,7 +220,7 @@ class Answerer:
 
     def _generate_text(self, run: _Run) -> tuple[str, dict[str, int], Generator, str | None]:
         """The answer text from the generator, or from ``extractive`` with a notice."""
-        gen, passages = self.generator, run.passages
+        gen, passages = run.generator or self.generator, run.passages
         if gen.name == self.fallback.name:
             g = gen.generate(run.model_question, passages, run.history)
             return g.text, dict(g.tokens), gen, None
@@ -226,7 +246,7 @@ class Answerer:
         return _notice(reason) + fb.text, {}, self.fallback, f"{reason.reason}: {reason}"
 
     def _stream_events(self, run: _Run) -> Iterator[dict[str, Any]]:
-        gen, passages = self.generator, run.passages
+        gen, passages = run.generator or self.generator, run.passages
         filt = OutputFilter(len(passages), self._hosts(run))
         shown: list[str] = []
         tokens: dict[str, int] = {}
@@ -303,6 +323,12 @@ class Answerer:
         if warnings:
             sep = "" if text.endswith("\n\n") else "\n" if text.endswith("\n") else "\n\n"
             text += sep + "Check before relying on it:\n" + "\n".join(f"- {w}" for w in warnings)
+        composed = run.withheld > 0 and run.generator is not self.generator
+        if run.withheld:
+            sep = "" if text.endswith("\n\n") else "\n" if text.endswith("\n") else "\n\n"
+            text += sep + withheld_note(run.withheld, self.generator.name, composed=composed)
+            if composed and fallback_reason is None:
+                fallback_reason = f"policy: {run.withheld} source(s) withheld from {self.generator.name}"
         run.lap("validate", t)
         run.timings["total"] = round(time.perf_counter() - run.started, 6)
         answer = Answer(
@@ -312,7 +338,7 @@ class Answerer:
             tokens=dict(tokens),
         )
         answer = dataclasses.replace(answer, interaction_id=self._record(run, answer, gen))
-        if fallback_reason is None and not run.errors and run.key is not None:
+        if (fallback_reason is None or composed) and not run.errors and run.key is not None:
             self.cache.put(run.key, answer)
         return answer
 

@@ -5,6 +5,12 @@ filters, the caller's access groups (two users must never share an answer built 
 sources only one of them may see), the index version (a re-index invalidates), the
 generator and model, and the prompt version. Only clean answers are stored: a fallback
 after a timeout is transient and must not stick.
+
+The index version also changes when access changes without an index run (a source's
+groups or classification, a deprecation, restoration or reassignment, a removal); the
+first question after such a change drops every answer of the older version
+(``advance``), so an answer quoting a removed or narrowed source does not even stay in
+memory.
 """
 
 from __future__ import annotations
@@ -53,8 +59,16 @@ class AnswerCache:
         self._clock = clock
         self._items: OrderedDict[str, tuple[float, Answer]] = OrderedDict()
         self._lock = threading.Lock()
+        self._epoch: str | None = None
         self.hits = 0
         self.misses = 0
+
+    def advance(self, epoch: str) -> None:
+        """The current index version; answers cached under an earlier one are dropped."""
+        with self._lock:
+            if epoch != self._epoch:
+                self._items.clear()
+                self._epoch = epoch
 
     def get(self, key: str) -> Answer | None:
         if self.max_entries <= 0:

@@ -63,12 +63,13 @@ class Container:
     def retriever(self) -> Retriever:
         from assistant.retrieval.retriever import Retriever
 
+        from assistant.access import source_groups
         from assistant.embedding.batching import QueryBatcher
 
         # Concurrent questions (chat sessions, API calls) share forward passes.
         return Retriever(
             self.store, QueryBatcher(self.embedder), self.sparse, self.settings.retrieval,
-            known_sources=lambda: {row.name for row in self.catalog.list_sources()},
+            known_sources=lambda: source_groups(self.db),
         )
 
     @cached_property

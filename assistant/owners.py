@@ -4,6 +4,12 @@ A document's owner is, in order: an admin's or owner's reassignment (kept across
 re-indexing), front matter, CODEOWNERS, the wiki page's author. Owner strings are
 matched against a user's handles (name, ``@name``, aliases) and, for team owners such
 as ``@org/docs``, against the user's groups.
+
+Owning a document does not grant reading it: the queue shows (and the actions accept)
+only documents in sources the viewer may read (``assistant.access``; admins read
+everything), and a flag's question and answer only when the viewer may read every
+source that answer drew on, since an answer quotes all of them. Anything else looks
+exactly as if it did not exist.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from assistant.access import can_read_source, interaction_sources, readable_sources, source_groups
 from assistant.audit import AuditLog
 from assistant.catalog.db import Database
 from assistant.catalog.repo import Catalog
@@ -47,6 +54,7 @@ class FlagView:
     interaction_id: int | None
     question: str | None
     answer: str | None
+    hidden: bool = False  # the answer drew on sources the viewer may not read: question and answer withheld
 
 
 @dataclass(frozen=True)
@@ -97,9 +105,9 @@ class OwnerQueue:
         if owner is not None and not account.is_admin and owner.lower() not in account.handles():
             raise PermissionDeniedError("only admins can open another owner's queue")
         if owner is not None:
-            items = self._queue(lambda f: (f.owner or "").lower() == owner.lower())
+            items = self._queue(lambda f: (f.owner or "").lower() == owner.lower(), account)
         else:
-            items = self._queue(lambda f: owner_matches(f.owner, account))
+            items = self._queue(lambda f: owner_matches(f.owner, account), account)
         items.sort(key=lambda i: (-i.citations_recent, -len(i.flags), i.path))
         return items
 
@@ -107,19 +115,21 @@ class OwnerQueue:
         """Every owner's queue in one pass, owner by owner (the admin's overview)."""
         if not account.is_admin:
             raise PermissionDeniedError("only admins can see every owner's queue")
-        items = self._queue(lambda f: True)
+        items = self._queue(lambda f: True, account)
         items.sort(key=lambda i: (i.owner or "", -i.citations_recent, -len(i.flags), i.path))
         return items
 
-    def _queue(self, wanted: Callable[[FlagRow], bool]) -> list[QueueItem]:
+    def _queue(self, wanted: Callable[[FlagRow], bool], viewer: Account) -> list[QueueItem]:
+        user = viewer.user()
+        readable = None if user.access_groups() is None else readable_sources(source_groups(self.db), user)
         with self.db.session() as s:
             flags = s.scalars(select(FlagRow).where(FlagRow.status == "open").order_by(FlagRow.id))
             by_doc: dict[str, list[FlagRow]] = {}
             for f in flags:
-                if wanted(f):
+                if wanted(f) and (readable is None or f.source_name in readable):
                     by_doc.setdefault(f.doc_id, []).append(f)
             cited = self._citations(s, set(by_doc))
-            return [self._item(s, doc_id, rows, cited[doc_id]) for doc_id, rows in by_doc.items()]
+            return [self._item(s, doc_id, rows, cited[doc_id], readable) for doc_id, rows in by_doc.items()]
 
     def open_owners(self) -> list[tuple[str, int]]:
         """(owner, open flags) for owners with any ("" for documents nobody owns), busiest first."""
@@ -147,14 +157,17 @@ class OwnerQueue:
                     counts[p["doc_id"]] += 1
         return counts
 
-    def _item(self, s: Any, doc_id: str, rows: list[FlagRow], cited: int) -> QueueItem:
+    def _item(self, s: Any, doc_id: str, rows: list[FlagRow], cited: int, readable: set[str] | None) -> QueueItem:
+        """One document's flags; ``readable``: the sources the viewer may read (``None``: all)."""
         doc = s.scalar(select(DocumentRow).where(DocumentRow.doc_id == doc_id))
         views = []
         for f in rows:
             inter = s.get(InteractionRow, f.interaction_id) if f.interaction_id else None
+            hidden = inter is not None and readable is not None and not interaction_sources(inter.retrieved) <= readable
+            shown = inter if inter is not None and not hidden else None
             views.append(FlagView(f.id, f.kind, f.origin, f.user_name, f.comment, f.created_at, f.start_line,
-                                  f.end_line, f.commit, f.interaction_id, inter.question if inter else None,
-                                  inter.answer if inter else None))
+                                  f.end_line, f.commit, f.interaction_id, shown.question if shown else None,
+                                  shown.answer if shown else None, hidden))
         first = rows[0]
         return QueueItem(doc_id, first.source_name, doc.path if doc else first.path, doc.title if doc else None,
                          first.owner, doc.status if doc else "removed", doc.url if doc else None,
@@ -162,7 +175,10 @@ class OwnerQueue:
 
     # -- actions -------------------------------------------------------------------
     def authorise(self, doc_id: str, actor: Account) -> tuple[str | None, str, str]:
-        """(current owner, source name, path), if ``actor`` owns ``doc_id`` or is an admin."""
+        """(current owner, source name, path), if ``actor`` owns ``doc_id`` or is an admin.
+
+        A document in a source ``actor`` may not read is "no document", like one that
+        does not exist (its path and owner are not told)."""
         with self.db.session() as s:
             doc = s.scalar(select(DocumentRow).where(DocumentRow.doc_id == doc_id))
             flag = s.scalar(select(FlagRow).where(FlagRow.doc_id == doc_id).order_by(FlagRow.id.desc()))
@@ -173,6 +189,8 @@ class OwnerQueue:
                 or (flag.owner if flag else None)
             source = s.get(SourceRow, doc.source_id).name if doc else flag.source_name  # type: ignore[union-attr]
             path = doc.path if doc else flag.path  # type: ignore[union-attr]
+        if not can_read_source(self.db, source, actor.user()):
+            raise NotFoundError(f"no document {doc_id!r}")
         if not actor.is_admin and not owner_matches(owner, actor):
             raise PermissionDeniedError(f"{path} is owned by {owner or 'nobody'}; only its owner or an admin can act")
         return owner, source, path
@@ -206,7 +224,7 @@ class OwnerQueue:
             raise ConfigError("say why the flag is dismissed (a note is required)")
         with self.db.session() as s:
             flag = s.get(FlagRow, flag_id)
-            if flag is None:
+            if flag is None or not can_read_source(self.db, flag.source_name, actor.user()):
                 raise NotFoundError(f"no flag {flag_id}")
             doc_id, status = flag.doc_id, flag.status
         if status != "open":

@@ -473,7 +473,37 @@ class AuthSettings(BaseModel):
 
 
 class PolicySettings(BaseModel):
-    """Source classifications and which generators may see each one."""
+    """Source classifications and which generators may see each one (``assistant.policy``).
+
+    A source is ``public``, ``internal`` (the default) or ``restricted``. Passages of a
+    class whose list does not name the answering generator are withheld from its
+    context; ``extractive`` (no model, nothing leaves the process) may always see what
+    the user may read. Names: ``extractive``, ``llamacpp``, ``openai``, ``self-hosted``
+    (``llamacpp``, and ``openai`` when its base URL is in ``self_hosted_urls``) and ``*``.
+    """
+
+    generators: dict[str, list[str]] = Field(
+        default_factory=lambda: {"public": ["*"], "internal": ["*"], "restricted": ["extractive", "self-hosted"]},
+        description="Classification -> generators allowed to see it (JSON); a class left out is extractive-only.",
+    )
+    self_hosted_urls: list[str] = Field(
+        default_factory=list,
+        description="OpenAI-compatible base URLs run on your own machines (JSON list); `openai` there "
+        "counts as `self-hosted`.",
+    )
+
+    @field_validator("generators")
+    @classmethod
+    def _known_names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        classes = {"public", "internal", "restricted"}
+        names = {"*", "extractive", "llamacpp", "openai", "self-hosted"}
+        for key, allowed in value.items():
+            if key not in classes:
+                raise ValueError(f"unknown classification {key!r} (one of {', '.join(sorted(classes))})")
+            bad = [g for g in allowed if g not in names]
+            if bad:
+                raise ValueError(f"unknown generator(s) {bad} for {key!r} (use {', '.join(sorted(names))})")
+        return value
 
 
 class Settings(BaseSettings):

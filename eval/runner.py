@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from assistant.access import source_groups
 from assistant.answer import Answerer
 from assistant.catalog.interactions import InteractionLog
 from assistant.catalog.schema import DocumentRow, SourceRow
@@ -103,7 +104,7 @@ def build_system(container: Any, *, generator: str | None = None,
     generation = settings.generation.model_copy(update={"generator": generator}) if generator else settings.generation
     catalog = container.catalog
     retriever = Retriever(container.store, container.embedder, container.sparse, retrieval,
-                          known_sources=lambda: {row.name for row in catalog.list_sources()})
+                          known_sources=lambda: source_groups(container.db))
     full = settings.model_copy(update={"retrieval": retrieval, "generation": generation})
     answerer = Answerer(retriever, build_generator(generation), catalog, full)
     record = {

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from assistant.models import PUBLIC_GROUP, Chunk, Document
+from assistant.access import effective_groups  # noqa: F401  (re-exported: the pipeline's import)
+from assistant.models import Chunk, Document
 from assistant.retrieval.identifiers import (
     defined_symbols,
     dir_prefixes,
@@ -22,9 +23,6 @@ from indexers.chunking.languages import is_prose
 MAX_EMBED_CHARS = 4000
 
 
-def effective_groups(groups: list[str] | None) -> list[str]:
-    """A source's access groups; none given means everyone may read it."""
-    return sorted(set(groups or ())) or [PUBLIC_GROUP]
 
 
 def doc_payload(

@@ -30,6 +30,7 @@ from assistant.embedding.base import Embedder
 from assistant.embedding.sparse import SparseEncoder, path_terms, terms
 from assistant.errors import ItemError, SourceError
 from assistant.models import Chunk, Document, Filter, ItemFailure, Point, point_id
+from assistant.retention import purge_documents
 from assistant.store.base import VectorStore
 from indexers.chunking.languages import is_prose
 from indexers.chunking.select import chunk_text
@@ -226,6 +227,8 @@ class Pipeline:
             gone += sorted(self.store.doc_ids(Filter({"source": [row.name]})) - set(states) - set(docs))
         self._delete(gone)
         report.deleted = len([d for d in gone if d in states])
+        if report.deleted:  # answers that quoted a removed document lose the quote too
+            purge_documents(self.catalog.db, [d for d in gone if d in states])
 
         self._embed_all(row, to_embed, states, groups, report)
         self._relabel(to_relabel, groups, report)

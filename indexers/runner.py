@@ -23,6 +23,8 @@ def index_source(container: Any, name: str | SourceRow, *, full: bool = False,
         raise ConfigError(f"source {row.name!r} is paused; `sourcewise source resume {row.name}` first")
     settings = container.settings
     with container.index_lock:
+        # Read again under the lock: an access-group change may have committed meanwhile.
+        row = container.catalog.get_source(row.name)
         pipeline = Pipeline(
             container.catalog, container.store, container.embedder, container.sparse,
             batch_docs=settings.indexing.docs_batch, chunk_max_chars=settings.indexing.chunk_max_chars,

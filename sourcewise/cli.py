@@ -13,6 +13,7 @@ from rich.console import Console
 
 from assistant.catalog.redactions import RedactionLog
 from assistant.errors import ConfigError, SourcewiseError
+from assistant.models import PUBLIC_GROUP
 from assistant.retrieval.search import HybridSearcher
 from indexers import admin
 from indexers.pipeline import RunReport
@@ -45,7 +46,10 @@ def source_add(
     docs: Annotated[Optional[Path], typer.Option("--docs", help="A directory of docs.")] = None,
     wiki: Annotated[Optional[str], typer.Option("--wiki", help="Git wiki, MediaWiki XML or Confluence export.")] = None,
     ref: Annotated[Optional[str], typer.Option("--ref", help="Branch, tag or commit (git).")] = None,
-    groups: Annotated[Optional[str], typer.Option("--groups", help="Access groups, comma-separated.")] = None,
+    groups: Annotated[Optional[str], typer.Option(
+        "--groups", help="Who may read it: access groups, comma-separated, or `everyone` (public, the default).")] = None,
+    classification: Annotated[Optional[str], typer.Option(
+        "--classification", help="public, internal (default) or restricted: which generators may see it.")] = None,
     include: Annotated[list[str], typer.Option("--include", help="Glob to include (repeatable).")] = [],
     exclude: Annotated[list[str], typer.Option("--exclude", help="Glob to exclude (repeatable).")] = [],
     browse_url: Annotated[Optional[str], typer.Option("--browse-url", help="URL template with {commit} and {path}.")] = None,
@@ -60,25 +64,33 @@ def source_add(
         raise ConfigError("give exactly one of --git, --docs or --wiki")
     kind, location = given[0]
     with open_container(write=True) as c:
-        row = admin.add_source(c, name, kind, str(location), actor=cli_actor(), ref=ref, groups=parse_groups(groups),
+        row = admin.add_source(c, name, kind, str(location), actor=cli_actor(), ref=ref,
+                               groups=parse_groups(groups) if groups is not None else None,
                                include=include, exclude=exclude, browse_url=browse_url, door="cli",
-                               redact_pii=redact_pii)
+                               redact_pii=redact_pii, classification=classification)
     console.print(f"added {kind} source [bold]{name}[/bold] ({row.location}); run `sourcewise index {name}`")
+    readers = "everyone (public)" if row.access_groups == [PUBLIC_GROUP] else ", ".join(row.access_groups)
+    console.print(f"readable by: {readers}; classification: {row.classification}", highlight=False)
 
 
 @source_app.command("update")
 def source_update(
     name: str,
     ref: Annotated[Optional[str], typer.Option("--ref", help="New branch, tag or commit.")] = None,
-    groups: Annotated[Optional[str], typer.Option("--groups", help="New access groups.")] = None,
+    groups: Annotated[Optional[str], typer.Option(
+        "--groups", help="New access groups, or `everyone`; applied to the index at once.")] = None,
+    classification: Annotated[Optional[str], typer.Option(
+        "--classification", help="public, internal or restricted; applies to the next question.")] = None,
     redact_pii: Annotated[Optional[bool], typer.Option(
-        "--redact-pii/--no-redact-pii", help="Turn personal-data redaction on or off for this source.")] = None,
+        "--redact-pii/--no-redact-pii", help="Turn personal-data redaction on or off (re-index to apply).")] = None,
 ) -> None:
-    """Change a source's ref, access groups or personal-data redaction (re-index to apply)."""
+    """Change a source's ref or personal-data redaction (re-index to apply), access groups or classification (applied now)."""
     with open_container(write=True) as c:
         admin.update_source(c, name, actor=cli_actor(), ref=ref,
-                            groups=parse_groups(groups) if groups is not None else None, redact_pii=redact_pii)
-    console.print(f"updated {name}; run `sourcewise index {name}` to apply")
+                            groups=parse_groups(groups) if groups is not None else None,
+                            classification=classification, redact_pii=redact_pii)
+    console.print(f"updated {name}" + (f"; run `sourcewise index {name}` to apply the new ref or redaction"
+                                       if ref or redact_pii is not None else ""))
 
 
 @source_app.command("pause")
@@ -104,11 +116,12 @@ def source_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
         rows = c.catalog.list_sources()
     if as_json:
         print(json.dumps([{"name": r.name, "kind": r.kind, "location": r.location, "ref": r.ref,
-                           "groups": r.access_groups, "status": r.status,
+                           "groups": r.access_groups, "classification": r.classification, "status": r.status,
                            "redact_pii": (r.options or {}).get("redact_pii")} for r in rows], indent=2))
         return
     for r in rows:
-        console.print(f"{r.name}\t{r.kind}\t{r.location}\t{r.ref or 'HEAD'}\t{','.join(r.access_groups) or '-'}")
+        console.print(f"{r.name}\t{r.kind}\t{r.location}\t{r.ref or 'HEAD'}\t{','.join(r.access_groups) or '-'}"
+                      f"\t{r.classification}")
     if not rows:
         console.print("no sources yet: `sourcewise source add NAME --git PATH`")
 

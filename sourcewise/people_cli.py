@@ -159,11 +159,16 @@ def feedback_promote(
 @owners_app.command("queue")
 def owners_queue(
     owner: Annotated[str | None, typer.Option("--owner", help="Whose queue (default: every open flag).")] = None,
+    user: Annotated[str | None, typer.Option(
+        "--user", help="Show the queue exactly as this signed-in user sees it (their groups decide).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Flagged documents per owner, most-cited first."""
     with open_container() as c:
-        items = c.owners.queue(cli_account(), owner=owner) if owner else c.owners.queue_all(cli_account())
+        if user is not None:
+            items = c.owners.queue(c.users.require(user), owner=owner)
+        else:
+            items = c.owners.queue(cli_account(), owner=owner) if owner else c.owners.queue_all(cli_account())
     if as_json:
         print(_dump([asdict(i) for i in items]))
         return

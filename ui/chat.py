@@ -92,12 +92,9 @@ def anonymous_caller() -> str:
 
 def visible_sources(user: User) -> list[str]:
     """Names of the sources ``user`` may search (the picker's choices)."""
-    groups = user.access_groups()
-    names = []
-    for row in runtime.current().container.catalog.list_sources():
-        if groups is None or set(row.access_groups or ()) & set(groups):
-            names.append(row.name)
-    return sorted(names)
+    from assistant.access import readable_sources, source_groups
+
+    return sorted(readable_sources(source_groups(runtime.current().container.db), user))
 
 
 # -- settings, starters, resume -----------------------------------------------------

@@ -7,6 +7,11 @@ session's user) and refuses threads, steps, elements and feedback that belong to
 someone else. Chainlit's users are the catalog's accounts: ``PersistedUser.id`` is the
 account name. Native thumbs up/down end in ``FeedbackService.rate``/``withdraw`` on the
 interaction whose id the answer step carries.
+
+A stored answer is shown again only while its owner may still read every source it
+drew on (``assistant.access.hidden_interactions``): after a source's groups narrow or it
+is removed, resuming the thread shows a note instead of the answer, and its citation
+elements are not served.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from assistant.access import REDACTED_ANSWER, hidden_interactions
 from assistant.catalog.chat_schema import ChatElementRow, ChatStepRow, ChatThreadRow
 from assistant.catalog.schema import utcnow
 from assistant.errors import PermissionDeniedError
@@ -228,7 +234,30 @@ class CatalogDataLayer(BaseDataLayer):
                               .order_by(ChatStepRow.created_at, ChatStepRow.start_at)).all()
             elements = s.scalars(select(ChatElementRow).where(ChatElementRow.thread_id == thread_id)
                                  .order_by(ChatElementRow.created_at)).all()
-            return _thread_dict(row, [_step_dict(x) for x in steps], [_element_dict(e) for e in elements])
+            hidden = self._hidden_steps(who, steps)
+            return _thread_dict(row, [_step_dict(x, hidden=x.id in hidden) for x in steps],
+                                [_element_dict(e) for e in elements if e.step_id not in hidden])
+
+    def _hidden_steps(self, who: str | None, steps: Any) -> set[str]:
+        """Ids of the answer steps whose answer drew on a source ``who`` may not read now."""
+        by_interaction = {x.interaction_id: x.id for x in steps if x.interaction_id is not None}
+        if not by_interaction:
+            return set()
+        hidden = hidden_interactions(self.db, self._reader(who), by_interaction)
+        return {by_interaction[i] for i in hidden}
+
+    def _reader(self, who: str | None) -> Any:
+        """The retrieval identity of the caller (unknown or disabled: no groups, public only)."""
+        from assistant.models import User
+
+        account = self.rt.users.get(who) if who else None
+        if account is None or account.disabled:
+            return User(who or "anonymous")
+        return account.user()
+
+    def _element_hidden(self, s: Session, row: ChatElementRow, who: str | None) -> bool:
+        step = s.get(ChatStepRow, row.step_id) if row.step_id else None
+        return step is not None and bool(self._hidden_steps(who, [step]))
 
     async def delete_thread(self, thread_id: str) -> None:
         def drop() -> None:
@@ -407,6 +436,8 @@ class CatalogDataLayer(BaseDataLayer):
                 row = s.get(ChatElementRow, element_id)
                 if row is None or row.thread_id != thread_id or not _owns(s.get(ChatThreadRow, thread_id), who):
                     return None
+                if self._element_hidden(s, row, who):
+                    return None
                 return _element_dict(row)
 
         return await self._run(read, caller())  # type: ignore[no-any-return]
@@ -417,6 +448,8 @@ class CatalogDataLayer(BaseDataLayer):
         with self.db.session() as s:
             row = s.get(ChatElementRow, element_id)
             if row is None or not _owns(s.get(ChatThreadRow, row.thread_id), who):
+                return None
+            if self._element_hidden(s, row, who):
                 return None
             return row.content
 
@@ -512,7 +545,9 @@ def _thread_dict(row: ChatThreadRow, steps: list[Any], elements: list[Any]) -> T
                       metadata=dict(row.meta or {}), steps=steps, elements=elements)
 
 
-def _step_dict(row: ChatStepRow) -> dict[str, Any]:
+def _step_dict(row: ChatStepRow, *, hidden: bool = False) -> dict[str, Any]:
+    """A step as Chainlit reads it; ``hidden``: its answer drew on a source the reader may
+    not read now, so the text and cited-source list are replaced by a note."""
     feedback = None
     if row.feedback_id is not None and row.feedback_value is not None:
         feedback = {"forId": row.id, "id": row.feedback_id, "value": row.feedback_value,
@@ -520,9 +555,10 @@ def _step_dict(row: ChatStepRow) -> dict[str, Any]:
     show: Any = row.show_input
     if show in ("True", "False"):
         show = show == "True"
+    meta = {k: v for k, v in (row.meta or {}).items() if not (hidden and k == "citations")}
     return {"id": row.id, "threadId": row.thread_id, "parentId": row.parent_id, "name": row.name or "",
-            "type": row.type, "input": row.input or "", "output": row.output or "",
-            "metadata": dict(row.meta or {}), "createdAt": _iso(row.created_at), "start": _iso(row.start_at),
+            "type": row.type, "input": "" if hidden else row.input or "",
+            "output": REDACTED_ANSWER if hidden else row.output or "", "metadata": meta, "createdAt": _iso(row.created_at), "start": _iso(row.start_at),
             "end": _iso(row.end_at), "isError": row.is_error, "showInput": show, "language": row.language,
             "feedback": feedback}
 

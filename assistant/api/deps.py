@@ -69,11 +69,11 @@ def _container_has_retriever(container: Container) -> bool:
 def _build_retriever(container: Container) -> Retriever:
     if _container_has_retriever(container):
         return container.retriever  # type: ignore[attr-defined,no-any-return]
+    from assistant.access import source_groups
     from assistant.retrieval.retriever import Retriever
 
-    catalog = container.catalog
     return Retriever(container.store, container.embedder, container.sparse, container.settings.retrieval,
-                     known_sources=lambda: {row.name for row in catalog.list_sources()})
+                     known_sources=lambda: source_groups(container.db))
 
 
 def _build_answerer(container: Container, retriever: Retriever) -> Answerer:

@@ -49,14 +49,18 @@ class InteractionLog:
             return list(s.scalars(select(InteractionRow).order_by(InteractionRow.id.desc()).limit(limit)))
 
     def index_version(self) -> str:
-        """Changes whenever an index run finishes or documents come or go: the cache's epoch."""
+        """Changes whenever an index run finishes, documents come or go, or access changes
+        (a source's groups or classification, an owner's deprecation, restoration or
+        reassignment; ``assistant.access.access_epoch``): the answer cache's epoch."""
+        from assistant.access import access_epoch
+
         with self.db.session() as s:
             run = s.execute(
                 select(func.max(IndexRunRow.id), func.max(IndexRunRow.finished_at))
             ).one()
             docs = s.execute(select(func.count(), func.max(DocumentRow.indexed_at)).select_from(DocumentRow)).one()
         stamp = lambda v: v.isoformat() if v is not None else "-"  # noqa: E731
-        return f"r{run[0] or 0}:{stamp(run[1])}:d{docs[0]}:{stamp(docs[1])}"
+        return f"r{run[0] or 0}:{stamp(run[1])}:d{docs[0]}:{stamp(docs[1])}:{access_epoch(self.db)}"
 
     def document_count(self) -> int:
         with self.db.session() as s:

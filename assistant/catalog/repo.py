@@ -55,6 +55,7 @@ class SourceStatus:
     last_indexed_at: datetime | None
     last_error: str | None
     failures: int
+    classification: str = "internal"
 
 
 class Catalog:
@@ -71,12 +72,14 @@ class Catalog:
         ref: str | None = None,
         access_groups: Sequence[str] = (),
         options: dict[str, Any] | None = None,
+        classification: str = "internal",
     ) -> SourceRow:
         try:
             with self.db.session() as s:
                 row = SourceRow(
                     name=name, kind=kind, location=location, ref=ref,
                     access_groups=list(access_groups), options=options or {},
+                    classification=classification,
                 )
                 s.add(row)
                 s.flush()
@@ -251,6 +254,6 @@ class Catalog:
                 out.append(SourceStatus(
                     src.name, src.kind, src.location, src.ref, src.status, list(src.access_groups or []),
                     int(docs or 0), int(chunks or 0), src.last_version, src.last_indexed_at, src.last_error,
-                    int(fails or 0),
+                    int(fails or 0), src.classification,
                 ))
         return out

@@ -60,6 +60,8 @@ class SourceRow(Base):
     location: Mapped[str] = mapped_column(Text)
     ref: Mapped[str | None] = mapped_column(String(250))
     access_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # public | internal | restricted: which generators may see it (assistant.policy)
+    classification: Mapped[str] = mapped_column(String(20), default="internal", server_default="internal")
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -109,10 +109,11 @@ class QueryFilters:
         )
 
     def check_repos(self, known: set[str]) -> None:
-        """``ConfigError`` naming the unknown repos and the known ones."""
+        """``ConfigError`` naming the unknown repos and the known ones (``known``: the sources
+        the caller may read, so a forbidden one reads exactly like one that does not exist)."""
         unknown = [r for r in self.repos if r not in known]
         if unknown:
-            listed = ", ".join(sorted(known)) or "none are indexed yet"
+            listed = ", ".join(sorted(known)) or "none that you can search"
             raise ConfigError(
                 f"unknown repo {', '.join(map(repr, unknown))} in repo: filter; "
                 f"known sources: {listed} (`sourcewise sources` lists them)"

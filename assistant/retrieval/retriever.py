@@ -5,17 +5,22 @@ with RRF, rescored by the freshness/status/feedback/exact-match formula; see
 ``assistant.retrieval.scoring``), under the caller's access groups as a ``must`` filter.
 Python then applies what Qdrant cannot: the exact ``path:`` glob, near-duplicate
 collapse and the per-file cap.
+
+An unknown ``repo:`` is refused with the names of the sources the caller may read, and
+only those: a source outside their groups gets exactly the error a source that does not
+exist gets (``known_sources`` maps each source to its access groups).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from assistant.access import readable_sources
 from assistant.embedding.base import Embedder
 from assistant.embedding.sparse import SparseEncoder
 from assistant.errors import ConfigError
@@ -108,7 +113,7 @@ class Retriever:
         sparse: SparseEncoder,
         settings: RetrievalSettings,
         *,
-        known_sources: Callable[[], set[str]] | None = None,
+        known_sources: Callable[[], Mapping[str, Sequence[str]] | Collection[str]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -134,7 +139,7 @@ class Retriever:
         """
         started = time.perf_counter()
         k = self._check_k(self.settings.k if k is None else k)
-        text, merged = self._prepare(question, filters)
+        text, merged = self._prepare(question, filters, user)
         limit = max(self.settings.candidates, 4 * k)
         hits, timings = self._search(text, merged, user, limit)
         t0 = time.perf_counter()
@@ -166,7 +171,7 @@ class Retriever:
         beyond ``file_family_cap`` per file name go last (``diversity.cap_families``).
         """
         k = self._check_k(k, limit=10_000)
-        text, merged = self._prepare(question, filters)
+        text, merged = self._prepare(question, filters, user)
         hits, _ = self._search(text, merged, user, max(self.settings.file_candidates, k))
         hybrid = aggregate_files(self._file_pairs(hits, merged), decay=self.settings.file_chunk_decay)
         weight = self.settings.file_lexical_weight
@@ -179,7 +184,7 @@ class Retriever:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _prepare(self, question: str, filters: QueryFilters | None) -> tuple[str, QueryFilters]:
+    def _prepare(self, question: str, filters: QueryFilters | None, user: User) -> tuple[str, QueryFilters]:
         if not isinstance(question, str) or not question.strip():
             raise ConfigError(
                 "the question is empty: ask about the code or docs, "
@@ -199,8 +204,18 @@ class Retriever:
                 "add what you are looking for"
             )
         if merged.repos and self.known_sources is not None:
-            merged.check_repos(self.known_sources())
+            visible = self._visible_sources(user)
+            if visible is not None:
+                merged.check_repos(visible)
         return text, merged
+
+    def _visible_sources(self, user: User) -> set[str] | None:
+        """The source names ``user`` may read; ``None`` when that cannot be told (a bare
+        name list and a non-admin caller: no check, the access filter alone applies)."""
+        known = self.known_sources() if self.known_sources is not None else {}
+        if isinstance(known, Mapping):
+            return readable_sources(known, user)
+        return set(known) if user.access_groups() is None else None
 
     def _search(
         self, text: str, filters: QueryFilters, user: User, limit: int

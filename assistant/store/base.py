@@ -201,6 +201,10 @@ class VectorStore(Protocol):
     def set_doc_payload(self, doc_id: str, payload: dict) -> None:
         """Overwrite these payload keys on every point of a document (no re-embed)."""
 
+    def set_source_payload(self, source: str, payload: dict) -> None:
+        """Overwrite these payload keys on every point of a source (new access groups
+        apply to the next query, not after a re-index)."""
+
     def query(
         self,
         dense: Sequence[float],

@@ -210,6 +210,11 @@ class EdgeStore(ScrollReads):
             op = qe.UpdateOperation.set_payload_by_filter(_doc_filter([doc_id]), dict(payload))
             self._update(op, "set document payload")
 
+    def set_source_payload(self, source: str, payload: dict) -> None:
+        if payload:
+            flt = qe.Filter(must=[qe.FieldCondition(key="source", match=qe.MatchValue(source))])
+            self._update(qe.UpdateOperation.set_payload_by_filter(flt, dict(payload)), "set source payload")
+
     # -- reads -------------------------------------------------------------------------
 
     def query(

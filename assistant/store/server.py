@@ -258,6 +258,16 @@ class QdrantServerStore(ScrollReads):
             "set document payload",
         )
 
+    def set_source_payload(self, source: str, payload: dict) -> None:
+        if not payload:
+            return
+        flt = models.Filter(must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))])
+        self._unless_missing(
+            lambda: self._client.set_payload(self._collection, payload=_plain(payload),
+                                             points=models.FilterSelector(filter=flt), wait=True),
+            "set source payload",
+        )
+
     # -- reads -------------------------------------------------------------------------
 
     def query(

@@ -196,6 +196,18 @@ def test_set_doc_payload_changes_payload_not_vectors(filled: VectorStore) -> Non
     assert filled.doc_ids(Filter({"access_groups": ["sec"]})) == {"repo:a.py"}
 
 
+def test_set_source_payload_rewrites_every_point_of_one_source(filled: VectorStore) -> None:
+    """A source's new access groups reach its points at once (no re-index)."""
+    repo_ids = {h.id for h in filled.points(Filter({"source": ["repo"]}))}
+    assert repo_ids
+    filled.set_source_payload("repo", {"access_groups": ["sec"]})
+    filled.flush()
+    assert {h.id for h in filled.points(Filter({"access_groups": ["sec"]}))} == repo_ids
+    assert all(h.payload["source"] == "wiki" for h in filled.points(Filter({"access_groups": ["eng", "ops", "all"]})))
+    filled.set_source_payload("nothing-here", {"access_groups": ["x"]})  # no points: a no-op
+    assert filled.count(Filter({"access_groups": ["x"]})) == 0
+
+
 # -- filters -------------------------------------------------------------------------------
 
 

@@ -249,6 +249,7 @@ def test_admin_adds_a_docs_source_and_sees_it_indexed(server: Server, sign_in: A
     form.locator("#name").fill("handbook")
     form.locator("#kind").select_option("docs")
     form.locator("#location").fill(str(docs))
+    form.locator("input[name=public]").check()  # public on purpose: a blank groups field is refused
     expect(form.locator("input[name=index_now]")).to_be_checked()
     form.get_by_role("button", name="Add source").click()
 

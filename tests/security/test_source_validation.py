@@ -201,7 +201,7 @@ def test_the_admin_form_refuses_forbidden_locations(pages: Pages, tmp_path: Path
     for kind, location, message in REFUSED_FROM_THE_FORM:
         loc = location.format(repo=repo.path, outside=outside.path, srv=srv, home=pages.container.settings.home)
         flash = pages.flash(pages.post("/admin/sources", {"name": "x", "kind": kind, "location": loc,
-                                                          "index_now": "true"}))
+                                                          "groups": "eng", "index_now": "true"}))
         assert message in flash.replace("&lt;", "<").replace("&gt;", ">").replace("&#39;", "'"), (loc, flash)
     assert pages.container.catalog.list_sources() == []
     refusals = pages.container.audit.entries(limit=100)
@@ -210,10 +210,11 @@ def test_the_admin_form_refuses_forbidden_locations(pages: Pages, tmp_path: Path
     assert "file:// URLs are not fetched" in refusals[-1].details["reason"]
     assert "token" not in str([e.details for e in refusals]).replace("password or token", "")  # redacted
     assert pages.reindex.calls == []
-    ok = pages.post("/admin/sources", {"name": "app", "kind": "git", "location": str(repo.path), "ref": "main"})
+    ok = pages.post("/admin/sources", {"name": "app", "kind": "git", "location": str(repo.path), "ref": "main",
+                                       "groups": "eng"})
     assert "Added app" in pages.flash(ok)
     wrong_ref = pages.post("/admin/sources", {"name": "app2", "kind": "git", "location": str(repo.path),
-                                               "ref": "release"})
+                                               "ref": "release", "groups": "eng"})
     assert "ref &#39;release&#39; not found" in pages.flash(wrong_ref)
     assert [r.name for r in pages.container.catalog.list_sources()] == ["app"]
 
@@ -244,7 +245,8 @@ def test_the_admin_form_adds_no_local_path_without_allowed_roots(tmp_path: Path)
             assert m, (page.status_code, page.text[-1500:])
             token = m.group(1)
             r = client.post("/admin/sources", data={"csrf_token": token, "name": "app", "kind": "git",
-                                                    "location": str(repo.path)}, follow_redirects=True)
+                                                    "location": str(repo.path), "groups": "eng"},
+                               follow_redirects=True)
             assert "ALLOWED_ROOTS" in r.text and "none is set" in r.text
         assert container.catalog.list_sources() == []
     finally:

@@ -18,7 +18,7 @@ from ui.pages.deps import PageRoute, admin_account, container_of
 from ui.pages.health import BUCKETS, last_failures, source_health
 from ui.pages.jobs import IndexJobs, Job, jobs_for
 from ui.pages.render import redirect, render
-from ui.pages.sources import add_from_form, parse_list
+from ui.pages.sources import add_from_form, form_groups
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -75,10 +75,12 @@ def source_add(
     location: Annotated[str, Form()] = "", ref: Annotated[str, Form()] = "",
     groups: Annotated[str, Form()] = "", include: Annotated[str, Form()] = "",
     exclude: Annotated[str, Form()] = "", browse_url: Annotated[str, Form()] = "",
-    index_now: Annotated[bool, Form()] = False,
+    index_now: Annotated[bool, Form()] = False, public: Annotated[bool, Form()] = False,
+    classification: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     row = add_from_form(container_of(request), actor=actor.name, name=name, kind=kind, location=location, ref=ref,
-                        groups=groups, include=include, exclude=exclude, browse_url=browse_url)
+                        groups=groups, include=include, exclude=exclude, browse_url=browse_url, public=public,
+                        classification=classification)
     if index_now:
         job = queue_reindex(request, actor, row.name)
         _audit(request, actor, "source.reindex", row.name, job=job.id, full=False)
@@ -107,16 +109,27 @@ def _set_status(request: Request, actor: Any, name: str, status: str) -> Redirec
 @router.post("/admin/sources/{name}/groups")
 def source_groups(
     request: Request, name: str, actor: CheckedAdmin, groups: Annotated[str, Form()] = "",
+    public: Annotated[bool, Form()] = False, classification: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    from indexers.admin import update_source
+    """New access groups (and classification): written into the index at once, on the job
+    worker, so no re-index of this source runs with the old groups meanwhile."""
+    from indexers.admin import check_groups, update_source
 
-    row = update_source(container_of(request), name, actor=actor.name, groups=parse_list(groups))
-    if row.status == "paused":
-        return redirect(f"/admin/sources/{name}",
-                        notice="Access groups saved; they apply to search results when the source is re-indexed.")
-    job = queue_reindex(request, actor, name)
-    return redirect(f"/admin/sources/{name}",
-                    notice=f"Access groups saved; re-indexing to apply them (job #{job.id}).")
+    container = container_of(request)
+    container.catalog.get_source(name)
+    wanted = check_groups(form_groups(groups, public))  # refuse a blank before queueing anything
+    jobs = _jobs(request)
+    job = jobs.submit(name, requested_by=actor.name, label="access",
+                      work=lambda _index: update_source(container, name, actor=actor.name, groups=wanted,
+                                                        classification=classification or None))
+    jobs.wait(job.id, timeout=REMOVE_WAIT_S)
+    if job.state == "done":
+        return redirect(f"/admin/sources/{name}", notice="Access saved and applied: the next question sees "
+                                                         "the new groups.")
+    if job.state == "failed":
+        return redirect(f"/admin/sources/{name}", error=f"Changing access to {name} failed: {job.error}")
+    return redirect(f"/admin/sources/{name}", notice=f"The access change is queued behind a running job "
+                                                     f"(job #{job.id}); it applies when that finishes.")
 
 
 @router.post("/admin/sources/{name}/reindex")

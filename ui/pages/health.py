@@ -61,6 +61,7 @@ class SourceHealth:
     last_run_seconds: float | None = None
     failures: int = 0
     freshness: list[Bucket] = field(default_factory=list)
+    classification: str = "internal"
 
     @property
     def paused(self) -> bool:
@@ -118,6 +119,7 @@ def source_health(catalog: Catalog, now: datetime | None = None) -> list[SourceH
         out.append(SourceHealth(
             name=src.name, kind=src.kind, location=src.location, ref=src.ref, status=src.status,
             access_groups=list(src.access_groups or []), options=dict(src.options or {}),
+            classification=src.classification,
             documents=len(dates.get(src.id, [])), chunks=int(chunks.get(src.id, 0) or 0),
             deprecated=int(deprecated.get(src.id, 0) or 0), open_flags=int(flags.get(src.name, 0) or 0),
             last_version=src.last_version, last_indexed_at=src.last_indexed_at, last_error=src.last_error,

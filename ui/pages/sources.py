@@ -32,9 +32,18 @@ def parse_globs(value: str | None) -> list[str]:
     return out
 
 
+def form_groups(groups: str, public: bool) -> list[str]:
+    """The access groups a form asks for: the listed groups, or ``everyone`` when "public" is
+    ticked (a blank field with "public" unticked is refused by ``indexers.admin``)."""
+    from assistant.models import PUBLIC_GROUP
+
+    return [*parse_list(groups), *([PUBLIC_GROUP] if public else [])]
+
+
 def add_from_form(
     container: Container, *, actor: str, name: str, kind: str, location: str, ref: str = "",
     groups: str = "", include: str = "", exclude: str = "", browse_url: str = "",
+    public: bool = False, classification: str = "",
 ) -> SourceRow:
     """Register (and audit) a source from the admin form; index it separately."""
     from indexers.admin import add_source
@@ -43,6 +52,6 @@ def add_from_form(
     location = location.strip()
     if location and not is_clone_url(location) and not location.startswith(("/", "~")):
         raise ConfigError(f"{location}: give an absolute path on the server, or a clone URL")
-    return add_source(container, name, kind, location, actor=actor, ref=ref or None, groups=parse_list(groups),
-                      include=parse_globs(include), exclude=parse_globs(exclude),
-                      browse_url=browse_url.strip() or None)
+    return add_source(container, name, kind, location, actor=actor, ref=ref or None,
+                      groups=form_groups(groups, public), include=parse_globs(include), exclude=parse_globs(exclude),
+                      browse_url=browse_url.strip() or None, classification=classification or None)

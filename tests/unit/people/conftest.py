@@ -42,9 +42,10 @@ class World:
         self.feedback = FeedbackService(self.db, self.audit, self.notifier)
         self.store = RecordingStore()
         self.alice = self.users.create("alice", password="alice-password", groups=["eng"])
-        self.bob = self.users.create("bob", password="bob-password", aliases=["@bob", "bob@example.com"])
+        self.bob = self.users.create("bob", password="bob-password", aliases=["@bob", "bob@example.com"],
+                                     groups=["docs"])
         self.root = self.users.create("root", password="root-password", is_admin=True)
-        src = self.catalog.add_source("app", "git", "/tmp/app", access_groups=["eng"])
+        src = self.catalog.add_source("app", "git", "/tmp/app", access_groups=["docs", "eng"])
         self.catalog.record_documents(src.id, [(self.doc("app:docs/deploy.md", "docs/deploy.md", "@bob"), []),
                                                (self.doc("app:pay.py", "pay.py", "@alice"), [])])
         self.interactions = InteractionLog(self.db)

@@ -75,7 +75,7 @@ def test_normalized_rejects_values_that_cannot_match(filters: QueryFilters, mess
 def test_check_repos_names_unknown_and_known() -> None:
     with pytest.raises(ConfigError, match=r"unknown repo 'nope' in repo: filter; known sources: api, web"):
         QueryFilters(repos=("api", "nope")).check_repos({"web", "api"})
-    with pytest.raises(ConfigError, match="none are indexed yet"):
+    with pytest.raises(ConfigError, match="none that you can search"):
         QueryFilters(repos=("x",)).check_repos(set())
     QueryFilters(repos=("api",)).check_repos({"api"})
 

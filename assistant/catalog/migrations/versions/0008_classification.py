@@ -15,8 +15,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # Existing sources become ``internal``: the default, which every generator the default
+    # policy allows may see (assistant.policy); ``restricted`` has to be chosen.
+    with op.batch_alter_table("sources") as batch:
+        batch.add_column(sa.Column("classification", sa.String(length=20), nullable=False,
+                                   server_default="internal"))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("sources") as batch:
+        batch.drop_column("classification")

@@ -76,6 +76,9 @@ class FakeStore:
     def set_doc_payload(self, doc_id: str, payload: dict) -> None:
         self.calls.append(("payload", (doc_id, dict(payload))))
 
+    def set_source_payload(self, source: str, payload: dict) -> None:
+        self.calls.append(("source_payload", (source, dict(payload))))
+
     def delete_source(self, source: str) -> None:
         self.calls.append(("delete_source", source))
 

@@ -74,7 +74,8 @@ def test_non_admins_get_403_on_every_admin_page_and_action(pages: Pages) -> None
 
 def test_posts_without_or_with_a_wrong_csrf_token_are_refused(pages: Pages, tmp_path: Path) -> None:
     pages.as_user("root")
-    form = {"name": "app", "kind": "git", "location": str(make_sample_repo(tmp_path / "srv" / "app").path)}
+    form = {"name": "app", "kind": "git", "location": str(make_sample_repo(tmp_path / "srv" / "app").path),
+            "groups": "eng"}
     missing = pages.post("/admin/sources", form, token=None)
     assert missing.status_code == 403 and "security token" in missing.text
     wrong = pages.post("/admin/sources", form, token="0" * 64)

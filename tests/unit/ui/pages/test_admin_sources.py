@@ -52,15 +52,16 @@ def test_add_a_source_and_index_it_now(pages: Pages, tmp_path: Path) -> None:
 
 def test_add_refuses_what_could_not_work(pages: Pages, tmp_path: Path) -> None:
     pages.as_user("root")
-    cases = [({"name": "x", "kind": "docs", "location": str(tmp_path / "srv" / "missing")}, "does not exist"),
+    cases = [({"name": "x", "kind": "docs", "location": str(tmp_path / "srv" / "missing"), "groups": "eng"},
+              "does not exist"),
              ({"name": "x", "kind": "git", "location": "relative/path"}, "absolute path"),
              ({"name": "x", "kind": "svn", "location": "/srv/x"}, "one of git, docs, wiki"),
              ({"name": "a b", "kind": "git", "location": "/srv/x"}, "source name")]
     for form, message in cases:
         assert message in pages.flash(pages.post("/admin/sources", form)), form
     repo = make_sample_repo(tmp_path / "srv" / "x")
-    pages.post("/admin/sources", {"name": "x", "kind": "git", "location": str(repo.path)})
-    again = pages.post("/admin/sources", {"name": "x", "kind": "git", "location": "/srv/y"})
+    pages.post("/admin/sources", {"name": "x", "kind": "git", "location": str(repo.path), "groups": "eng"})
+    again = pages.post("/admin/sources", {"name": "x", "kind": "git", "location": "/srv/y", "public": "true"})
     assert "exists" in pages.flash(again)
     assert [r.name for r in pages.container.catalog.list_sources()] == ["x"]
     assert pages.reindex.calls == []  # index_now not ticked
@@ -82,14 +83,15 @@ def test_pause_stops_reindexing_until_resumed(pages: Pages) -> None:
         ["source.pause", "source.resume", "source.reindex"]
 
 
-def test_editing_access_groups_saves_and_reindexes_to_apply(pages: Pages) -> None:
+def test_editing_access_groups_saves_and_applies_them_to_the_index_at_once(pages: Pages) -> None:
     add_doc(pages.container, "app", "a.py")
     pages.as_user("root")
     r = pages.post("/admin/sources/app/groups", {"groups": "sre, eng"})
-    assert "re-indexing to apply" in pages.flash(r)
+    assert "applied" in pages.flash(r)
     pages.wait_jobs()
     assert pages.container.catalog.get_source("app").access_groups == ["eng", "sre"]
-    assert pages.reindex.calls == [("app", False)]
+    assert ("source_payload", ("app", {"access_groups": ["eng", "sre"]})) in pages.store.calls
+    assert pages.reindex.calls == []  # no re-index needed
     [entry] = pages.container.audit.entries(action="source.update")
     assert entry.details["access_groups"] == ["eng", "sre"]
 

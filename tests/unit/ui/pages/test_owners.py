@@ -93,6 +93,7 @@ def test_a_failed_reindex_leaves_the_flags_open(pages: Pages) -> None:
 
 def test_only_the_owner_or_an_admin_can_act(pages: Pages) -> None:
     _, deploy, flag = _seed(pages)
+    pages.container.users.set_groups("bob", ["web", "payments"])  # may read it, does not own it
     pages.as_user("bob")
     for url, data in [("/owners/fixed", {"doc_id": deploy}), ("/owners/dismiss", {"flag_id": flag, "note": "meh"}),
                       ("/owners/deprecate", {"doc_id": deploy}), ("/owners/reassign", {"doc_id": deploy,
@@ -136,6 +137,7 @@ def test_deprecate_hides_the_document_from_retrieval_but_keeps_it(pages: Pages) 
 def test_reassign_moves_the_document_to_another_queue(pages: Pages) -> None:
     _, deploy, _ = _seed(pages)
     pages.container.users.set_aliases("bob", ["@bob"])
+    pages.container.users.set_groups("bob", ["web", "payments"])  # owners see only what they may read
     pages.as_user("alice")
     r = pages.post("/owners/reassign", {"doc_id": deploy, "new_owner": "@bob"})
     assert "Reassigned to @bob" in pages.flash(r)
