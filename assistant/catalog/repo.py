@@ -6,13 +6,14 @@ catalog at a state some earlier call committed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from assistant.catalog.db import Database
 from assistant.catalog.schema import (
@@ -121,9 +122,16 @@ class Catalog:
             )
             return {r[0]: DocState(r[1], r[2], r[3], r[4]) for r in rows}
 
-    def record_documents(self, source_id: int, docs: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
-        """Replace document rows (and their chunk rows) and clear their pending marks."""
+    def record_documents(
+        self, source_id: int, docs: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]],
+        also: Callable[[Session], None] | None = None,
+    ) -> None:
+        """Replace document rows (and their chunk rows) and clear their pending marks.
+        ``also`` writes rows that belong to these documents (symbols, references) in
+        the same transaction."""
         with self.db.session() as s:
+            if also is not None:
+                also(s)
             for fields, chunks in docs:
                 doc_id = fields["doc_id"]
                 s.execute(delete(DocumentRow).where(DocumentRow.doc_id == doc_id))

@@ -29,6 +29,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index('ix_doc_references_doc', 'doc_references', ['doc_id'], unique=False)
+    op.create_table('doc_reference_scans',
+    sa.Column('source_id', sa.Integer(), nullable=False),
+    sa.Column('doc_id', sa.String(length=1200), nullable=False),
+    sa.Column('blob', sa.String(length=100), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('truncated', sa.Boolean(), nullable=False),
+    sa.Column('ignored', sa.Integer(), nullable=False),
+    sa.Column('scanned_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['source_id'], ['sources.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('doc_id')
+    )
+    op.create_index('ix_doc_reference_scans_source', 'doc_reference_scans', ['source_id'], unique=False)
     op.create_table('findings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
@@ -80,6 +92,7 @@ def upgrade() -> None:
     sa.Column('end_line', sa.Integer(), nullable=False),
     sa.Column('signature', sa.Text(), nullable=True),
     sa.Column('value', sa.Text(), nullable=True),
+    sa.Column('params', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['source_id'], ['sources.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -95,5 +108,7 @@ def downgrade() -> None:
     op.drop_index('ix_findings_source_status', table_name='findings')
     op.drop_index('ix_findings_doc', table_name='findings')
     op.drop_table('findings')
+    op.drop_index('ix_doc_reference_scans_source', table_name='doc_reference_scans')
+    op.drop_table('doc_reference_scans')
     op.drop_index('ix_doc_references_doc', table_name='doc_references')
     op.drop_table('doc_references')
