@@ -84,6 +84,7 @@ class Answerer:
         self.retriever = retriever
         self.generator = generator
         self.cfg: GenerationSettings = settings.generation
+        self.stale_threshold = settings.staleness.warn_threshold
         self.fallback = fallback or ExtractiveGenerator()
         self.interactions = InteractionLog(catalog)
         self.index_version = index_version or self.interactions.index_version
@@ -290,7 +291,7 @@ class Answerer:
             check = check_citations(text.strip(), len(passages))
         text = check.text
         cited = [(n, passages[n - 1]) for n in check.used]
-        warnings = stale_warnings(cited, self.cfg.max_age_days(), datetime.now(UTC))
+        warnings = stale_warnings(cited, self.cfg.max_age_days(), datetime.now(UTC), self.stale_threshold)
         if warnings:
             sep = "" if text.endswith("\n\n") else "\n" if text.endswith("\n") else "\n\n"
             text += sep + "Check before relying on it:\n" + "\n".join(f"- {w}" for w in warnings)

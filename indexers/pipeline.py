@@ -26,10 +26,18 @@ from assistant.embedding.base import Embedder
 from assistant.embedding.sparse import SparseEncoder, path_terms, terms
 from assistant.errors import ItemError, SourceError
 from assistant.models import Chunk, Document, Filter, ItemFailure, Point, point_id
+from assistant.staleness import doc_staleness
 from assistant.store.base import VectorStore
 from indexers.chunking.languages import is_prose
 from indexers.chunking.select import chunk_text
-from indexers.payload import apply_override, chunk_payload, doc_payload, effective_groups, embed_text
+from indexers.payload import (
+    apply_override,
+    chunk_payload,
+    doc_payload,
+    effective_groups,
+    embed_text,
+    reviewed_at,
+)
 from indexers.sources.base import Source
 from indexers.sources.frontmatter import front_matter_fields, split_front_matter
 
@@ -92,6 +100,13 @@ class RunReport:
     embed_seconds: float = 0.0
     error: str | None = None
     failures: list[ItemFailure] = field(default_factory=list)
+    # staleness findings, filled in after the run by ``indexers.runner`` (issue 16)
+    findings_opened: int = 0
+    findings_closed: int = 0
+    findings_open: int = 0
+    staleness_seconds: float = 0.0
+    staleness_capped: int = 0
+    staleness_error: str | None = None
 
     @property
     def embed_share(self) -> float:
@@ -103,6 +118,9 @@ class RunReport:
             "meta_updated": self.meta_updated, "deleted": self.deleted, "skipped": dict(self.skipped),
             "chunks": self.chunks, "fallback": dict(self.fallback), "embedded": self.embedded,
             "recovered": self.recovered, "history_commits": self.history_commits,
+            "findings_opened": self.findings_opened, "findings_closed": self.findings_closed,
+            "findings_open": self.findings_open, "staleness_seconds": round(self.staleness_seconds, 3),
+            "staleness_capped": self.staleness_capped, "staleness_error": self.staleness_error,
         }
 
 
@@ -137,6 +155,7 @@ class Pipeline:
         self.progress = progress or NullProgress()
         self._collection_ready = False
         self._overrides: dict[str, tuple[str | None, bool]] = {}
+        self._staleness: dict[str, tuple[float, str | None]] = {}
 
     # -- entry point -----------------------------------------------------------
     def index(self, row: SourceRow, source: Source, *, full: bool = False) -> RunReport:
@@ -146,6 +165,7 @@ class Pipeline:
         run_id = self.catalog.start_run(row.id)
         self._collection_ready = False
         self._overrides = self.catalog.doc_overrides()
+        self._staleness = doc_staleness(self.catalog.db, row.id)
         try:
             report.recovered = self._recover(row)
             self._run(row, source, report, full)
@@ -333,6 +353,7 @@ class Pipeline:
                 doc.doc_id, meta_hash=doc.meta_hash(groups), updated_at=doc.updated_at,
                 version=doc.version, author=doc.author, owner=payload["owner"], url=doc.url,
                 title=payload["doc_title"], status=payload["status"],
+                reviewed_at=reviewed_at(payload.get("last_reviewed")),
             )
         report.meta_updated = len(payloads)
 
@@ -363,6 +384,8 @@ class Pipeline:
     def _payload(self, doc: Document, groups: list[str], text: str) -> dict[str, Any]:
         payload = doc_payload(doc, groups, self._front_matter(doc, text), self.embedder.model_id)
         owner, deprecated = self._overrides.get(doc.doc_id, (None, False))
+        # the staleness detector's score outlives re-embedding (it runs after the run)
+        payload["staleness"], payload["stale_reason"] = self._staleness.get(doc.doc_id, (0.0, None))
         return apply_override(payload, owner, deprecated)
 
     @staticmethod
@@ -381,4 +404,6 @@ class Pipeline:
             "version": doc.version, "author": doc.author, "owner": payload.get("owner"),
             "url": doc.url, "status": payload.get("status", "active"), "chunk_count": len(item.chunks),
             "chunk_strategy": item.strategy[:20], "model_id": self.embedder.model_id,
+            "reviewed_at": reviewed_at(payload.get("last_reviewed")),
+            "staleness": payload.get("staleness") or None, "stale_reason": payload.get("stale_reason"),
         }

@@ -90,6 +90,11 @@ class DocumentRow(Base):
     chunk_strategy: Mapped[str | None] = mapped_column(String(20))
     model_id: Mapped[str] = mapped_column(String(300))
     indexed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # staleness (issue 16): front matter ``last_reviewed``, and the score and reason the
+    # detector derived from the open findings and flags (also in the points' payload)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    staleness: Mapped[float | None] = mapped_column(Float)
+    stale_reason: Mapped[str | None] = mapped_column(Text)
 
     chunks: Mapped[list[ChunkRow]] = relationship(
         back_populates="document", cascade="all, delete-orphan", passive_deletes=True

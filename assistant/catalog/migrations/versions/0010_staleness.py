@@ -98,9 +98,16 @@ def upgrade() -> None:
     )
     op.create_index('ix_symbols_source_blob', 'symbols', ['source_id', 'blob'], unique=False)
     op.create_index('ix_symbols_source_key', 'symbols', ['source_id', 'key'], unique=False)
+    op.add_column('documents', sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('documents', sa.Column('staleness', sa.Float(), nullable=True))
+    op.add_column('documents', sa.Column('stale_reason', sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('documents') as batch:
+        batch.drop_column('stale_reason')
+        batch.drop_column('staleness')
+        batch.drop_column('reviewed_at')
     op.drop_index('ix_symbols_source_key', table_name='symbols')
     op.drop_index('ix_symbols_source_blob', table_name='symbols')
     op.drop_table('symbols')
