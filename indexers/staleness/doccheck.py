@@ -113,12 +113,17 @@ class DocCheck:
             out.extend(rows[n - 1 : n + 1])
         return out or [group.context]
 
-    def patch(self, group: RefGroup, old: str, new: str) -> str | None:
+    def patch(self, group: RefGroup, old: str, new: str, *more: tuple[str, str]) -> str | None:
+        """The doc with ``old`` -> ``new`` on the reference's lines (or the first of ``more``
+        alternative spellings that occurs there), as a unified diff."""
         text = self.text
         if not text or self.doc.language == "html":
             return None
-        after = replace_on_lines(text, group.lines, old, new)
-        return unified_patch(self.doc.path, text, after) if after is not None else None
+        for a, b in ((old, new), *more):
+            after = replace_on_lines(text, group.lines, a, b)
+            if after is not None:
+                return unified_patch(self.doc.path, text, after)
+        return None
 
     # -- checks ------------------------------------------------------------------------
     def check(self, groups: Sequence[RefGroup], code: Sequence[tuple[CodeSource, str]]) -> list[Candidate]:
@@ -169,13 +174,13 @@ class DocCheck:
         public = f"`{doc.path}` names `{ref}`, which the code no longer defines ({WITHHELD_NOTE})"
         if trace.final is not None:
             new_text = suggest_name(ref_parts(ref), found, trace.final.path, trace.final.rec.name)
-            chain = ", then ".join(f"to `{s.new_name}` in {s.info.sha[:7]}" for s in trace.steps)
-            summary = f"`{doc.path}` names `{ref}`, renamed {chain}"
+            summary = f"`{doc.path}` names `{ref}`, {_story(trace.steps)}"
             if trace.steps[-1].new_name != new_text:
                 summary += f" (now `{new_text}`)"
             suggestion = {"replace": ref, "with": new_text, "lines": g.lines,
-                          "why": f"renamed in {', '.join(s.info.sha[:7] for s in trace.steps)}",
-                          "patch": self.patch(g, ref, new_text)}
+                          "why": f"{'renamed' if any(s.new_name != s.name for s in trace.steps) else 'moved'} "
+                                 f"in {', '.join(s.info.sha[:7] for s in trace.steps)}",
+                          "patch": self.patch(g, ref, new_text, *_module_alternative(ref, new_text))}
         elif trace.first:
             s = trace.first
             how = "removed" if not s.new_path else f"removed from `{s.path}` (moved to `{s.new_path}`)"
@@ -278,9 +283,11 @@ class DocCheck:
                     summary = (f"`{doc.path}` links `{g.text}`, moved to `{trace.final_path}` in "
                                f"{trace.steps[0].info.sha[:7]}")
                     old_token = g.text.split("#", 1)[0]
+                    base = posixpath.dirname(doc.path) or "."
+                    relative = (posixpath.relpath(was, base), posixpath.relpath(trace.final_path, base))
                     suggestion = {"replace": old_token, "with": new_text, "lines": g.lines,
                                   "why": f"moved in {', '.join(s.info.sha[:7] for s in trace.steps)}",
-                                  "patch": self.patch(g, old_token, new_text)}
+                                  "patch": self.patch(g, old_token, new_text, relative)}
                 elif trace.first:
                     summary = f"`{doc.path}` links `{g.text}`, deleted in {trace.first.info.sha[:7]} ({trace.first.info.subject})"
                 else:
@@ -298,6 +305,27 @@ class DocCheck:
         code_source = ev["code_changed"][0]["source"] if ev["code_changed"] else None
         return Candidate("age", doc.doc_id, doc.path, None, f"review:{ev['since'][:10]}", None,
                          age_summary(doc.path, ev), age_summary(doc.path, ev, public=True), ev, None, code_source)
+
+
+def _module_alternative(old: str, new: str) -> list[tuple[str, str]]:
+    """``from pkg.old import f``: when only the module part of a dotted name changed, the
+    module as the doc may write it apart from the name."""
+    if "." in old and "." in new and old.rsplit(".", 1)[1] == new.rsplit(".", 1)[1]:
+        return [(old.rsplit(".", 1)[0], new.rsplit(".", 1)[0])]
+    return []
+
+
+def _story(steps: Sequence[Any]) -> str:
+    """"renamed to `b` in 1a2b3c4, then to `c` in 5d6e7f8" (file moves included)."""
+    parts = []
+    for s in steps:
+        if s.new_name and s.new_name != s.name:
+            moved = f" (moved to `{s.new_path}`)" if s.new_path else ""
+            parts.append(f"renamed to `{s.new_name}` in {s.info.sha[:7]}{moved}")
+        elif s.new_path:
+            parts.append(f"moved to `{s.new_path}` in {s.info.sha[:7]}")
+    text = ", then ".join(parts)
+    return text.replace(", then renamed", ", then")
 
 
 def _path_in_form(text: str, old_tree_path: str, new_tree_path: str, doc_path: str) -> str:

@@ -73,18 +73,22 @@ def defines(src: SymbolSource, path: str, blob: str | None, name: str) -> Symbol
 
 def trace_symbol(src: SymbolSource, start: str, end: str, found: Located, *, limit: int,
                  similarity: float) -> Trace:
-    """From ``found`` (defined at ``start``) to ``end``: each commit that removed or renamed it."""
+    """From ``found`` (defined at ``start``) to ``end``: each commit that removed, renamed or
+    moved it (a file rename it survived is a step too: a dotted name changes with it)."""
     trace = Trace()
     path, name, blob, rec = found.path, found.rec.name, found.blob, found.rec
     for _ in range(MAX_CHAIN):
-        removal = _first_removal(src, start, end, path, name, blob, rec, limit)
-        if removal is None:
-            if trace.steps:  # the renamed definition survives to ``end``
-                end_blob = src.reader.blob_at(end, path)
-                rec_end = defines(src, path, end_blob, name)
-                trace.final = Located(path, end_blob, rec_end) if end_blob and rec_end else None
+        walk = _walk(src, start, end, path, name, blob, rec, limit)
+        for commit, old_path, new_path, line in walk.moves:
+            trace.steps.append(Step(src.reader.info(commit), old_path, new_path, name, name, line,
+                                    src.reader.hunk(commit, old_path, new_path, line)))
+        if walk.removal is None:
+            if trace.steps:  # the (renamed or moved) definition survives to ``end``
+                end_blob = src.reader.blob_at(end, walk.path)
+                rec_end = defines(src, walk.path, end_blob, name)
+                trace.final = Located(walk.path, end_blob, rec_end) if end_blob and rec_end else None
             return trace
-        commit, path, new_path, old_blob, old_rec = removal
+        commit, path, new_path, old_blob, old_rec = walk.removal
         target = new_path or path
         new_blob = src.reader.blob_at(commit, target)
         renamed = _renamed(src, path, old_blob, old_rec, target, new_blob, similarity)
@@ -98,10 +102,19 @@ def trace_symbol(src: SymbolSource, start: str, end: str, found: Located, *, lim
     return trace
 
 
-def _first_removal(src: SymbolSource, start: str, end: str, path: str, name: str, blob: str,
-                   rec: SymbolRecord, limit: int) -> tuple[str, str, str | None, str, SymbolRecord] | None:
-    """(commit, path, renamed-to path, blob before, definition before) of the first commit in
-    ``start..end`` whose version of the file no longer defines ``name``."""
+@dataclass
+class _Walk:
+    removal: tuple[str, str, str | None, str, SymbolRecord] | None = None
+    moves: list[tuple[str, str, str, int]] = field(default_factory=list)  # (commit, from, to, line)
+    path: str = ""
+
+
+def _walk(src: SymbolSource, start: str, end: str, path: str, name: str, blob: str, rec: SymbolRecord,
+          limit: int) -> _Walk:
+    """The first commit in ``start..end`` whose version of the file no longer defines
+    ``name`` (``removal``: commit, path, renamed-to path, blob before, definition before),
+    following the renames of the file it survived (``moves``)."""
+    walk = _Walk(path=path)
     prev_blob, prev_rec = blob, rec
     for _ in range(MAX_CHAIN):
         moved_to = None
@@ -111,17 +124,21 @@ def _first_removal(src: SymbolSource, start: str, end: str, path: str, name: str
                 new_blob = src.reader.blob_at(change.commit, new_path) if new_path else None
                 kept = defines(src, new_path, new_blob, name) if new_path else None
                 if kept is None:
-                    return change.commit, path, new_path, prev_blob, prev_rec
+                    walk.removal = (change.commit, path, new_path, prev_blob, prev_rec)
+                    return walk
+                walk.moves.append((change.commit, path, new_path, prev_rec.line))
                 moved_to = (change.commit, new_path, new_blob, kept)
                 break
             now = defines(src, path, change.blob, name)
             if now is None:
-                return change.commit, path, None, prev_blob, prev_rec
+                walk.removal = (change.commit, path, None, prev_blob, prev_rec)
+                return walk
             prev_blob, prev_rec = change.blob, now
         if moved_to is None:
-            return None
+            return walk
         start, path, prev_blob, prev_rec = moved_to
-    return None
+        walk.path = path
+    return walk
 
 
 def _body(text: str | None, rec: SymbolRecord) -> str:
