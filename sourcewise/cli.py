@@ -24,6 +24,7 @@ from sourcewise.options import parse_groups
 from sourcewise.people_cli import register as register_people
 from sourcewise.progress import RichProgress
 from sourcewise.reports import print_report, status_table
+from sourcewise.stale_cli import register as register_stale
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sourcewise: answers from your code and docs.")
 source_app = typer.Typer(no_args_is_help=True, help="Add, change, list and remove sources.")
@@ -32,6 +33,7 @@ app.command("ask")(ask)
 register_api(app)
 register_people(app)
 register_eval(app)
+register_stale(app)
 console = Console()
 err = Console(stderr=True)
 log = logging.getLogger("sourcewise")

@@ -36,6 +36,12 @@ def print_report(console: Console, r: RunReport) -> None:
     console.print(f"  chunks written {r.chunks} ({r.embedded} embedded)"
                   + (f", line-window fallback: {dict(r.fallback)}" if r.fallback else "")
                   + (f", recovered {r.recovered} interrupted documents" if r.recovered else ""))
+    if r.findings_open or r.findings_opened or r.findings_closed or r.staleness_error:
+        line = (f"  staleness findings: {r.findings_open} open ({r.findings_opened} new, {r.findings_closed} "
+                f"closed) in {r.staleness_seconds:.1f}s" + (f", {r.staleness_capped} huge docs capped"
+                                                            if r.staleness_capped else ""))
+        console.print(line + (f"; [red]detection failed: {r.staleness_error}[/red]" if r.staleness_error else "")
+                      + ("  (`sourcewise stale`)" if r.findings_open else ""))
     if r.skipped:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.skipped.items()))
         console.print(f"  skipped: {reasons}")
