@@ -312,6 +312,13 @@ class StalenessSettings(BaseModel):
     """Automatic staleness findings: symbol tables, doc references, dead/drift/age
     findings and the per-document staleness score (owned by indexers/staleness)."""
 
+    code_sources: list[str] = Field(
+        default=[],
+        description="Sources whose code the docs of a source without code (a docs tree, a wiki) "
+        "describe: their languages decide which code blocks in those docs are read for references "
+        "(e.g. [\"payments\"]).",
+    )
+
 
 class SecretsSettings(BaseModel):
     """What never reaches the index: secret-bearing paths skipped, secrets and (where a

@@ -25,6 +25,6 @@ def index_source(container: Any, name: str | SourceRow, *, full: bool = False,
         pipeline = Pipeline(
             container.catalog, container.store, container.embedder, container.sparse,
             batch_docs=settings.indexing.docs_batch, chunk_max_chars=settings.indexing.chunk_max_chars,
-            progress=progress,
+            progress=progress, code_sources=settings.staleness.code_sources,
         )
         return pipeline.index(row, make_source(row, settings, container.catalog), full=full)

@@ -132,6 +132,16 @@ class _PyRefs(ast.NodeVisitor):
         parts.append(node.id)
         return parts[::-1]
 
+    def method_of_instance(self, func: ast.AST) -> list[str] | None:
+        """``RetryPolicy(...).delay(...)``: a method of the class just instantiated."""
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call)):
+            return None
+        owner = self.chain(func.value.func)
+        if owner is None or not owner[-1][:1].isupper():
+            return None
+        self.visit(func.value)
+        return [*owner, func.attr]
+
     def resolve(self, parts: list[str]) -> str | None:
         """The dotted name a chain refers to, or None for the snippet's own objects."""
         base = parts[0]
@@ -146,6 +156,8 @@ class _PyRefs(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         parts = self.chain(node.func)
+        if parts is None:
+            parts = self.method_of_instance(node.func)
         if parts is not None:
             name = self.resolve(parts)
             dotted = ".".join(parts)

@@ -132,6 +132,8 @@ def symbol_candidate(token: str, *, strong: bool = False) -> str | None:
         return None
     if len(name) < MIN_NAME or _NUMBERISH.fullmatch(name):
         return None
+    if "." in name and len(name.split(".", 1)[0]) < 2:
+        return None  # ``x.y``, ``f.read``: attributes of a one-letter variable
     if is_never_name(name) or is_stdlib(name):
         return None
     last = name.rsplit(".", 1)[-1]
