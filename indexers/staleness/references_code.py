@@ -229,7 +229,7 @@ _PY_STRINGS_COMMENTS = re.compile(r"""#[^\n]*|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\
 _TOKEN = re.compile(r"(?<![\w.$@])([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)([ \t]*\()?")
 _LOCAL_DEF = re.compile(
     r"\b(?:def|class|function|func|fn|fun|const|let|var|val|struct|interface|type|enum|trait|"
-    r"module|new)\s+\*?([A-Za-z_]\w*)"
+    r"module)\s+\*?([A-Za-z_]\w*)"
 )
 _NAMES = r"([A-Za-z_]\w*(?:[ \t]*,[ \t]*[A-Za-z_]\w*)*)"  # a, b, c: no two ways to split
 _ASSIGNED = re.compile(r"^[ \t]*(?:let[ \t]+|var[ \t]+|const[ \t]+)?" + _NAMES

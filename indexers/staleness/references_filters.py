@@ -54,6 +54,7 @@ PLACEHOLDERS = frozenset({
     "examples", "xxx", "yyy", "zzz", "abc", "xyz", "todo", "tbd", "fixme", "blah", "hoge",
     "fuga", "piyo", "lorem", "ipsum",
 })
+_PLACEHOLDER_WORDS = frozenset({"foo", "baz", "qux", "quux", "spam", "eggs", "xyzzy"})  # in snake_case too
 _PLACEHOLDER_PREFIX = re.compile(r"(?:my|your|some|the|an?)_|(?:My|Your|Some)[A-Z0-9_]")
 
 # Shell and CI variables every machine has: never the project's environment keys.
@@ -92,6 +93,8 @@ def is_placeholder(name: str) -> bool:
     for part in name.split("."):
         low = part.lower()
         if low in PLACEHOLDERS or _PLACEHOLDER_PREFIX.match(part):
+            return True
+        if "_" in low and _PLACEHOLDER_WORDS.intersection(low.split("_")):
             return True
     return False
 

@@ -60,6 +60,7 @@ _HTML_LINK = re.compile(r"""\b(?:href|src)[ \t]*=[ \t]*["']([^"'\s]{1,1000})["']
 _BARE_PATH = re.compile(r"(?<![\w/.@:~-])((?:\.{1,2}/)?[\w.-]+(?:/[\w.-]+)+)")
 _OPTION_TOKEN = re.compile(r"(?<![\w-])(--[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9])(?![\w-])")
 _ENV_CONTEXT = re.compile(r"(?i)\benv(?:ironment)?\b|\benv[ _-]?var|\bvariables?\b|\bexport\b")
+_ENV_ASSIGN = re.compile(r"^(?:export[ \t]+)?([A-Z][A-Z0-9_]{0,127})=\S")
 _CALL = re.compile(r"^([A-Za-z_@][\w.:#]{0,200})\((.{0,300})\)$")
 _KWARG = re.compile(r"(?<![\w=!<>])([A-Za-z_]\w*)[ \t]*=(?!=)")
 _PYTHONISH = re.compile(r"^\s*(?:>>>|import\s+\w|from\s+[\w.]+\s+import\s|def\s+\w|class\s+\w|@\w)",
@@ -178,9 +179,15 @@ def code_span(content: str, line: int, near: str, ctx: Ctx, how: str = "code-spa
     """What an inline code span claims: an option, env key, path, name or call.
     ``near``: the words around the span (an env context makes UPPER_SNAKE an env key)."""
     s = content.strip()
+    details: dict[str, Any] = {"how": how}
+    assign = _ENV_ASSIGN.match(s)
+    if assign:  # PAYMENTS_URL=https://...: the key, whatever the value
+        key = env_candidate(assign.group(1))
+        if key:
+            ctx.add(key, "env", line, details)
+        return
     if not s or len(s) > 300 or _URL.search(s):
         return
-    details: dict[str, Any] = {"how": how}
     if any(c.isspace() for c in s):
         _phrase(s, line, ctx, how)
         return
