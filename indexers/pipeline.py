@@ -32,7 +32,7 @@ from indexers.chunking.select import chunk_text
 from indexers.payload import apply_override, chunk_payload, doc_payload, effective_groups, embed_text
 from indexers.sources.base import Source
 from indexers.sources.frontmatter import front_matter_fields, split_front_matter
-from indexers.staleness.recorder import BACKFILL_BATCH, Extracted, StalenessRecorder
+from indexers.staleness.recorder import Extracted, StalenessRecorder
 
 log = logging.getLogger(__name__)
 OPTIMIZE_AFTER = 500  # points written in a run before segments are rebuilt for speed
@@ -361,9 +361,9 @@ class Pipeline:
         """Symbol tables and references for unchanged documents that have none yet (an
         index built before they existed): read and extracted, never re-embedded."""
         todo = self.staleness.backfill_candidates(docs)
-        for start in range(0, len(todo), BACKFILL_BATCH):
+        for start in range(0, len(todo), self.batch_docs):
             items = []
-            for doc in todo[start : start + BACKFILL_BATCH]:
+            for doc in todo[start : start + self.batch_docs]:
                 try:
                     extracted = self._prepare(doc, groups).staleness
                 except Exception as exc:  # the document stays indexed as it is

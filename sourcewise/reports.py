@@ -36,6 +36,10 @@ def print_report(console: Console, r: RunReport) -> None:
     console.print(f"  chunks written {r.chunks} ({r.embedded} embedded)"
                   + (f", line-window fallback: {dict(r.fallback)}" if r.fallback else "")
                   + (f", recovered {r.recovered} interrupted documents" if r.recovered else ""))
+    if r.symbols_files or r.references_docs:
+        console.print(f"  symbol tables: {r.symbols} names from {r.symbols_files} files; doc references: "
+                      f"{r.references} from {r.references_docs} docs"
+                      + (f" ({r.references_truncated} capped)" if r.references_truncated else ""))
     if r.skipped:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.skipped.items()))
         console.print(f"  skipped: {reasons}")

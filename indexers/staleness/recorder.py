@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from indexers.pipeline import RunReport
 
 log = logging.getLogger(__name__)
-BACKFILL_BATCH = 200  # unchanged documents extracted per transaction
 
 
 @dataclass(frozen=True)

@@ -427,3 +427,31 @@ def test_hostile_lines_stay_fast(evil: str) -> None:
     doc_references(evil + "\n", "docs/evil.rst", "rst", PY)
     # generous bound: a super-linear pattern takes minutes on these inputs
     assert time.perf_counter() - started < 5
+
+
+def test_implicit_literal_blocks_are_read_only_when_they_parse_as_python() -> None:
+    text = ("Options::\n\n    --debug=[DEBUG_FILE_NAME]\n    log_file (string):  Default value\n"
+            "    Report the results\n\nCollected::\n\n    <Module test_a.py>\n      <Function test_it>\n\n"
+            "Explicit:\n\n.. code-block:: python\n\n    result = run_all(\n    Report.make(x)\n")
+    found = refs(text, "docs/help.rst")
+    assert found == [("run_all", "symbol", 16), ("Report.make", "symbol", 17)]  # explicit: line scanner
+
+
+def test_names_the_docs_own_snippets_define_are_marked() -> None:
+    text = ("```python\ndef mock_get(*args):\n    return MockResponse()\n```\n\n"
+            "``mock_get`` replaces `requests_get`; `mock_get.calls` too.\n")
+    found = {r.text: r for r in doc_references(text, "docs/m.md", "markdown", PY).references}
+    assert found["mock_get"].details["doc_defined"] is True
+    assert found["mock_get.calls"].details["doc_defined"] is True
+    assert "doc_defined" not in found["requests_get"].details
+
+
+def test_test_ids_and_uppercase_placeholders() -> None:
+    assert refs("Run `test_api.py::TestClient::test_send` or `YOUR_GITHUB_USERNAME`.\n") == [
+        ("test_api.py", "path", 1)]
+
+
+def test_bare_typing_names_and_my_modules_are_not_references() -> None:
+    text = ("```python\nimport mymodule\n\ndef hook(args: List[str]) -> Optional[Callable]:\n"
+            "    return Sequence\n```\n")
+    assert refs(text) == []
