@@ -314,6 +314,12 @@ class StalenessSettings(BaseModel):
     """Automatic staleness findings: symbol tables, doc references, dead/drift/age
     findings and the per-document staleness score (owned by indexers/staleness)."""
 
+    code_sources: list[str] = Field(
+        default=[],
+        description="Sources whose code the docs of a source without code (a docs tree, a wiki) "
+        "describe: their languages decide which code blocks in those docs are read for references "
+        "(e.g. [\"payments\"]).",
+    )
     enabled: bool = Field(
         default=True,
         description="Detect dead references, drift and age after every successful index run.",

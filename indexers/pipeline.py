@@ -40,6 +40,7 @@ from indexers.payload import (
 )
 from indexers.sources.base import Source
 from indexers.sources.frontmatter import front_matter_fields, split_front_matter
+from indexers.staleness.recorder import Extracted, StalenessRecorder
 
 log = logging.getLogger(__name__)
 OPTIMIZE_AFTER = 500  # points written in a run before segments are rebuilt for speed
@@ -98,13 +99,21 @@ class RunReport:
     history_commits: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    # symbol tables and doc references (indexers.staleness): rows written this run
+    symbols_files: int = 0
+    symbols: int = 0
+    references_docs: int = 0
+    references: int = 0
+    references_truncated: int = 0
+    staleness_seconds: float = 0.0
     error: str | None = None
     failures: list[ItemFailure] = field(default_factory=list)
-    # staleness findings, filled in after the run by ``indexers.runner`` (issue 16)
+    # staleness findings, filled in after the run by ``indexers.runner``; the detection's
+    # time is added to ``staleness_seconds`` too (``detection_seconds`` alone)
     findings_opened: int = 0
     findings_closed: int = 0
     findings_open: int = 0
-    staleness_seconds: float = 0.0
+    detection_seconds: float = 0.0
     staleness_capped: int = 0
     staleness_error: str | None = None
 
@@ -118,9 +127,13 @@ class RunReport:
             "meta_updated": self.meta_updated, "deleted": self.deleted, "skipped": dict(self.skipped),
             "chunks": self.chunks, "fallback": dict(self.fallback), "embedded": self.embedded,
             "recovered": self.recovered, "history_commits": self.history_commits,
+            "symbols_files": self.symbols_files, "symbols": self.symbols,
+            "references_docs": self.references_docs, "references": self.references,
+            "references_truncated": self.references_truncated,
             "findings_opened": self.findings_opened, "findings_closed": self.findings_closed,
             "findings_open": self.findings_open, "staleness_seconds": round(self.staleness_seconds, 3),
-            "staleness_capped": self.staleness_capped, "staleness_error": self.staleness_error,
+            "detection_seconds": round(self.detection_seconds, 3), "staleness_capped": self.staleness_capped,
+            "staleness_error": self.staleness_error,
         }
 
 
@@ -130,6 +143,7 @@ class _Prepared:
     payload: dict[str, Any]
     chunks: tuple[Chunk, ...]
     strategy: str
+    staleness: Extracted | None = None
 
 
 class Pipeline:
@@ -145,6 +159,7 @@ class Pipeline:
         batch_docs: int = 64,
         chunk_max_chars: int = 1500,
         progress: ProgressSink | None = None,
+        code_sources: Sequence[str] = (),
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -156,6 +171,8 @@ class Pipeline:
         self._collection_ready = False
         self._overrides: dict[str, tuple[str | None, bool]] = {}
         self._staleness: dict[str, tuple[float, str | None]] = {}
+        # symbol tables and doc references ride along with the documents they belong to
+        self.staleness = StalenessRecorder(catalog.db, code_sources)
 
     # -- entry point -----------------------------------------------------------
     def index(self, row: SourceRow, source: Source, *, full: bool = False) -> RunReport:
@@ -217,6 +234,7 @@ class Pipeline:
             else:
                 report.unchanged += 1
 
+        self.staleness.start(row.id, docs.values(), report)
         gone = sorted(set(states) - set(docs))
         if full:
             gone += sorted(self.store.doc_ids(Filter({"source": [row.name]})) - set(states) - set(docs))
@@ -225,6 +243,8 @@ class Pipeline:
 
         self._embed_all(row, to_embed, states, groups, report)
         self._relabel(to_relabel, groups, report)
+        embedded = {d.doc_id for d in to_embed}
+        self._backfill([d for d in docs.values() if d.doc_id in states and d.doc_id not in embedded], groups)
         self._save_history(row, source)
         if report.chunks + report.deleted >= OPTIMIZE_AFTER:
             self.store.optimize()
@@ -235,6 +255,7 @@ class Pipeline:
         if pending:
             self.store.delete_docs(pending)
             self.store.flush()
+            self.staleness.delete(pending)
             self.catalog.delete_documents(pending)
         return len(pending)
 
@@ -244,6 +265,7 @@ class Pipeline:
         self.store.delete_docs(doc_ids)
         self.store.flush()
         crash_point("after-store-delete")
+        self.staleness.delete(list(doc_ids))
         self.catalog.delete_documents(list(doc_ids))
 
     def _embed_all(
@@ -282,7 +304,7 @@ class Pipeline:
         if not result.chunks:
             raise ItemError("empty", "no text to index")
         return _Prepared(doc, payload, result.chunks, result.strategy if not result.fallback_reason
-                         else f"window:{result.fallback_reason}")
+                         else f"window:{result.fallback_reason}", self.staleness.extract(doc, text, result))
 
     def _write_batch(
         self, row: SourceRow, prepared: list[_Prepared], states: dict[str, DocState], report: RunReport
@@ -333,7 +355,8 @@ class Pipeline:
                 self.store.delete_doc_tail(item.doc.doc_id, len(item.chunks))
         self.store.flush()
         crash_point("before-catalog")
-        self.catalog.record_documents(row.id, records)
+        self.catalog.record_documents(row.id, records,
+                                      also=self.staleness.writer([p.staleness for p in prepared]))
         crash_point("after-catalog")
 
     def _relabel(self, docs: list[Document], groups: list[str], report: RunReport) -> None:
@@ -356,6 +379,23 @@ class Pipeline:
                 reviewed_at=reviewed_at(payload.get("last_reviewed")),
             )
         report.meta_updated = len(payloads)
+
+    def _backfill(self, docs: list[Document], groups: list[str]) -> None:
+        """Symbol tables and references for unchanged documents that have none yet (an
+        index built before they existed): read and extracted, never re-embedded."""
+        todo = self.staleness.backfill_candidates(docs)
+        for start in range(0, len(todo), self.batch_docs):
+            items = []
+            for doc in todo[start : start + self.batch_docs]:
+                try:
+                    extracted = self._prepare(doc, groups).staleness
+                except Exception as exc:  # the document stays indexed as it is
+                    log.debug("no staleness rows for %s: %s", doc.doc_id, exc)
+                    continue
+                if extracted is not None:
+                    items.append(extracted)
+            self.staleness.save(items)
+            crash_point("after-backfill")
 
     def _save_history(self, row: SourceRow, source: Source) -> None:
         history = getattr(source, "history", None)

@@ -29,7 +29,7 @@ def index_source(container: Any, name: str | SourceRow, *, full: bool = False,
         pipeline = Pipeline(
             container.catalog, container.store, container.embedder, container.sparse,
             batch_docs=settings.indexing.docs_batch, chunk_max_chars=settings.indexing.chunk_max_chars,
-            progress=progress,
+            progress=progress, code_sources=settings.staleness.code_sources,
         )
         report = pipeline.index(row, make_source(row, settings, container.catalog), full=full)
         if report.status == "ok":
@@ -51,7 +51,8 @@ def detect_staleness(container: Any, row: SourceRow, report: RunReport) -> None:
     else:
         report.findings_opened, report.findings_closed = result.opened, result.closed
         report.findings_open, report.staleness_capped = result.open, result.capped
-    report.staleness_seconds = time.perf_counter() - started
+    report.detection_seconds = time.perf_counter() - started
+    report.staleness_seconds += report.detection_seconds
     last = container.catalog.last_run(row.id)
     if last is not None:
         container.catalog.finish_run(last.id, counts=report.counts())

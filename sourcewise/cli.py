@@ -138,6 +138,7 @@ def index(
     if as_json:
         print(json.dumps([r.counts() | {"source": r.source, "status": r.status, "version": r.version,
                                         "seconds": round(r.seconds, 3), "embed_seconds": round(r.embed_seconds, 3),
+                                        "staleness_seconds": round(r.staleness_seconds, 3),
                                         "error": r.error} for r in reports], indent=2))
     if any(r.status != "ok" for r in reports):
         raise typer.Exit(1)

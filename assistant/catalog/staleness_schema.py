@@ -90,6 +90,8 @@ class DocReferenceScanRow(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     ignored: Mapped[int] = mapped_column(Integer, default=0)
+    # the code languages code blocks were read for ("python,shell"): a change re-scans
+    code_languages: Mapped[str] = mapped_column(String(300), default="")
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_doc_reference_scans_source", "source_id"),)

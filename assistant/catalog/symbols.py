@@ -30,7 +30,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from assistant.catalog.db import Database
-from assistant.catalog.schema import utcnow
+from assistant.catalog.schema import DocumentRow, SourceRow, utcnow
 from assistant.catalog.staleness_schema import (
     DocReferenceRow,
     DocReferenceScanRow,
@@ -72,12 +72,18 @@ class ReferenceRecord:
 
 @dataclass(frozen=True)
 class ReferenceScan:
-    """Which version of a doc was scanned, and what the caps and markers dropped."""
+    """Which version of a doc was scanned, for which code languages, and what the caps
+    and markers dropped."""
 
     blob: str
     count: int
     truncated: bool
     ignored: int
+    code_languages: str = ""  # sorted, comma-joined
+
+
+def languages_key(languages: Iterable[str]) -> str:
+    return ",".join(sorted(set(languages)))[:300]
 
 
 def symbol_key(name: str) -> str:
@@ -94,6 +100,10 @@ def _params_json(params: Sequence[tuple[str, str | None, str | None]]) -> list[l
 def _record(row: SymbolRow) -> SymbolRecord:
     params = tuple((str(p[0]), p[1], p[2]) for p in (row.params or []) if len(p) == 3)
     return SymbolRecord(row.name, row.kind, row.line, row.end_line, row.signature, row.value, params)
+
+
+def _scan(row: DocReferenceScanRow) -> ReferenceScan:
+    return ReferenceScan(row.blob, row.count, row.truncated, row.ignored, row.code_languages or "")
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[list[Any]]:
@@ -130,13 +140,14 @@ def write_definitions(
 
 def write_references(
     session: Session, source_id: int, doc_id: str, blob: str, refs: Sequence[ReferenceRecord],
-    *, truncated: bool = False, ignored: int = 0,
+    *, truncated: bool = False, ignored: int = 0, code_languages: Iterable[str] = (),
 ) -> None:
     """Replace a doc's references (and its scan marker) with those of version ``blob``."""
     session.execute(delete(DocReferenceRow).where(DocReferenceRow.doc_id == doc_id))
     session.execute(delete(DocReferenceScanRow).where(DocReferenceScanRow.doc_id == doc_id))
     session.add(DocReferenceScanRow(source_id=source_id, doc_id=doc_id, blob=blob, count=len(refs),
-                                    truncated=truncated, ignored=ignored, scanned_at=utcnow()))
+                                    truncated=truncated, ignored=ignored,
+                                    code_languages=languages_key(code_languages), scanned_at=utcnow()))
     session.add_all(
         DocReferenceRow(source_id=source_id, doc_id=doc_id, blob=blob, text=r.text, kind=r.kind,
                         line=r.line, context=r.context, details=dict(r.details))
@@ -211,11 +222,12 @@ class SymbolCatalog:
     # -- references --------------------------------------------------------------------
     def save_references(
         self, source_id: int, doc_id: str, blob: str, refs: Sequence[ReferenceRecord],
-        *, truncated: bool = False, ignored: int = 0,
+        *, truncated: bool = False, ignored: int = 0, code_languages: Iterable[str] = (),
     ) -> None:
         """Replace the doc's rows with those of version ``blob``."""
         with self.db.session() as s:
-            write_references(s, source_id, doc_id, blob, refs, truncated=truncated, ignored=ignored)
+            write_references(s, source_id, doc_id, blob, refs, truncated=truncated, ignored=ignored,
+                             code_languages=code_languages)
 
     def references(
         self, source_id: int, doc_ids: Iterable[str] | None = None
@@ -240,17 +252,35 @@ class SymbolCatalog:
                             row.text, row.kind, row.line, row.context or "", dict(row.details or {})))
         return out
 
-    def scanned_docs(self, source_id: int) -> dict[str, str]:
-        """doc_id -> the blob whose references are stored."""
+    def scanned_docs(self, source_id: int) -> dict[str, ReferenceScan]:
+        """doc_id -> which version's references are stored, and how they were read."""
         with self.db.session() as s:
-            rows = s.execute(select(DocReferenceScanRow.doc_id, DocReferenceScanRow.blob)
-                             .where(DocReferenceScanRow.source_id == source_id))
-            return {r[0]: r[1] for r in rows}
+            rows = s.scalars(select(DocReferenceScanRow).where(DocReferenceScanRow.source_id == source_id))
+            return {r.doc_id: _scan(r) for r in rows}
 
     def reference_scan(self, doc_id: str) -> ReferenceScan | None:
         with self.db.session() as s:
             row = s.get(DocReferenceScanRow, doc_id)
-            return None if row is None else ReferenceScan(row.blob, row.count, row.truncated, row.ignored)
+            return None if row is None else _scan(row)
+
+    # -- what the pipeline asks before a run ---------------------------------------------
+    def code_documents(self, source_id: int) -> set[str]:
+        """doc_ids of the source's documents chunked as code (their parse was trusted):
+        the ones a symbol table can be built for."""
+        with self.db.session() as s:
+            return set(s.scalars(select(DocumentRow.doc_id).where(
+                DocumentRow.source_id == source_id, DocumentRow.chunk_strategy == "code")))
+
+    def code_languages(self, source_names: Iterable[str]) -> frozenset[str]:
+        """Languages of the code files indexed in the named sources (unknown names are
+        skipped): what a docs source's code blocks are checked against."""
+        names = sorted(set(source_names))
+        if not names:
+            return frozenset()
+        with self.db.session() as s:
+            rows = s.scalars(select(SymbolBlobRow.language).distinct().join(
+                SourceRow, SourceRow.id == SymbolBlobRow.source_id).where(SourceRow.name.in_(names)))
+            return frozenset(r for r in rows if r)
 
     def delete_references(self, doc_ids: Sequence[str]) -> None:
         """Forget deleted docs' references (their symbols, if code, stay: keyed by blob)."""
@@ -259,6 +289,6 @@ class SymbolCatalog:
 
 
 __all__ = [
-    "ReferenceRecord", "ReferenceScan", "SymbolCatalog", "SymbolRecord", "remove_references",
-    "symbol_key", "write_definitions", "write_references",
+    "ReferenceRecord", "ReferenceScan", "SymbolCatalog", "SymbolRecord", "languages_key",
+    "remove_references", "symbol_key", "write_definitions", "write_references",
 ]

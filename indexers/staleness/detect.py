@@ -56,16 +56,12 @@ class DetectionReport:
 
 def code_sources_for(cfg: Any, row: SourceRow) -> list[str]:
     """The code sources a docs source is checked against besides its own repository:
-    ``staleness.code_sources`` as a list (every source without code of its own) or as a
-    mapping ``{docs source: [code sources]}`` (``"*"``: any other)."""
-    configured = getattr(cfg, "code_sources", None) or []
-    if isinstance(configured, Mapping):
-        names = configured.get(row.name, configured.get("*", []))
-        names = [names] if isinstance(names, str) else list(names or [])
-    elif row.kind == "git":
+    ``staleness.code_sources``, for every source without code of its own (a docs tree,
+    a wiki)."""
+    if row.kind == "git":
         return []
-    else:
-        names = [configured] if isinstance(configured, str) else list(configured)
+    configured = getattr(cfg, "code_sources", None) or []
+    names = [configured] if isinstance(configured, str) else list(configured)
     return [n for n in names if n != row.name]
 
 

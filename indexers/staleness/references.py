@@ -35,6 +35,7 @@ from indexers.staleness.references_inline import Ctx, code_block, code_span, lin
 from indexers.staleness.references_rst import scan_rst
 
 KINDS = ("symbol", "path", "option", "env")
+_WEAK = frozenset({"code-span", "interpreted", "prose"})  # not marked by a role or directive
 MAX_REFERENCES = 5_000
 MAX_SCAN_CHARS = 1_000_000
 MAX_LINE_CHARS = 20_000  # a longer line (minified, generated) is read up to here
@@ -107,9 +108,12 @@ class _Collector:
             return
         self.found[key] = dict(details)
 
-    def result(self, truncated: bool) -> DocReferences:
+    def result(self, truncated: bool, defined: set[str]) -> DocReferences:
         refs = []
         for (text, kind, line), details in sorted(self.found.items(), key=lambda kv: (kv[0][2], kv[0][0])):
+            if kind == "symbol" and details.get("how") in _WEAK and (
+                    text in defined or text.split(".", 1)[0] in defined):
+                details = {**details, "doc_defined": True}  # a name the doc's snippets define
             context = self.lines[line - 1].strip()[:MAX_CONTEXT] if 0 < line <= len(self.lines) else ""
             refs.append(Reference(text, kind, line, context, details))
         return DocReferences(tuple(refs), truncated or self.truncated, len(self.silenced))
@@ -144,7 +148,7 @@ def doc_references(
         scan_rst(lines, ctx, ignored, skip)
     else:
         _scan_markdown(lines, skip, ctx, ignored, lang)
-    return sink.result(truncated)
+    return sink.result(truncated, ctx.defined)
 
 
 def _format(path: str, language: str | None) -> str:

@@ -52,8 +52,11 @@ def strip_prompts(code: str) -> tuple[str, bool]:
     return "\n".join(out), True
 
 
-def python_block(code: str, first_line: int, add: Add, how: str) -> None:
-    """References in a Python snippet starting at doc line ``first_line``."""
+def python_block(code: str, first_line: int, add: Add, how: str, *, strict: bool = False,
+                 defined: set[str] | None = None) -> None:
+    """References in a Python snippet starting at doc line ``first_line``. ``strict``:
+    a snippet ``ast`` cannot parse names nothing (nobody said it is Python).
+    ``defined`` collects the names the snippet defines (the doc's own)."""
     source, _ = strip_prompts(code)
     source = textwrap.dedent(source)
     tree = None
@@ -63,9 +66,12 @@ def python_block(code: str, first_line: int, add: Add, how: str) -> None:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             tree = None
     if tree is not None:
-        _PyRefs(first_line, add, how).run(tree)
-    else:
-        python_lines(source.split("\n"), first_line, add, how)
+        refs = _PyRefs(first_line, add, how)
+        refs.run(tree)
+        if defined is not None:
+            defined.update(refs.local)
+    elif not strict:
+        python_lines(source.split("\n"), first_line, add, how, defined=defined)
 
 
 class _PyRefs(ast.NodeVisitor):
@@ -132,6 +138,16 @@ class _PyRefs(ast.NodeVisitor):
         parts.append(node.id)
         return parts[::-1]
 
+    def method_of_instance(self, func: ast.AST) -> list[str] | None:
+        """``RetryPolicy(...).delay(...)``: a method of the class just instantiated."""
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call)):
+            return None
+        owner = self.chain(func.value.func)
+        if owner is None or not owner[-1][:1].isupper():
+            return None
+        self.visit(func.value)
+        return [*owner, func.attr]
+
     def resolve(self, parts: list[str]) -> str | None:
         """The dotted name a chain refers to, or None for the snippet's own objects."""
         base = parts[0]
@@ -146,6 +162,8 @@ class _PyRefs(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         parts = self.chain(node.func)
+        if parts is None:
+            parts = self.method_of_instance(node.func)
         if parts is not None:
             name = self.resolve(parts)
             dotted = ".".join(parts)
@@ -217,7 +235,7 @@ _PY_STRINGS_COMMENTS = re.compile(r"""#[^\n]*|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\
 _TOKEN = re.compile(r"(?<![\w.$@])([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)([ \t]*\()?")
 _LOCAL_DEF = re.compile(
     r"\b(?:def|class|function|func|fn|fun|const|let|var|val|struct|interface|type|enum|trait|"
-    r"module|new)\s+\*?([A-Za-z_]\w*)"
+    r"module)\s+\*?([A-Za-z_]\w*)"
 )
 _NAMES = r"([A-Za-z_]\w*(?:[ \t]*,[ \t]*[A-Za-z_]\w*)*)"  # a, b, c: no two ways to split
 _ASSIGNED = re.compile(r"^[ \t]*(?:let[ \t]+|var[ \t]+|const[ \t]+)?" + _NAMES
@@ -243,10 +261,13 @@ def _locals(lines: Iterable[str]) -> set[str]:
 IDENT_SPLIT = re.compile(r"[A-Za-z_]\w*")
 
 
-def python_lines(lines: list[str], first_line: int, add: Add, how: str) -> None:
+def python_lines(lines: list[str], first_line: int, add: Add, how: str,
+                 defined: set[str] | None = None) -> None:
     """The ``ast`` rules by line, for a snippet that does not parse."""
     clean = [_PY_STRINGS_COMMENTS.sub(" ", line) for line in lines]
     local = _locals(clean)
+    if defined is not None:
+        defined.update(local)
     imported: dict[str, str] = {}
     for i, line in enumerate(clean):
         m = _FROM_IMPORT.match(line)
@@ -267,11 +288,14 @@ def python_lines(lines: list[str], first_line: int, add: Add, how: str) -> None:
         _tokens(line, first_line + i, add, how, "python", local, imported)
 
 
-def generic_block(code: str, language: str, first_line: int, add: Add, how: str) -> None:
+def generic_block(code: str, language: str, first_line: int, add: Add, how: str,
+                  defined: set[str] | None = None) -> None:
     """Names in a snippet of another language the project's code is written in:
     called and dotted names, never the snippet's own or the language's keywords."""
     lines = [_STRINGS_COMMENTS.sub(" ", line) for line in code.split("\n")]
     local = _locals(lines)
+    if defined is not None:
+        defined.update(local)
     for i, line in enumerate(lines):
         if line.lstrip().startswith(("import ", "#include", "use ", "package ", "using ")):
             continue

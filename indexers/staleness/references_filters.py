@@ -9,10 +9,12 @@ HTTP routes never are.
 from __future__ import annotations
 
 import builtins
+import collections.abc
 import keyword
 import posixpath
 import re
 import sys
+import typing
 
 from assistant.retrieval.identifiers import FILE_EXTENSIONS
 
@@ -23,6 +25,8 @@ PY_KEYWORDS = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
 BUILTINS = frozenset(dir(builtins)) | {"self", "cls", "args", "kwargs", "__name__", "__file__",
                                        "__main__", "__init__", "__doc__", "__all__"}
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__", "typing_extensions"}
+# ``List[str]``, ``Optional``, ``Callable``: used bare once imported from the standard library
+STDLIB_BARE = frozenset(typing.__all__) | frozenset(collections.abc.__all__)
 
 # Keywords and platform globals of the other chunked languages: never the project's.
 OTHER_KEYWORDS = frozenset({
@@ -52,9 +56,12 @@ PLATFORM_GLOBALS = frozenset({
 PLACEHOLDERS = frozenset({
     "foo", "bar", "baz", "qux", "quux", "corge", "grault", "spam", "eggs", "ham", "example",
     "examples", "xxx", "yyy", "zzz", "abc", "xyz", "todo", "tbd", "fixme", "blah", "hoge",
-    "fuga", "piyo", "lorem", "ipsum",
+    "fuga", "piyo", "lorem", "ipsum", "mymodule", "mypackage", "mypkg", "myapp", "myproject",
+    "myplugin", "mylib", "myfile", "mytest", "mytests", "myclass", "myfunc", "myfunction",
+    "mydir", "myenv", "myvar", "myproj", "mysite", "mycompany",
 })
-_PLACEHOLDER_PREFIX = re.compile(r"(?:my|your|some|the|an?)_|(?:My|Your|Some)[A-Z0-9_]")
+_PLACEHOLDER_WORDS = frozenset({"foo", "baz", "qux", "quux", "spam", "eggs", "xyzzy"})  # in snake_case too
+_PLACEHOLDER_PREFIX = re.compile(r"(?:my|your|some|the|an?)_|(?:My|Your|Some)[A-Z0-9_]|(?:MY|YOUR|SOME)_")
 
 # Shell and CI variables every machine has: never the project's environment keys.
 COMMON_ENV = frozenset({
@@ -85,13 +92,16 @@ def is_never_name(name: str, *, other_language: bool = False) -> bool:
     first = name.split(".", 1)[0]
     if other_language and (first in OTHER_KEYWORDS or first in PLATFORM_GLOBALS):
         return True
-    return first in PY_KEYWORDS or first in BUILTINS or is_placeholder(name)
+    return (first in PY_KEYWORDS or first in BUILTINS or first in STDLIB_BARE and "." not in name
+            or is_placeholder(name))
 
 
 def is_placeholder(name: str) -> bool:
     for part in name.split("."):
         low = part.lower()
         if low in PLACEHOLDERS or _PLACEHOLDER_PREFIX.match(part):
+            return True
+        if "_" in low and _PLACEHOLDER_WORDS.intersection(low.split("_")):
             return True
     return False
 
@@ -132,6 +142,8 @@ def symbol_candidate(token: str, *, strong: bool = False) -> str | None:
         return None
     if len(name) < MIN_NAME or _NUMBERISH.fullmatch(name):
         return None
+    if "." in name and len(name.split(".", 1)[0]) < 2:
+        return None  # ``x.y``, ``f.read``: attributes of a one-letter variable
     if is_never_name(name) or is_stdlib(name):
         return None
     last = name.rsplit(".", 1)[-1]

@@ -60,6 +60,7 @@ _HTML_LINK = re.compile(r"""\b(?:href|src)[ \t]*=[ \t]*["']([^"'\s]{1,1000})["']
 _BARE_PATH = re.compile(r"(?<![\w/.@:~-])((?:\.{1,2}/)?[\w.-]+(?:/[\w.-]+)+)")
 _OPTION_TOKEN = re.compile(r"(?<![\w-])(--[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9])(?![\w-])")
 _ENV_CONTEXT = re.compile(r"(?i)\benv(?:ironment)?\b|\benv[ _-]?var|\bvariables?\b|\bexport\b")
+_ENV_ASSIGN = re.compile(r"^(?:export[ \t]+)?([A-Z][A-Z0-9_]{0,127})=\S")
 _CALL = re.compile(r"^([A-Za-z_@][\w.:#]{0,200})\((.{0,300})\)$")
 _KWARG = re.compile(r"(?<![\w=!<>])([A-Za-z_]\w*)[ \t]*=(?!=)")
 _PYTHONISH = re.compile(r"^\s*(?:>>>|import\s+\w|from\s+[\w.]+\s+import\s|def\s+\w|class\s+\w|@\w)",
@@ -77,6 +78,7 @@ class Ctx:
     module: str | None = None  # Sphinx ``currentmodule``
     program: str | None = None  # Sphinx ``program`` (options)
     extra: dict[str, Any] = field(default_factory=dict)
+    defined: set[str] = field(default_factory=set)  # names the doc's own snippets define
 
 
 def spans(line: str) -> list[tuple[int, int, str, int]]:
@@ -178,9 +180,15 @@ def code_span(content: str, line: int, near: str, ctx: Ctx, how: str = "code-spa
     """What an inline code span claims: an option, env key, path, name or call.
     ``near``: the words around the span (an env context makes UPPER_SNAKE an env key)."""
     s = content.strip()
+    details: dict[str, Any] = {"how": how}
+    assign = _ENV_ASSIGN.match(s)
+    if assign:  # PAYMENTS_URL=https://...: the key, whatever the value
+        key = env_candidate(assign.group(1))
+        if key:
+            ctx.add(key, "env", line, details)
+        return
     if not s or len(s) > 300 or _URL.search(s):
         return
-    details: dict[str, Any] = {"how": how}
     if any(c.isspace() for c in s):
         _phrase(s, line, ctx, how)
         return
@@ -200,6 +208,8 @@ def code_span(content: str, line: int, near: str, ctx: Ctx, how: str = "code-spa
         if key:
             ctx.add(key, "env", line, details)
         return
+    if "::" in s and _has_file_extension(s.split("::", 1)[0]):
+        s = s.split("::", 1)[0]  # a test id (``test_x.py::TestY::test_z``): the file only
     if "/" in s or _has_file_extension(s):
         found = path_candidate(s.removeprefix("./"))
         if found:
@@ -230,7 +240,7 @@ def _phrase(s: str, line: int, ctx: Ctx, how: str) -> None:
         shell_line(s.lstrip("$% "), line, ctx.add, how)
         return
     if "python" in ctx.code_languages and ("(" in s or s.startswith(("from ", "import ", "@"))):
-        python_block(s, line, ctx.add, how)
+        python_block(s, line, ctx.add, how, strict=True)
         return
     m = _CALL.match(s.replace(", ", ",").replace(" = ", "="))
     if m and " " not in m.group(1):
@@ -308,27 +318,34 @@ def prose_line(text: str, line: int, ctx: Ctx, *, rst: bool = False) -> None:
             ctx.add(found, "path", line, {"how": "prose"})
 
 
-def code_block(lang: str | None, code: str, first_line: int, ctx: Ctx, how: str = "code-block") -> None:
+def code_block(lang: str | None, code: str, first_line: int, ctx: Ctx, how: str = "code-block",
+               *, implicit: bool = False) -> None:
     """Hand a code block to the reader for its language: Python when the linked code is
     Python, another language the code uses, shell for options/env/paths; identifiers in
-    blocks of other languages are not references."""
+    blocks of other languages are not references. ``implicit``: nobody said the block is
+    Python (an RST ``::`` block in the default highlight language): read only if it
+    parses as Python, as Sphinx would only then highlight it so (help output, trees and
+    logs are not code)."""
     key = (lang or "").strip().lower().strip("{}.")
+    if implicit and re.match(r"\s*\$ ", code):
+        shell_block(code, first_line, ctx.add, how, console=True)
+        return
     if key in PYTHON_LANGS:
         if "python" in ctx.code_languages:
-            python_block(code, first_line, ctx.add, how)
+            python_block(code, first_line, ctx.add, how, strict=implicit, defined=ctx.defined)
         return
     if key in SHELL_LANGS:
         shell_block(code, first_line, ctx.add, how, console=key in CONSOLE_LANGS)
         return
     if not key:
         if "python" in ctx.code_languages and _PYTHONISH.search(code):
-            python_block(code, first_line, ctx.add, how)
+            python_block(code, first_line, ctx.add, how, strict=True, defined=ctx.defined)
         elif re.search(r"^\s*\$ ", code, re.MULTILINE):
             shell_block(code, first_line, ctx.add, how, console=True)
         return
     language = normalize_language(key)
     if language and language in ctx.code_languages and has_grammar(language):
-        generic_block(code, language, first_line, ctx.add, how)
+        generic_block(code, language, first_line, ctx.add, how, defined=ctx.defined)
 
 
 __all__ = ["Ctx", "code_block", "code_span", "link_target", "prose_line", "python_lines",

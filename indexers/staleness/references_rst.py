@@ -49,7 +49,7 @@ def scan_rst(lines: list[str], ctx: Ctx, ignored: set[int], start: int = 0,
     """References of an RST document's ``lines[start:stop]`` (line ``i`` is doc line
     ``i + 1``). ``ignored`` holds silenced doc lines; a silenced directive or literal
     block adds its body."""
-    highlight = "python"
+    highlight: str | None = None  # None: Sphinx's default (Python, if it parses)
     classes: list[tuple[int, str]] = []  # enclosing ``.. class::`` directives (indent, name)
     i, n = start, len(lines) if stop is None else min(stop, len(lines))
     while i < n:
@@ -105,7 +105,7 @@ def _block_end(lines: list[str], start: int, indent: int) -> int:
     return j
 
 
-def _literal_block(lines: list[str], i: int, ctx: Ctx, highlight: str, ignored: set[int]) -> int:
+def _literal_block(lines: list[str], i: int, ctx: Ctx, highlight: str | None, ignored: set[int]) -> int:
     """A ``::`` paragraph's indented literal block, read in the highlight language."""
     base = _indent(lines[i])
     j = i + 1
@@ -116,12 +116,12 @@ def _literal_block(lines: list[str], i: int, ctx: Ctx, highlight: str, ignored: 
     end = _block_end(lines, j, base)
     if i + 1 in ignored:
         ignored.update(range(i + 1, end + 1))
-    code_block(highlight, "\n".join(lines[j:end]), j + 1, ctx)
+    code_block(highlight or "python", "\n".join(lines[j:end]), j + 1, ctx, implicit=highlight is None)
     return end
 
 
 def _directive(lines: list[str], i: int, end: int, m: re.Match[str], ctx: Ctx,
-               classes: list[tuple[int, str]], highlight: str) -> tuple[int, str]:
+               classes: list[tuple[int, str]], highlight: str | None) -> tuple[int, str | None]:
     """Handle one directive; returns where to go on and the highlight language."""
     name = m.group(2).lower()
     short = name.split(":", 1)[1] if name.startswith(("py:", "std:", "rst:")) else name
@@ -133,7 +133,7 @@ def _directive(lines: list[str], i: int, end: int, m: re.Match[str], ctx: Ctx,
     if short in _CODE or short in _DOCTEST or name == "testoutput":
         if name != "testoutput" and short != "testoutput":
             lang = "python" if short in _DOCTEST or short in ("ipython", "jupyter-execute") else (arg or highlight)
-            code_block(lang, "\n".join(lines[body:end]), body + 1, ctx)
+            code_block(lang or "python", "\n".join(lines[body:end]), body + 1, ctx, implicit=lang is None)
         return end, highlight
     if short == "highlight":
         return i + 1, arg.split()[0].lower() if arg else highlight

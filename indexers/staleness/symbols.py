@@ -47,6 +47,8 @@ _ENV_INDEX = re.compile(
 )
 _ENV_IN = re.compile(r"""["']([A-Z_][A-Z0-9_]{0,127})["'][ \t]+in[ \t]+(?:os\.)?environ\b""")
 _ENV_DOT = re.compile(r"\bprocess\.env\.([A-Za-z_][A-Za-z0-9_]{0,127})")
+# click's on/off flags: "--color/--no-color" declares both options
+_CLICK_FLAGS = re.compile(r"""["'](--[A-Za-z][\w-]{0,60}\w)[ \t]*/[ \t]*(--[A-Za-z][\w-]{0,60}\w)["']""")
 _SETTING_CALL = re.compile(
     r"""\b(?:addini|add_config_value|add_ini_option)[ \t]*\([ \t\n]*["']([A-Za-z_][\w.-]{0,127})["']"""
 )
@@ -108,6 +110,12 @@ def _declared_in_text(text: str) -> Iterator[Definition]:
             starts = starts or _line_starts(text)
             line = _line_at(starts, offset)
             yield Definition(option, "option", line, line)
+    if "/--" in text or "/ --" in text:
+        for m in _CLICK_FLAGS.finditer(text):
+            starts = starts or _line_starts(text)
+            line = _line_at(starts, m.start())
+            yield Definition(m.group(1), "option", line, line)
+            yield Definition(m.group(2), "option", line, line)
 
 
 def _line_starts(text: str) -> list[int]:

@@ -47,7 +47,7 @@ def test_a_git_wiki_linking_a_moved_file_gets_the_new_path(stale: StaleWorld, tm
     wiki = GitRepo(tmp_path / "wiki")
     wiki.write("Billing.md", WIKI_PAGE)
     wiki.commit("page", "2024-02-01T00:00:00+00:00")
-    stale.configure(code_sources={"wiki": ["shop"]})
+    stale.configure(code_sources=["shop"])
     stale.add("shop", "git", repo.path)
     stale.add("wiki", "wiki", wiki.path, format="git")
     stale.index("shop")

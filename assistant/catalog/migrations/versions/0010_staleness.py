@@ -36,6 +36,7 @@ def upgrade() -> None:
     sa.Column('count', sa.Integer(), nullable=False),
     sa.Column('truncated', sa.Boolean(), nullable=False),
     sa.Column('ignored', sa.Integer(), nullable=False),
+    sa.Column('code_languages', sa.String(length=300), nullable=False),
     sa.Column('scanned_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['source_id'], ['sources.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('doc_id')
