@@ -1,5 +1,6 @@
-"""Real git repositories with history, the real pipeline, catalog and an EdgeStore; a
-hashing fake embedder stands in for the model (unit level)."""
+"""Real git repositories with history, the real pipeline (which records symbol tables and
+references), catalog and an EdgeStore; a hashing fake embedder stands in for the model
+(unit level)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import git
 import pytest
 
 from assistant.audit import AuditLog
 from assistant.catalog.db import Database
 from assistant.catalog.repo import Catalog
-from assistant.catalog.symbols import ReferenceRecord, SymbolCatalog
 from assistant.embedding.sparse import SparseEncoder
 from assistant.findings import FindingsService
 from assistant.notify import Notifier
@@ -25,12 +24,8 @@ from assistant.staleness import Weights
 from assistant.store.base import VectorStore
 from assistant.store.edge import EdgeStore
 from assistant.users import UserStore
-from indexers.chunking.languages import detect_language, is_prose
 from indexers.pipeline import RunReport
 from indexers.runner import index_source
-from indexers.staleness.references import doc_references
-from indexers.staleness.resolve import to_record
-from indexers.staleness.symbols import extract_definitions
 from tests.fixtures.gitrepo import GitRepo
 
 
@@ -44,64 +39,6 @@ class HashEmbedder:
     def embed_query(self, text: str) -> list[float]:
         digest = hashlib.sha256(text.encode()).digest()
         return [b / 255 + 0.01 for b in digest[:8]]
-
-
-def record_tables(container: Any, name: str) -> None:
-    """What the pipeline records while indexing (symbols of every code blob at the indexed
-    commit, references of every prose doc); idempotent, so it is harmless where the
-    pipeline already did it."""
-    cat: Catalog = container.catalog
-    row = cat.get_source(name)
-    if not row.last_version or row.kind not in ("git", "docs", "wiki"):
-        return
-    from indexers.staleness.history import source_repo
-
-    repo = source_repo(row, container.settings.repos_dir)
-    symbols = SymbolCatalog(container.db)
-    if repo is None:  # a docs directory outside git: its files as they are
-        for doc in cat.documents(row.id):
-            text = (Path(row.location) / doc.path).read_text()
-            _save_refs(symbols, row.id, doc, text, frozenset({"python"}))
-        return
-    tree = {e.path: e.sha for e in _tree(repo, row.last_version)}
-    items = []
-    parsed = symbols.parsed_blobs(row.id)
-    languages: set[str] = set()
-    for path, sha in tree.items():
-        language = detect_language(path)
-        if language is None or is_prose(language):
-            continue
-        languages.add(language)
-        if (path, sha) in parsed:
-            continue
-        text = repo.odb.stream(bytes.fromhex(sha)).read().decode("utf-8", "replace")
-        items.append((path, sha, language, [to_record(d) for d in extract_definitions(text, path, language)]))
-    if row.kind == "git":
-        symbols.save_definitions(row.id, items)
-    for doc in cat.documents(row.id):
-        if doc.kind == "code" or not is_prose(doc.language):
-            continue
-        if doc.content_hash in tree.values():
-            text = repo.odb.stream(bytes.fromhex(doc.content_hash)).read().decode("utf-8", "replace")
-        else:
-            continue
-        _save_refs(symbols, row.id, doc, text, frozenset(languages) or frozenset({"python"}))
-
-
-def _save_refs(symbols: SymbolCatalog, source_id: int, doc: Any, text: str, code_langs: frozenset[str]) -> None:
-    found = doc_references(text, doc.path, doc.language, code_langs)
-    symbols.save_references(source_id, doc.doc_id, doc.content_hash,
-                            [ReferenceRecord(r.text, r.kind, r.line, r.context, dict(r.details))
-                             for r in found.references], truncated=found.truncated, ignored=found.ignored)
-
-
-def _tree(repo: git.Repo, commit: str) -> Iterator[Any]:
-    out = repo.git.ls_tree("-r", "--full-tree", commit)
-    for line in out.splitlines():
-        meta, path = line.split("\t", 1)
-        mode, kind, sha = meta.split()
-        if kind == "blob":
-            yield SimpleNamespace(path=path, sha=sha)
 
 
 class StaleWorld:
@@ -142,19 +79,8 @@ class StaleWorld:
         self.catalog.add_source(name, kind, str(location), access_groups=list(groups), options=opts)
 
     def index(self, name: str) -> RunReport:
-        import indexers.runner as runner
-
-        original = runner.detect_staleness
-
-        def recording(container: Any, row: Any, report: RunReport) -> None:
-            record_tables(container, row.name)
-            original(container, row, report)
-
-        self.monkeypatch.setattr(runner, "detect_staleness", recording)
-        try:
-            report = index_source(self.container, name)
-        finally:
-            self.monkeypatch.setattr(runner, "detect_staleness", original)
+        """``index_source``: the pipeline (recording symbol tables and references), then detection."""
+        report = index_source(self.container, name)
         assert report.status == "ok", report.error
         assert report.staleness_error is None, report.staleness_error
         return report
