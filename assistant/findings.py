@@ -173,7 +173,7 @@ class FindingsService:
             raise ConfigError("say why the finding is not a problem (a reason is required)")
         if len(note) > MAX_NOTE:
             raise ConfigError(f"reason too long: {len(note)} characters (at most {MAX_NOTE})")
-        view = self._authorised(finding_id, actor)
+        view = self.authorise(finding_id, actor)
         if view.status != "open":
             raise ConfigError(f"finding {finding_id} is {view.status}; only open findings can be dismissed")
         with self.db.session() as s:
@@ -198,7 +198,7 @@ class FindingsService:
     def mark_fixed(self, finding_id: int, actor: Any, reindex: Callable[[str], Any]) -> FindingView:
         """Re-index the document's source now; the detector closes the finding if the fix
         took (the returned view says whether it did)."""
-        view = self._authorised(finding_id, actor)
+        view = self.authorise(finding_id, actor)
         result = reindex(view.source)
         status = getattr(result, "status", "ok")
         if status != "ok":
@@ -210,7 +210,8 @@ class FindingsService:
         return after
 
     # -- internals -------------------------------------------------------------------------
-    def _authorised(self, finding_id: int, actor: Any) -> FindingView:
+    def authorise(self, finding_id: int, actor: Any) -> FindingView:
+        """The finding, if ``actor`` may act on it (its document's owner, or an admin)."""
         view = self.get(finding_id, actor)  # NotFound for those who may not read the document
         owner = self._owners([view.doc_id]).get(view.doc_id, view.owner)
         if not actor.is_admin and not owner_matches(owner, actor):
