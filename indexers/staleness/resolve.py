@@ -24,6 +24,7 @@ examples, not docs).
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,10 +37,11 @@ from assistant.catalog.db import Database
 from assistant.catalog.staleness_schema import SymbolRow
 from assistant.catalog.symbols import SymbolCatalog, SymbolRecord, symbol_key
 from assistant.retrieval.identifiers import file_role
-from indexers.chunking.languages import detect_language, is_prose
+from indexers.chunking.languages import detect_language, has_grammar, is_prose
 from indexers.staleness.history import GitReader
 from indexers.staleness.symbols import extract_definitions, module_names
 
+log = logging.getLogger(__name__)
 OPTION_KINDS = frozenset({"option"})
 ENV_KINDS = frozenset({"env", "setting", "constant", "variable"})
 SYMBOL_KINDS = frozenset({"function", "method", "class", "constant", "variable", "setting", "env"})
@@ -72,8 +74,9 @@ def ref_parts(text: str) -> tuple[str, ...]:
 
 
 def is_code_path(path: str) -> bool:
+    """A file whose definitions can be read (a code language with a grammar)."""
     language = detect_language(path)
-    return language is not None and not is_prose(language)
+    return language is not None and not is_prose(language) and has_grammar(language)
 
 
 def names_match(parts: Sequence[str], found: Located) -> bool:
@@ -176,7 +179,11 @@ class SymbolSource:
     def parse(self, path: str, blob: str) -> list[SymbolRecord]:
         text = self.reader.text(blob)
         language = detect_language(path)
-        records = [to_record(d) for d in extract_definitions(text, path, language)] if text else []
+        try:
+            records = [to_record(d) for d in extract_definitions(text, path, language)] if text else []
+        except Exception:  # noqa: BLE001 - one unreadable version defines nothing; the run goes on
+            log.debug("cannot read definitions of %s@%s", path, blob[:12], exc_info=True)
+            records = []
         self.symbols.save_definitions(self.source_id, [(path, blob, language, records)])
         self.parsed.add((path, blob))
         self.parsed_now += 1
