@@ -23,7 +23,7 @@ from sqlalchemy import select
 from assistant.catalog.db import Database
 from assistant.catalog.repo import Catalog
 from assistant.catalog.schema import DocOverrideRow, SourceRow, utcnow
-from assistant.catalog.staleness_schema import FindingRow
+from assistant.catalog.staleness_schema import DocReferenceScanRow, FindingRow
 from assistant.catalog.symbols import SymbolCatalog
 from assistant.models import sha256_text
 from assistant.retrieval.identifiers import file_role
@@ -63,6 +63,21 @@ def code_sources_for(cfg: Any, row: SourceRow) -> list[str]:
     configured = getattr(cfg, "code_sources", None) or []
     names = [configured] if isinstance(configured, str) else list(configured)
     return [n for n in names if n != row.name]
+
+
+# Documents that record the past on purpose (proposals, decision records, release notes,
+# deprecation and migration guides): naming what is gone is their job.
+_PAST_DIRS = frozenset({"proposals", "proposal", "rfcs", "rfc", "adr", "adrs", "decisions", "archive", "archived",
+                        "historical", "history", "blog", "posts", "news", "releases", "release-notes", "announce"})
+_PAST_STEMS = frozenset({"deprecations", "deprecated", "historical-notes", "historical_notes", "history",
+                         "migration", "migrating", "migrate", "upgrading", "upgrade", "porting", "changes",
+                         "changelog", "news", "release-notes", "release_notes", "releases", "whatsnew"})
+
+
+def is_record_of_the_past(path: str) -> bool:
+    parts = path.lower().split("/")
+    stem = parts[-1].rsplit(".", 1)[0]
+    return bool(_PAST_DIRS.intersection(parts[:-1])) or stem in _PAST_STEMS
 
 
 def _git_backed(row: SourceRow) -> bool:
@@ -167,6 +182,7 @@ class Detector:
         ignore = self._ignore([row] + [sources[c.name] for c in code if c.name != row.name])
         docs = self.catalog.documents(row.id)
         refs = SymbolCatalog(self.db).references(row.id)
+        truncated = self._truncated(row.id)
         with self.db.session() as s:
             open_rows: dict[str, list[FindingRow]] = defaultdict(list)
             for f in s.scalars(select(FindingRow).where(FindingRow.source_id == row.id, FindingRow.status == "open",
@@ -183,7 +199,7 @@ class Detector:
             check = DocCheck(row.name, doc, lambda d=doc: self._doc_text(row, d, reader),
                              limit=self.cfg.history_commits, similarity=self.cfg.rename_similarity)
             found, kept_all = self._check_refs(row, doc, check, refs.get(doc.doc_id), code, ignore, open_rows,
-                                               report)
+                                               report, doc.doc_id in truncated)
             candidates.extend(found)
             if kept_all:
                 keep_docs.add(doc.doc_id)
@@ -198,8 +214,14 @@ class Detector:
         refresh_scores(self.db, self.store, [d.doc_id for d in docs], Weights.from_settings(self.cfg))
         self._notify(row, result.opened, sources)
 
+    def _truncated(self, source_id: int) -> set[str]:
+        """Documents whose reference scan hit the extractor's caps (huge, generated)."""
+        with self.db.session() as s:
+            return set(s.scalars(select(DocReferenceScanRow.doc_id).where(
+                DocReferenceScanRow.source_id == source_id, DocReferenceScanRow.truncated.is_(True))))
+
     def _checkable(self, doc: Any, ignore: StaleIgnore) -> bool:
-        if doc.status == "deprecated" or ignore.ignores_doc(doc.path):
+        if doc.status == "deprecated" or ignore.ignores_doc(doc.path) or is_record_of_the_past(doc.path):
             return False
         if doc.kind == "code":
             return bool(self.cfg.review_days_code) and not is_prose(doc.language)
@@ -211,15 +233,14 @@ class Detector:
 
     def _check_refs(self, row: SourceRow, doc: Any, check: DocCheck, scan: tuple[str, list[Any]] | None,
                     code: Sequence[CodeSource], ignore: StaleIgnore, open_rows: Mapping[str, list[FindingRow]],
-                    report: DetectionReport) -> tuple[list[Candidate], bool]:
+                    report: DetectionReport, truncated: bool) -> tuple[list[Candidate], bool]:
         """(candidates, whether this doc's existing dead findings must be kept as they are)."""
         if doc.kind == "code" or not code:
             return [], False
         if scan is None or scan[0] != doc.content_hash:
             return [], True  # references not (re)read for this version: judge nothing
         refs = [r for r in scan[1] if not ignore.ignores_reference(r.text)]
-        scanned = SymbolCatalog(self.db).reference_scan(doc.doc_id)
-        if len(refs) > self.cfg.max_references or (scanned is not None and scanned.truncated):
+        if len(refs) > self.cfg.max_references or truncated:
             report.capped += 1
             refs = refs[: self.cfg.max_references]
         groups = group_references(refs)

@@ -10,6 +10,7 @@ still resolving, but the doc's line states an old default, value or parameter: d
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,17 @@ from indexers.staleness.patch import replace_on_lines, unified_patch
 from indexers.staleness.resolve import CodeState, Located, SymbolSource, anchor_of, ref_key, ref_parts
 
 WITHHELD_NOTE = "evidence in a source you cannot read"
+_HISTORICAL = re.compile(
+    r"\b(deprecat\w*|removed|no longer|renamed|formerly|obsolete|legacy|superseded|replaced (?:by|with)"
+    r"|used to|dropped|prior to|until version|since version)\b", re.IGNORECASE)
+
+
+def trackable(kind: str, parts: Sequence[str], found: Located) -> bool:
+    """A bare name tracks module-level definitions and methods, not attributes of a class
+    or instance (``self.request``): those are no API a doc names by their bare name."""
+    if kind != "symbol" or len(parts) > 1 or "." not in found.rec.name:
+        return True
+    return found.rec.kind not in ("variable", "constant")
 
 
 @dataclass
@@ -142,13 +154,24 @@ class DocCheck:
                     if g.kind == "symbol":
                         out.extend(self._drift(g, c, then, now[c.name]))
                 continue
+            if self.historical(g):
+                continue
+            parts = ref_parts(g.text)
             for c, then in code:
                 tracked = [f for f in c.symbols.state(then).index_for([ref_key(g.kind, g.text) or ""])
-                           .resolve(g.kind, g.text) if f.main]
+                           .resolve(g.kind, g.text) if f.main and trackable(g.kind, parts, f)]
                 if tracked:
                     out.append(self._dead(g, c, then, tracked))
                     break
         return out
+
+    def historical(self, g: RefGroup) -> bool:
+        """Whether the doc's line talks about the name's past ("deprecated", "removed in",
+        "renamed", "formerly"...): a line that says the name is gone claims nothing stale."""
+        text = self.text
+        rows = text.splitlines() if text else []
+        lines = [rows[n - 1] for n in g.lines if 1 <= n <= len(rows)] or [g.context]
+        return any(_HISTORICAL.search(line) for line in lines)
 
     def _note_changed(self, c: CodeSource, paths: Sequence[str]) -> None:
         for path in paths:
@@ -202,6 +225,8 @@ class DocCheck:
         if len(olds) != 1:
             return []
         old = olds[0]
+        if self.historical(g):
+            return []
         found = drift_rules.changes(old, new.rec, self.lines_of(g), g.details.get("call_kwargs") or ())
         out = []
         for ch in found:

@@ -24,6 +24,7 @@ examples, not docs).
 
 from __future__ import annotations
 
+import functools
 import logging
 import posixpath
 import re
@@ -73,6 +74,7 @@ def ref_parts(text: str) -> tuple[str, ...]:
     return tuple(p for p in _SPLIT.split(bare) if p)
 
 
+@functools.lru_cache(maxsize=65536)
 def is_code_path(path: str) -> bool:
     """A file whose definitions can be read (a code language with a grammar)."""
     language = detect_language(path)
@@ -126,18 +128,30 @@ def ref_key(kind: str, text: str) -> str | None:
 def find_keys(db: Database, source_id: int, keys: Iterable[str]) -> list[tuple[str, str, SymbolRecord]]:
     """Stored definitions of a source whose key is one of ``keys``, as (path, blob, record)."""
     wanted = sorted({k for k in keys if k})
+    cols = (SymbolRow.path, SymbolRow.blob, SymbolRow.name, SymbolRow.kind, SymbolRow.line, SymbolRow.end_line,
+            SymbolRow.signature, SymbolRow.value, SymbolRow.params)
     out: list[tuple[str, str, SymbolRecord]] = []
     with db.session() as s:
         for start in range(0, len(wanted), 400):
-            rows = s.scalars(select(SymbolRow).where(SymbolRow.source_id == source_id,
-                                                     SymbolRow.key.in_(wanted[start : start + 400])))
-            out.extend((r.path, r.blob, _record(r)) for r in rows)
+            rows = s.execute(select(*cols).where(SymbolRow.source_id == source_id,
+                                                 SymbolRow.key.in_(wanted[start : start + 400])))
+            for path, blob, name, kind, line, end, signature, value, params in rows:
+                out.append((path, blob, SymbolRecord(name, kind, line, end, signature, value, _params(params))))
     return out
 
 
-def _record(row: SymbolRow) -> SymbolRecord:
-    params = tuple((str(p[0]), p[1], p[2]) for p in (row.params or []) if len(p) == 3)
-    return SymbolRecord(row.name, row.kind, row.line, row.end_line, row.signature, row.value, params)
+def stored_definitions(db: Database, source_id: int, path: str, blob: str) -> list[SymbolRecord]:
+    """The stored definitions of one file version, in line order."""
+    cols = (SymbolRow.name, SymbolRow.kind, SymbolRow.line, SymbolRow.end_line, SymbolRow.signature,
+            SymbolRow.value, SymbolRow.params)
+    with db.session() as s:
+        rows = s.execute(select(*cols).where(SymbolRow.source_id == source_id, SymbolRow.blob == blob,
+                                             SymbolRow.path == path).order_by(SymbolRow.line, SymbolRow.id))
+        return [SymbolRecord(n, k, ln, e, sig, v, _params(p)) for n, k, ln, e, sig, v, p in rows]
+
+
+def _params(raw: Any) -> tuple[tuple[str, str | None, str | None], ...]:
+    return tuple((str(p[0]), p[1], p[2]) for p in (raw or []) if len(p) == 3)
 
 
 def to_record(d: Any) -> SymbolRecord:
@@ -146,8 +160,12 @@ def to_record(d: Any) -> SymbolRecord:
                         tuple((p.name, p.default, p.annotation) for p in d.params))
 
 
+_TOKEN = re.compile(r"--?[a-z0-9_][\w-]*|[a-z_]\w*")
+
+
 class SymbolSource:
-    """One code source's symbol table plus on-demand parsing; shared by its states."""
+    """One code source's symbol table plus on-demand parsing, cached for one detection run
+    and shared by the source's states (commits)."""
 
     def __init__(self, db: Database, source_id: int, name: str, reader: GitReader) -> None:
         self.db = db
@@ -158,6 +176,9 @@ class SymbolSource:
         self.parsed = self.symbols.parsed_blobs(source_id)
         self.parsed_now = 0  # blobs parsed on demand in this run
         self._states: dict[str, CodeState] = {}
+        self._rows: dict[str, list[tuple[str, str, SymbolRecord]]] = {}  # key -> every stored version's
+        self._defs: dict[tuple[str, str], list[SymbolRecord]] = {}
+        self._tokens: dict[str, frozenset[str]] = {}
 
     @property
     def has_table(self) -> bool:
@@ -166,15 +187,39 @@ class SymbolSource:
     def state(self, commit: str) -> CodeState:
         if commit not in self._states:
             self._states[commit] = CodeState(self, commit)
-            if len(self._states) > 32:
+            if len(self._states) > 64:
                 self._states.pop(next(iter(self._states)))
         return self._states[commit]
 
+    def rows_for(self, keys: Iterable[str]) -> list[tuple[str, str, SymbolRecord]]:
+        """Stored definitions under these keys, in any version of any file."""
+        keys = {k for k in keys if k}
+        missing = keys - set(self._rows)
+        if missing:
+            for k in missing:
+                self._rows[k] = []
+            for path, blob, rec in find_keys(self.db, self.source_id, missing):
+                self._rows.setdefault(rec.key, []).append((path, blob, rec))
+        return [row for k in keys for row in self._rows.get(k, ())]
+
+    def mentions(self, blob: str, keys: set[str]) -> bool:
+        """Whether a blob's text has one of these keys as a word (so it may define it)."""
+        if blob not in self._tokens:
+            text = self.reader.text(blob) or ""
+            self._tokens[blob] = frozenset(_TOKEN.findall(text.lower()))
+            if len(self._tokens) > 20_000:
+                self._tokens.pop(next(iter(self._tokens)))
+        return not self._tokens[blob].isdisjoint(keys)
+
     def definitions(self, path: str, blob: str) -> list[SymbolRecord]:
         """Definitions of one file version, parsing (and storing) it the first time."""
-        if (path, blob) in self.parsed:
-            return self.symbols.definitions(self.source_id, [(path, blob)]).get((path, blob), [])
-        return self.parse(path, blob)
+        key = (path, blob)
+        if key not in self._defs:
+            if key in self.parsed:
+                self._defs[key] = stored_definitions(self.db, self.source_id, path, blob)
+            else:
+                self._defs[key] = self.parse(path, blob)
+        return self._defs[key]
 
     def parse(self, path: str, blob: str) -> list[SymbolRecord]:
         text = self.reader.text(blob)
@@ -187,6 +232,10 @@ class SymbolSource:
         self.symbols.save_definitions(self.source_id, [(path, blob, language, records)])
         self.parsed.add((path, blob))
         self.parsed_now += 1
+        self._defs[(path, blob)] = records
+        for rec in records:
+            if rec.key in self._rows:
+                self._rows[rec.key].append((path, blob, rec))
         return records
 
 
@@ -199,6 +248,7 @@ class CodeState:
         self.tree = source.reader.tree(commit)
         self._keys: dict[str, list[Located]] = {}
         self._line_counts: dict[str, int] = {}
+        self._code = [(p, b) for p, b in self.tree.items() if is_code_path(p)]
 
     def index_for(self, keys: Iterable[str]) -> NameIndex:
         """A ``NameIndex`` holding every definition at this commit under these keys."""
@@ -209,23 +259,16 @@ class CodeState:
         return NameIndex(f for k in keys for f in self._keys.get(k, ()))
 
     def _load(self, keys: set[str]) -> None:
+        src = self.source
+        # versions never parsed that mention a key are parsed (and stored) first
+        for path, blob in self._code:
+            if (path, blob) not in src.parsed and src.mentions(blob, keys):
+                src.parse(path, blob)
         for k in keys:
             self._keys[k] = []
-        src = self.source
-        for path, blob, rec in find_keys(src.db, src.source_id, keys):
+        for path, blob, rec in src.rows_for(keys):
             if self.tree.get(path) == blob and rec.key in keys:
                 self._keys[rec.key].append(Located(path, blob, rec))
-        unparsed = [(p, b) for p, b in self.tree.items() if (p, b) not in src.parsed and is_code_path(p)]
-        if not unparsed:
-            return
-        pattern = _words(keys)
-        for path, blob in unparsed:
-            text = src.reader.text(blob)
-            if not text or not pattern.search(text):
-                continue
-            for rec in src.parse(path, blob):
-                if rec.key in keys:
-                    self._keys[rec.key].append(Located(path, blob, rec))
 
     def in_file(self, path: str) -> list[Located]:
         blob = self.tree.get(path)
@@ -273,11 +316,6 @@ def path_candidates(text: str, doc_path: str | None) -> list[str]:
     if root not in out and not root.startswith("../") and root not in (".", ".."):
         out.append(root)
     return out
-
-
-def _words(keys: Iterable[str]) -> re.Pattern[str]:
-    alts = sorted((re.escape(k) for k in keys), key=len, reverse=True)
-    return re.compile(r"(?<![\w-])(?:" + "|".join(alts) + r")(?![\w-])", re.IGNORECASE)
 
 
 def anchor_of(details: Mapping[str, Any]) -> list[int] | None:
