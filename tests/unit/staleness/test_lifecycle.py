@@ -140,3 +140,31 @@ def test_findings_need_read_access_and_owners_only_act(stale: StaleWorld, tmp_pa
         stale.service.dismiss(f.id, outsider, "x")
     with pytest.raises(NotFoundError):
         stale.service.patch(f.id, outsider)
+
+
+def test_removing_a_source_removes_its_findings(stale: StaleWorld, tmp_path) -> None:
+    renamed_world(stale, tmp_path)
+    assert len(stale.findings(None)) == 1
+    stale.catalog.remove_source(stale.catalog.get_source("shop").id)
+    assert stale.findings(None) == []
+
+
+def test_owners_get_one_message_per_run_listing_what_is_new(stale: StaleWorld, tmp_path) -> None:
+    repo = make_billing_repo(tmp_path / "shop")
+    repo.write("docs/more.md", "---\nowner: \"@billing-team\"\n---\n# More\n\n`format_invoice(total)` prints.\n")
+    repo.commit("more", "2024-01-11T10:00:00+00:00")
+    stale.add("shop", "git", repo.path)
+    stale.index("shop")
+    repo.write("billing/invoice.py", BILLING_V1.replace("compute_invoice_total", "invoice_total")
+               .replace("def format_invoice", "def render_invoice"))
+    repo.commit("renames", "2024-03-01T09:00:00+00:00")
+    stale.index("shop")
+    texts = [body["text"] for _, body in stale.posted]
+    n = len(stale.findings())
+    assert n >= 3 and {f.path for f in stale.findings()} == {"docs/billing.md", "docs/more.md"}
+    assert len(texts) == 1  # several findings, one owner: one message
+    assert texts[0].startswith(f"@billing-team: {n} new staleness findings on your documents in shop: ")
+    assert texts[0].count("\n• ") == n - 1 and texts[0].rstrip().endswith("/owners")
+    assert all(f.notified_at is not None for f in stale.findings())
+    stale.index("shop")
+    assert len(stale.posted) == 1  # nothing new: nothing sent
