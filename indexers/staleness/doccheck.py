@@ -29,8 +29,8 @@ from indexers.staleness.resolve import CodeState, Located, SymbolSource, anchor_
 
 WITHHELD_NOTE = "evidence in a source you cannot read"
 _HISTORICAL = re.compile(
-    r"\b(deprecat\w*|removed|no longer|renamed|formerly|obsolete|legacy|superseded|replaced (?:by|with)"
-    r"|used to|dropped|prior to|until version|since version)\b", re.IGNORECASE)
+    r"\b(deprecat\w*|removed|no longer|renamed|formerly|obsolete|superseded|(?:was|were|is|are|been) replaced)\b",
+    re.IGNORECASE)
 
 
 def trackable(kind: str, parts: Sequence[str], found: Located) -> bool:
@@ -166,12 +166,13 @@ class DocCheck:
         return out
 
     def historical(self, g: RefGroup) -> bool:
-        """Whether the doc's line talks about the name's past ("deprecated", "removed in",
-        "renamed", "formerly"...): a line that says the name is gone claims nothing stale."""
+        """Whether every line naming the reference talks about its past ("deprecated",
+        "removed in", "renamed", "formerly"...): a doc that only says the name is gone
+        claims nothing stale."""
         text = self.text
         rows = text.splitlines() if text else []
         lines = [rows[n - 1] for n in g.lines if 1 <= n <= len(rows)] or [g.context]
-        return any(_HISTORICAL.search(line) for line in lines)
+        return all(_HISTORICAL.search(line) for line in lines)
 
     def _note_changed(self, c: CodeSource, paths: Sequence[str]) -> None:
         for path in paths:
