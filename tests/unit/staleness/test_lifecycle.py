@@ -168,3 +168,17 @@ def test_owners_get_one_message_per_run_listing_what_is_new(stale: StaleWorld, t
     assert all(f.notified_at is not None for f in stale.findings())
     stale.index("shop")
     assert len(stale.posted) == 1  # nothing new: nothing sent
+
+
+def test_a_reembedded_doc_keeps_its_score_and_an_edit_keeps_a_true_finding(stale: StaleWorld, tmp_path) -> None:
+    repo = renamed_world(stale, tmp_path)
+    [f] = stale.findings()
+    doc = (repo.path / "docs/billing.md").read_text()
+    repo.write("docs/billing.md", doc + "\nA new paragraph about refunds.\n")  # still names the old function
+    repo.commit("docs: refunds", "2024-03-02T09:00:00+00:00")
+    report = stale.index("shop")
+    assert report.changed == 1 and report.findings_closed == 0  # an unrelated edit does not hide it
+    [kept] = stale.findings()
+    assert kept.id == f.id and kept.line == 6
+    assert stale.payload("shop:docs/billing.md")["staleness"] == pytest.approx(0.6)  # re-embedded, re-applied
+    assert stale.catalog.document("shop:docs/billing.md").staleness == pytest.approx(0.6)
