@@ -17,6 +17,7 @@ and acts through this service, so the same rules hold everywhere:
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -192,7 +193,7 @@ class FindingsService:
             raise NotFoundError(f"finding {finding_id} has no patch to download")
         self.audit.record(_user(viewer).name, "finding.patch", f"{view.source}:{view.path}",
                           {"finding_id": finding_id, "suggestion": (view.suggestion or {}).get("with")})
-        name = view.path.rsplit("/", 1)[-1]
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", view.path.rsplit("/", 1)[-1])[:100]  # a header-safe file name
         return f"finding-{finding_id}-{name}.patch", str(view.suggestion["patch"])  # type: ignore[index]
 
     def mark_fixed(self, finding_id: int, actor: Any, reindex: Callable[[str], Any]) -> FindingView:

@@ -13,6 +13,7 @@ some readers of the document may not read, the reason is the finding's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,8 +90,12 @@ def code_sources_of(finding: FindingRow) -> list[str]:
 
 
 def flag_reason(flag: FlagRow) -> str:
-    text = f"`{flag.path}` was flagged as {flag.kind} by {flag.user_name}"
-    return text + (f": {flag.comment[:160]}" if flag.comment else "")
+    """A user flag as a reason; the comment is someone's free text, so it loses markup
+    (links, code, emphasis) before answers repeat it."""
+    path = " ".join(flag.path.replace("`", "'").split())
+    text = f"`{path}` was flagged as {flag.kind} by {flag.user_name}"
+    comment = " ".join(re.sub(r"[`<>\[\]()*_|\\]", "", flag.comment or "").split())[:160]
+    return text + (f": {comment}" if comment else "")
 
 
 def score_document(findings: Sequence[FindingRow], flags: Sequence[FlagRow], weights: Weights,

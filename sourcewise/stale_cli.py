@@ -44,7 +44,7 @@ def _changed_docs(c: Any, names: list[str], ref: str, named: bool) -> dict[str, 
             continue
         try:
             out[name] = GitReader(repo).changed_paths(ref, row.last_version)
-        except git.GitCommandError:
+        except (git.GitCommandError, ValueError):
             raise ConfigError(f"{name}: git does not know {ref!r} (fetch it first, e.g. `git fetch origin main`)"
                               ) from None
     return out

@@ -39,6 +39,7 @@ def age_evidence(path: str, policy_days: int | None, reviewed_at: datetime | Non
 
 def age_summary(path: str, ev: Mapping[str, Any], *, public: bool = False) -> str:
     what = "last reviewed" if ev["basis"] == "reviewed" else "last changed"
+    path = " ".join(path.replace("`", "'").split())
     text = f"`{path}` was {what} {ev['days']} days ago (review policy: {ev['policy_days']} days)"
     n = ev.get("code_changed_count") or 0
     if n and public:
@@ -46,5 +47,6 @@ def age_summary(path: str, ev: Mapping[str, Any], *, public: bool = False) -> st
     if n:
         first = ev["code_changed"][0]
         more = f" and {n - 1} more file{'s' if n > 2 else ''}" if n > 1 else ""
-        return text + f", and code it names changed since: `{first['path']}` in {first['commit'][:7]}{more}"
+        changed = " ".join(str(first["path"]).replace("`", "'").split())
+        return text + f", and code it names changed since: `{changed}` in {first['commit'][:7]}{more}"
     return text

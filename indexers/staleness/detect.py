@@ -80,6 +80,12 @@ def is_record_of_the_past(path: str) -> bool:
     return bool(_PAST_DIRS.intersection(parts[:-1])) or stem in _PAST_STEMS
 
 
+def slack_text(text: str) -> str:
+    """Text from documents (paths, names) as Slack shows it literally: ``&<>`` escaped, so
+    a hostile file name cannot become ``<!channel>`` or a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _git_backed(row: SourceRow) -> bool:
     return row.kind == "git" or (row.kind == "wiki" and (row.options or {}).get("format") == "git")
 
@@ -300,7 +306,8 @@ class Detector:
                 if f.owner:
                     by_owner[f.owner].append(visible_summary(f, row.access_groups, groups.get))
                 f.notified_at = utcnow()
-        for owner, lines in sorted(by_owner.items()):
+        for owner, found in sorted(by_owner.items()):
+            lines = [slack_text(t) for t in found]
             n = len(lines)
             head = f"{n} new staleness finding{'s' if n != 1 else ''} on your documents in {row.name}: {lines[0]}"
             body = head + ("\n" + "\n".join(f"• {t}" for t in lines[1:20]) if n > 1 else "")

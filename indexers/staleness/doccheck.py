@@ -33,6 +33,17 @@ _HISTORICAL = re.compile(
     re.IGNORECASE)
 
 
+def _lit(text: str | None) -> str:
+    """A value from a document or the code as it goes between backticks in a sentence that
+    answers and notifications show: no backtick or line break can end the code span."""
+    return " ".join(str(text or "").replace("`", "'").split())[:300]
+
+
+def _plain(text: str | None) -> str:
+    """A commit subject in a sentence: no markup (links, emphasis, code) survives."""
+    return " ".join(re.sub(r"[`<>\[\]()*_|\\]", "", str(text or "")).split())[:100]
+
+
 def trackable(kind: str, parts: Sequence[str], found: Located) -> bool:
     """A bare name tracks module-level definitions and methods, not attributes of a class
     or instance (``self.request``): those are no API a doc names by their bare name."""
@@ -195,22 +206,22 @@ class DocCheck:
         if trace.first:
             evidence["change"] = trace.first.as_json()
         suggestion = None
-        public = f"`{doc.path}` names `{ref}`, which the code no longer defines ({WITHHELD_NOTE})"
+        public = f"`{_lit(doc.path)}` names `{_lit(ref)}`, which the code no longer defines ({WITHHELD_NOTE})"
         if trace.final is not None:
             new_text = suggest_name(ref_parts(ref), found, trace.final.path, trace.final.rec.name)
-            summary = f"`{doc.path}` names `{ref}`, {_story(trace.steps)}"
+            summary = f"`{_lit(doc.path)}` names `{_lit(ref)}`, {_story(trace.steps)}"
             if trace.steps[-1].new_name != new_text:
-                summary += f" (now `{new_text}`)"
+                summary += f" (now `{_lit(new_text)}`)"
             suggestion = {"replace": ref, "with": new_text, "lines": g.lines,
                           "why": f"{'renamed' if any(s.new_name != s.name for s in trace.steps) else 'moved'} "
                                  f"in {', '.join(s.info.sha[:7] for s in trace.steps)}",
                           "patch": self.patch(g, ref, new_text, *_module_alternative(ref, new_text))}
         elif trace.first:
             s = trace.first
-            how = "removed" if not s.new_path else f"removed from `{s.path}` (moved to `{s.new_path}`)"
-            summary = f"`{doc.path}` names `{ref}`, {how} in {s.info.sha[:7]} ({s.info.subject})"
+            how = "removed" if not s.new_path else f"removed from `{_lit(s.path)}` (moved to `{_lit(s.new_path)}`)"
+            summary = f"`{_lit(doc.path)}` names `{_lit(ref)}`, {how} in {s.info.sha[:7]} ({_plain(s.info.subject)})"
         else:
-            summary = f"`{doc.path}` names `{ref}`, which `{c.name}` no longer defines (it did in {then[:7]})"
+            summary = f"`{_lit(doc.path)}` names `{_lit(ref)}`, which `{c.name}` no longer defines (it did in {then[:7]})"
         return Candidate("dead", doc.doc_id, doc.path, ref, f"{found.path}::{rec.name}", g.line, summary, public,
                          evidence, suggestion, c.name)
 
@@ -233,10 +244,10 @@ class DocCheck:
         for ch in found:
             changed_in = self._changed_in(c, then, new, old, ch)
             doc = self.doc
-            claim = ch.describe(g.text)
+            claim = ch.describe(_lit(g.text))
             when = f" (changed in {changed_in['commit'][:7]})" if changed_in else ""
-            summary = f"`{doc.path}` says {claim}{when}"
-            public = f"`{doc.path}` says something about `{g.text}` the code no longer matches ({WITHHELD_NOTE})"
+            summary = f"`{_lit(doc.path)}` says {claim}{when}"
+            public = f"`{_lit(doc.path)}` says something about `{_lit(g.text)}` the code no longer matches ({WITHHELD_NOTE})"
             evidence = {
                 "doc": self.doc_citation(g.line), "lines": g.lines, "context": g.context, "aspect": ch.aspect,
                 "old": {"source": c.name, "commit": then, "path": new.path, "line": old.line, "name": old.name,
@@ -281,21 +292,21 @@ class DocCheck:
             was = c.symbols.state(then).resolve_path(g.text, doc.path, anchor)
             if not was:
                 continue
-            public = f"`{doc.path}` links `{g.text}`, which no longer exists ({WITHHELD_NOTE})"
+            public = f"`{_lit(doc.path)}` links `{_lit(g.text)}`, which no longer exists ({WITHHELD_NOTE})"
             evidence: dict[str, Any] = {"doc": self.doc_citation(g.line), "lines": g.lines, "context": g.context,
                                         "defined": {"source": c.name, "commit": then, "path": was,
                                                     "citation": f"{c.name}@{then[:12]}:{was}"}}
             suggestion = None
             if was.endswith("/"):
                 info = last_change(c.reader, then, c.head, was.rstrip("/"), limit=self.limit)
-                summary = f"`{doc.path}` links `{g.text}`, a directory that no longer exists"
+                summary = f"`{_lit(doc.path)}` links `{_lit(g.text)}`, a directory that no longer exists"
                 if info:
                     evidence["change"] = {**info.as_json(), "path": was}
                     summary += f" (emptied in {info.sha[:7]})"
             elif anchor and c.now().tree.get(was):
                 lines = c.now().line_count(was)
                 info = last_change(c.reader, then, c.head, was, limit=self.limit)
-                summary = f"`{doc.path}` links `{g.text}`, but `{was}` has {lines} lines now"
+                summary = f"`{_lit(doc.path)}` links `{_lit(g.text)}`, but `{_lit(was)}` has {lines} lines now"
                 if info:
                     evidence["change"] = {**info.as_json(), "path": was}
                     summary += f" (since {info.sha[:7]})"
@@ -306,7 +317,7 @@ class DocCheck:
                     evidence["change"] = trace.first.as_json()
                 if trace.final_path:
                     new_text = _path_in_form(g.text, was, trace.final_path, doc.path)
-                    summary = (f"`{doc.path}` links `{g.text}`, moved to `{trace.final_path}` in "
+                    summary = (f"`{_lit(doc.path)}` links `{_lit(g.text)}`, moved to `{_lit(trace.final_path)}` in "
                                f"{trace.steps[0].info.sha[:7]}")
                     old_token = g.text.split("#", 1)[0]
                     base = posixpath.dirname(doc.path) or "."
@@ -315,9 +326,9 @@ class DocCheck:
                                   "why": f"moved in {', '.join(s.info.sha[:7] for s in trace.steps)}",
                                   "patch": self.patch(g, old_token, new_text, relative)}
                 elif trace.first:
-                    summary = f"`{doc.path}` links `{g.text}`, deleted in {trace.first.info.sha[:7]} ({trace.first.info.subject})"
+                    summary = f"`{_lit(doc.path)}` links `{_lit(g.text)}`, deleted in {trace.first.info.sha[:7]} ({_plain(trace.first.info.subject)})"
                 else:
-                    summary = f"`{doc.path}` links `{g.text}`, which `{c.name}` no longer has"
+                    summary = f"`{_lit(doc.path)}` links `{_lit(g.text)}`, which `{c.name}` no longer has"
             return [Candidate("dead", doc.doc_id, doc.path, g.text, was, g.line, summary, public, evidence,
                               suggestion, c.name)]
         return []
@@ -346,10 +357,10 @@ def _story(steps: Sequence[Any]) -> str:
     parts = []
     for s in steps:
         if s.new_name and s.new_name != s.name:
-            moved = f" (moved to `{s.new_path}`)" if s.new_path else ""
-            parts.append(f"renamed to `{s.new_name}` in {s.info.sha[:7]}{moved}")
+            moved = f" (moved to `{_lit(s.new_path)}`)" if s.new_path else ""
+            parts.append(f"renamed to `{_lit(s.new_name)}` in {s.info.sha[:7]}{moved}")
         elif s.new_path:
-            parts.append(f"moved to `{s.new_path}` in {s.info.sha[:7]}")
+            parts.append(f"moved to `{_lit(s.new_path)}` in {s.info.sha[:7]}")
     text = ", then ".join(parts)
     return text.replace(", then renamed", ", then")
 

@@ -34,11 +34,15 @@ class Change:
     new: str | None  # what the code says now (None: the parameter is gone)
 
     def describe(self, name: str) -> str:
+        """The claim and what the code says now, for a sentence (values between backticks
+        lose their own backticks)."""
+        old = self.old.replace("`", "'")
+        new = self.new.replace("`", "'") if self.new is not None else None
         if self.aspect == "value":
-            return f"`{name}` = {self.old}, now {self.new}"
+            return f"`{name}` = {old}, now {new}"
         what, _, param = self.aspect.partition(":")
         if what == "default":
-            return f"`{name}({param}={self.old})`, the default is now {self.new}"
+            return f"`{name}({param}={old})`, the default is now {new}"
         return f"`{name}({param}=...)`, which no longer takes `{param}`"
 
 

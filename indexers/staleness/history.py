@@ -185,6 +185,8 @@ class GitReader:
 
     def changed_paths(self, base: str, head: str) -> set[str]:
         """Paths changed on ``head``'s side since it forked from ``base`` (``base...head``)."""
+        if base.startswith("-") or not base.strip():
+            raise ValueError(f"not a git revision: {base!r}")
         out = self.repo.git.diff("--name-only", "--no-renames", "-z", f"{base}...{head}")
         return {p for p in out.split("\0") if p}
 

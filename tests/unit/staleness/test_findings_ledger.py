@@ -126,3 +126,16 @@ def test_ignore_file_globs_and_tokens() -> None:
     assert ig.ignores_reference("legacy_total") and ig.ignores_reference("--verbose")
     assert not ig.ignores_reference("compute_total")
     assert StaleIgnore.parse([]).ignores_doc("a.md") is False
+
+
+def test_text_from_documents_cannot_break_out_of_its_code_span_or_mention_everyone() -> None:
+    from indexers.staleness.detect import slack_text
+    from indexers.staleness.doccheck import _lit, _plain
+    from indexers.staleness.drift import Change
+
+    assert _lit("docs/a`[x](javascript:alert(1))`.md") == "docs/a'[x](javascript:alert(1))'.md"
+    assert _lit("a\nb") == "a b" and "`" not in Change("value", "'`x`'", "1").describe("N").strip("`N")
+    assert _plain("fix [click](http://evil) <b>`rm`</b>") == "fix clickhttp://evil brm/b"
+    assert slack_text("<!channel> & <https://x|y>") == "&lt;!channel&gt; &amp; &lt;https://x|y&gt;"
+    flag = FlagRow(kind="wrong", path="a`b.md", user_name="ann", comment="see [here](javascript:x)")
+    assert score_document([], [flag], Weights(), lambda r: "")[1] == "`a'b.md` was flagged as wrong by ann: see herejavascript:x"

@@ -80,6 +80,10 @@ def test_changed_since_gates_only_the_docs_a_change_touched(stale: StaleWorld, d
     assert code == 1 and [f["path"] for f in data["findings"]] == ["docs/rounding.md"]
     with pytest.raises(ConfigError, match="does not know 'no-such-ref'"):
         cli("stale", "--changed-since", "no-such-ref")
+    out_file = drifted.path.parent / "written-by-git"
+    with pytest.raises(ConfigError, match="does not know"):  # never an option to git
+        cli("stale", f"--changed-since=--output={out_file}")
+    assert not out_file.exists()
 
 
 def test_json_shape(stale: StaleWorld, drifted) -> None:
