@@ -143,6 +143,7 @@ class Detector:
             except Exception:  # noqa: BLE001 - the indexed commit is gone from the repository
                 symbols = None  # type: ignore[assignment]
             if symbols is not None and symbols.has_table:
+                symbols.head = row.last_version
                 history = {h.path: h for h in self.catalog.load_history(row.id)}
                 found = CodeSource(row.name, row.last_version, symbols, history)
         self._code[row.name] = found

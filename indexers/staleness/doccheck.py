@@ -44,12 +44,31 @@ def _plain(text: str | None) -> str:
     return " ".join(re.sub(r"[`<>\[\]()*_|\\]", "", str(text or "")).split())[:100]
 
 
+_PLAIN_WORD = re.compile(r"^[a-z][a-z0-9]*$")
+_AUTODOC = frozenset({"autoclass", "autofunction", "automethod", "autoattribute", "autodata", "autoexception",
+                      "automodule", "autodecorator", "autoproperty"})
+
+
 def trackable(kind: str, parts: Sequence[str], found: Located) -> bool:
     """A bare name tracks module-level definitions and methods, not attributes of a class
     or instance (``self.request``): those are no API a doc names by their bare name."""
     if kind != "symbol" or len(parts) > 1 or "." not in found.rec.name:
         return True
     return found.rec.kind not in ("variable", "constant")
+
+
+def strong(group: RefGroup) -> bool:
+    """Whether a reference clearly means the code. A plain word (``meta``, ``build``) is a
+    name only where the doc calls it or pulls it from the code (``autoclass``); a bare file
+    name (``setup.py``, ``conf.py``) is the reader's own file unless the doc links it or
+    gives its directory."""
+    how = group.details.get("how")
+    if group.kind == "path":
+        return "/" in group.text.strip("/") or how in ("link", "directive")
+    if group.kind != "symbol" or not _PLAIN_WORD.match(group.text):
+        return True
+    return bool(group.details.get("called")) or group.details.get("directive") in _AUTODOC \
+        or how == "code-block"
 
 
 @dataclass
@@ -165,7 +184,7 @@ class DocCheck:
                     if g.kind == "symbol":
                         out.extend(self._drift(g, c, then, now[c.name]))
                 continue
-            if self.historical(g):
+            if self.historical(g) or not strong(g):
                 continue
             parts = ref_parts(g.text)
             for c, then in code:
@@ -288,6 +307,8 @@ class DocCheck:
                 if not hit.endswith("/"):
                     self._note_changed(c, [hit])
                 return []
+        if self.historical(g) or not strong(g):
+            return []
         for c, then in code:
             was = c.symbols.state(then).resolve_path(g.text, doc.path, anchor)
             if not was:

@@ -175,6 +175,7 @@ class SymbolSource:
         self.symbols = SymbolCatalog(db)
         self.parsed = self.symbols.parsed_blobs(source_id)
         self.parsed_now = 0  # blobs parsed on demand in this run
+        self.head: str | None = None  # the indexed commit: "now", where tests count too
         self._states: dict[str, CodeState] = {}
         self._rows: dict[str, list[tuple[str, str, SymbolRecord]]] = {}  # key -> every stored version's
         self._defs: dict[tuple[str, str], list[SymbolRecord]] = {}
@@ -248,7 +249,10 @@ class CodeState:
         self.tree = source.reader.tree(commit)
         self._keys: dict[str, list[Located]] = {}
         self._line_counts: dict[str, int] = {}
-        self._code = [(p, b) for p, b in self.tree.items() if is_code_path(p)]
+        # Old states only ever decide what a doc tracked, which only the code proper can
+        # make it do: their test and example files are never parsed on demand.
+        now = commit == source.head
+        self._code = [(p, b) for p, b in self.tree.items() if is_code_path(p) and (now or file_role(p) == "main")]
 
     def index_for(self, keys: Iterable[str]) -> NameIndex:
         """A ``NameIndex`` holding every definition at this commit under these keys."""
