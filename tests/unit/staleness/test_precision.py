@@ -33,3 +33,17 @@ def test_records_of_the_past() -> None:
     assert is_record_of_the_past("doc/en/historical-notes.rst") and is_record_of_the_past("docs/adr/0001-x.md")
     assert is_record_of_the_past("UPGRADING.md") and is_record_of_the_past("doc/proposals/p.rst")
     assert not is_record_of_the_past("docs/billing.md") and not is_record_of_the_past("README.md")
+
+
+def test_plain_words_and_bare_file_names_need_a_clear_context() -> None:
+    from indexers.staleness.doccheck import RefGroup, strong
+
+    def g(kind: str, text: str, **details: object) -> RefGroup:
+        return RefGroup(kind, text, [1], "", dict(details))
+
+    assert not strong(g("symbol", "meta", how="directive", directive="data"))  # a template variable
+    assert strong(g("symbol", "meta", how="directive", directive="autoclass"))  # pulled from the code
+    assert strong(g("symbol", "build", how="code-span", called=True))
+    assert strong(g("symbol", "compute_total", how="code-span")) and strong(g("symbol", "Meta", how="code-span"))
+    assert not strong(g("path", "setup.py", how="code-span"))  # the reader's own setup.py
+    assert strong(g("path", "setup.py", how="link")) and strong(g("path", "src/setup.py", how="code-span"))
