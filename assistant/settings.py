@@ -363,6 +363,11 @@ class StalenessSettings(BaseModel):
         default=500, ge=1,
         description="Commits of one file's history walked to find the commit that removed or changed a name.",
     )
+    max_parses: int = Field(
+        default=2000, ge=1,
+        description="Old file versions (the code a doc was written against) parsed per detection run; "
+        "documents needing more wait for the next run, their findings untouched.",
+    )
     rename_similarity: float = Field(
         default=0.7, gt=0, le=1,
         description="Body similarity (name masked) at which a definition added in the removing commit "

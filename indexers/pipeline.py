@@ -115,6 +115,7 @@ class RunReport:
     findings_open: int = 0
     detection_seconds: float = 0.0
     staleness_capped: int = 0
+    staleness_deferred: int = 0
     staleness_error: str | None = None
 
     @property
@@ -133,7 +134,7 @@ class RunReport:
             "findings_opened": self.findings_opened, "findings_closed": self.findings_closed,
             "findings_open": self.findings_open, "staleness_seconds": round(self.staleness_seconds, 3),
             "detection_seconds": round(self.detection_seconds, 3), "staleness_capped": self.staleness_capped,
-            "staleness_error": self.staleness_error,
+            "staleness_deferred": self.staleness_deferred, "staleness_error": self.staleness_error,
         }
 
 

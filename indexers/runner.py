@@ -51,6 +51,7 @@ def detect_staleness(container: Any, row: SourceRow, report: RunReport) -> None:
     else:
         report.findings_opened, report.findings_closed = result.opened, result.closed
         report.findings_open, report.staleness_capped = result.open, result.capped
+        report.staleness_deferred = result.deferred
     report.detection_seconds = time.perf_counter() - started
     report.staleness_seconds += report.detection_seconds
     last = container.catalog.last_run(row.id)

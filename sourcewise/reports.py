@@ -43,7 +43,8 @@ def print_report(console: Console, r: RunReport) -> None:
     if r.findings_open or r.findings_opened or r.findings_closed or r.staleness_error:
         line = (f"  staleness findings: {r.findings_open} open ({r.findings_opened} new, {r.findings_closed} "
                 f"closed) in {r.detection_seconds:.1f}s" + (f", {r.staleness_capped} huge docs capped"
-                                                            if r.staleness_capped else ""))
+                                                            if r.staleness_capped else "")
+                + (f", {r.staleness_deferred} docs left for the next run" if r.staleness_deferred else ""))
         console.print(line + (f"; [red]detection failed: {r.staleness_error}[/red]" if r.staleness_error else "")
                       + ("  (`sourcewise stale`)" if r.findings_open else ""))
     if r.skipped:

@@ -26,7 +26,6 @@ from assistant.catalog.schema import DocOverrideRow, SourceRow, utcnow
 from assistant.catalog.staleness_schema import DocReferenceScanRow, FindingRow
 from assistant.catalog.symbols import SymbolCatalog
 from assistant.models import sha256_text
-from assistant.retrieval.identifiers import file_role
 from assistant.settings import Settings
 from assistant.staleness import Weights, refresh_scores, visible_summary
 from assistant.store.base import VectorStore
@@ -37,7 +36,7 @@ from indexers.staleness.doccheck import CodeSource, DocCheck, RefGroup, group_re
 from indexers.staleness.findings import Candidate
 from indexers.staleness.history import GitReader, source_repo
 from indexers.staleness.ignore import IGNORE_FILE, StaleIgnore
-from indexers.staleness.resolve import SymbolSource, ref_key
+from indexers.staleness.resolve import ParseBudgetExhausted, SymbolSource, is_main, ref_key
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +48,7 @@ class DetectionReport:
     open: int = 0
     docs: int = 0
     capped: int = 0  # documents with more references than are checked (huge, generated)
+    deferred: int = 0  # documents left for the next run (this run's parse budget was spent)
     parsed: int = 0  # old file versions parsed on demand
     seconds: float = 0.0
     sources: tuple[str, ...] = ()
@@ -137,7 +137,7 @@ class Detector:
         last = self.catalog.last_run(row.id)
         reader = self._reader(row) if _git_backed(row) or row.kind == "docs" else None
         if row.last_version and last is not None and last.status == "ok" and reader is not None:
-            symbols = SymbolSource(self.db, row.id, row.name, reader)
+            symbols = SymbolSource(self.db, row.id, row.name, reader, budget=self.cfg.max_parses)
             try:
                 reader.tree(row.last_version)
             except Exception:  # noqa: BLE001 - the indexed commit is gone from the repository
@@ -205,8 +205,14 @@ class Detector:
             report.docs += 1
             check = DocCheck(row.name, doc, lambda d=doc: self._doc_text(row, d, reader),
                              limit=self.cfg.history_commits, similarity=self.cfg.rename_similarity)
-            found, kept_all = self._check_refs(row, doc, check, refs.get(doc.doc_id), code, ignore, open_rows,
-                                               report, doc.doc_id in truncated)
+            try:
+                found, kept_all = self._check_refs(row, doc, check, refs.get(doc.doc_id), code, ignore, open_rows,
+                                                   report, doc.doc_id in truncated)
+            except ParseBudgetExhausted:
+                # the versions this doc was written against are not all parsed yet: judged by
+                # a later run, its findings left as they are until then
+                found, kept_all = [], True
+                report.deferred += 1
             candidates.extend(found)
             if kept_all:
                 keep_docs.add(doc.doc_id)
@@ -232,7 +238,7 @@ class Detector:
             return False
         if doc.kind == "code":
             return bool(self.cfg.review_days_code) and not is_prose(doc.language)
-        return file_role(doc.path) == "main"
+        return is_main(doc.path)
 
     def _policy(self, kind: str) -> int | None:
         return {"docs": self.cfg.review_days_docs, "wiki": self.cfg.review_days_wiki,

@@ -60,7 +60,7 @@ class Located:
 
     @property
     def main(self) -> bool:
-        return file_role(self.path) == "main"
+        return is_main(self.path)
 
     def qualified(self) -> list[list[str]]:
         """The dotted ways to name it: the in-file name, then module + name."""
@@ -72,6 +72,16 @@ def ref_parts(text: str) -> tuple[str, ...]:
     """``payments.retry.RetryPolicy.delay()`` -> ``("payments", "retry", "RetryPolicy", "delay")``."""
     bare = _CALL.sub("", text.strip()).strip().rstrip(":;,")
     return tuple(p for p in _SPLIT.split(bare) if p)
+
+
+@functools.lru_cache(maxsize=65536)
+def is_main(path: str) -> bool:
+    """The code proper (``file_role`` main): not tests, examples, docs or changelogs."""
+    return file_role(path) == "main"
+
+
+class ParseBudgetExhausted(Exception):
+    """This run parsed as many old file versions as it may; the rest waits for the next run."""
 
 
 @functools.lru_cache(maxsize=65536)
@@ -167,8 +177,10 @@ class SymbolSource:
     """One code source's symbol table plus on-demand parsing, cached for one detection run
     and shared by the source's states (commits)."""
 
-    def __init__(self, db: Database, source_id: int, name: str, reader: GitReader) -> None:
+    def __init__(self, db: Database, source_id: int, name: str, reader: GitReader, *,
+                 budget: int | None = None) -> None:
         self.db = db
+        self.budget = budget  # old versions this run may still parse (None: no limit)
         self.source_id = source_id
         self.name = name
         self.reader = reader
@@ -223,6 +235,10 @@ class SymbolSource:
         return self._defs[key]
 
     def parse(self, path: str, blob: str) -> list[SymbolRecord]:
+        if self.budget is not None:
+            if self.budget <= 0:
+                raise ParseBudgetExhausted(self.name)
+            self.budget -= 1
         text = self.reader.text(blob)
         language = detect_language(path)
         try:
@@ -252,7 +268,7 @@ class CodeState:
         # Old states only ever decide what a doc tracked, which only the code proper can
         # make it do: their test and example files are never parsed on demand.
         now = commit == source.head
-        self._code = [(p, b) for p, b in self.tree.items() if is_code_path(p) and (now or file_role(p) == "main")]
+        self._code = [(p, b) for p, b in self.tree.items() if is_code_path(p) and (now or is_main(p))]
 
     def index_for(self, keys: Iterable[str]) -> NameIndex:
         """A ``NameIndex`` holding every definition at this commit under these keys."""

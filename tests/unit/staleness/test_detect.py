@@ -178,3 +178,21 @@ def test_a_dotted_name_whose_module_moved_gets_the_new_module_path(stale: StaleW
     assert dotted.evidence["change"]["commit"] == moved
     assert "from billing.invoices import format_invoice" in dotted.suggestion["patch"]
     assert found["billing/invoice.py"].suggestion["with"] == "billing/invoices.py"
+
+
+def test_a_long_history_is_parsed_over_several_runs_without_flapping(stale: StaleWorld, tmp_path) -> None:
+    repo = make_billing_repo(tmp_path / "shop")  # docs/billing.md written against invoice.py v1
+    repo.write("billing/invoice.py", BILLING_V1 + "\n\nTAX_FREE = 0\n")
+    repo.write("docs/later.md", "# Later\n\n`compute_invoice_total(lines)` totals.\n")  # against v2
+    repo.commit("later doc", "2024-02-01T10:00:00+00:00")
+    repo.write("billing/invoice.py", BILLING_V1.replace("compute_invoice_total", "invoice_total"))
+    repo.commit("rename", "2024-03-01T09:00:00+00:00")
+    stale.configure(max_parses=1)  # one old version per run
+    stale.add("shop", "git", repo.path)
+    first = stale.index("shop")  # first index already at the rename: both docs need old versions
+    assert (first.findings_opened, first.staleness_deferred) == (0, 2)  # v1 parsed; v2 waits
+    second = stale.index("shop")  # v2 parsed: both judged
+    assert (second.findings_opened, second.findings_closed, second.staleness_deferred) == (2, 0, 0)
+    assert sorted(f.path for f in stale.findings()) == ["docs/billing.md", "docs/later.md"]
+    third = stale.index("shop")
+    assert (third.findings_opened, third.findings_closed, third.staleness_deferred) == (0, 0, 0)
