@@ -196,3 +196,17 @@ def test_a_long_history_is_parsed_over_several_runs_without_flapping(stale: Stal
     assert sorted(f.path for f in stale.findings()) == ["docs/billing.md", "docs/later.md"]
     third = stale.index("shop")
     assert (third.findings_opened, third.findings_closed, third.staleness_deferred) == (0, 0, 0)
+
+
+def test_a_keyword_the_function_no_longer_takes_is_drift(stale: StaleWorld, tmp_path) -> None:
+    repo = make_billing_repo(tmp_path / "shop")
+    repo.write("docs/eur.md", "# Euros\n\n```python\ncompute_invoice_total(lines, currency=\"EUR\")\n```\n")
+    repo.commit("euro doc", "2024-01-11T10:00:00+00:00")
+    stale.add("shop", "git", repo.path)
+    stale.index("shop")
+    repo.write("billing/invoice.py", BILLING_V1.replace('currency: str = "EUR", ', ""))
+    dropped = repo.commit("one currency", "2024-03-01T09:00:00+00:00")
+    stale.index("shop")
+    [f] = [x for x in stale.findings() if x.path == "docs/eur.md"]
+    assert (f.kind, f.evidence["aspect"], f.evidence["change"]["commit"]) == ("drift", "param:currency", dropped)
+    assert "no longer takes `currency`" in f.summary
