@@ -68,9 +68,23 @@ class Reference:
     kind: str  # one of KINDS
     line: int  # 1-based line in the doc's stored text (front matter included)
     context: str  # the doc line, clipped to ~300 chars
-    # e.g. {"anchor": [10, 20]}, {"lang": "python"}, {"role": "func"}, {"call_kwargs": ["timeout"]},
-    # {"how": "code-span" | "code-block" | "link" | "role" | "directive" | "prose" | "interpreted"}
     details: Mapping[str, Any] = field(default_factory=dict)
+    """JSON-safe facts about the claim. Always ``how``: ``role`` and ``directive`` are
+    strong (a Sphinx/MyST/mkdocstrings marker says it is an API object), ``code-span``,
+    ``interpreted`` (RST single backticks), ``code-block`` and ``prose`` are weaker,
+    ``link`` is a link target. Others when they apply: ``role`` (``func``, ``class``,
+    ``confval``...), ``directive`` (``autofunction``, ``function``, ``option``...),
+    ``module`` (Sphinx ``currentmodule`` in force: the target may be relative to it),
+    ``search`` (``:func:`.name```), ``nolink`` (``:func:`!name```), ``signature``
+    (``.. function:: f(a, b=1)``), ``program`` (Sphinx ``program`` for options),
+    ``lang`` (the code block's), ``called`` and ``call_kwargs`` (keyword arguments the
+    doc passes: compare with the signature), ``imported`` (``from a import b``),
+    ``decorator``, ``command`` (the shell command an option was given to),
+    ``doc_defined`` (the doc's own snippets define this name), ``anchor`` ([first, last]
+    line from ``#L10-L20`` or ``:lines:``), ``repo_url`` and ``ref`` (a browse URL: check it
+    is this repository), ``srcdir`` (``literalinclude:: /x``: relative to the Sphinx source
+    directory, not the repository root), ``dir`` (a link to a directory), ``file`` (the
+    path a ``:pyobject:`` lives in)."""
 
 
 @dataclass(frozen=True)
