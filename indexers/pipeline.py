@@ -212,7 +212,7 @@ class Pipeline:
             else:
                 report.unchanged += 1
 
-        self.staleness.start(row.id, docs.values(), report)
+        self.staleness.start(row.id, docs.values(), report, full)
         gone = sorted(set(states) - set(docs))
         if full:
             gone += sorted(self.store.doc_ids(Filter({"source": [row.name]})) - set(states) - set(docs))

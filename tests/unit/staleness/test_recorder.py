@@ -37,10 +37,10 @@ class World:
         self.row = self.catalog.add_source("app", "git", str(self.repo.path))
         self.symbols = SymbolCatalog(self.catalog.db)
 
-    def index(self, **kw):
+    def index(self, full: bool = False, **kw):
         row = self.catalog.get_source("app")
         pipe = Pipeline(self.catalog, self.store, self.embedder, SparseEncoder(), batch_docs=2, **kw)
-        return pipe.index(row, make_source(row, self.settings, self.catalog))
+        return pipe.index(row, make_source(row, self.settings, self.catalog), full=full)
 
 
 @pytest.fixture
@@ -57,6 +57,8 @@ def test_a_file_too_broken_to_chunk_gets_no_symbol_table_and_is_not_retried(worl
     assert parsed == {"pkg/api.py"}  # unknown names, never "defines nothing"
     again = world.index()
     assert (again.symbols_files, again.references_docs, again.embedded) == (0, 0, 0)
+    rebuilt = world.index(full=True)  # --full rebuilds the symbol tables it re-reads
+    assert (rebuilt.symbols_files, rebuilt.references_docs) == (1, 1)
 
 
 def test_counts_and_timing_in_the_report(world: World) -> None:

@@ -455,3 +455,9 @@ def test_bare_typing_names_and_my_modules_are_not_references() -> None:
     text = ("```python\nimport mymodule\n\ndef hook(args: List[str]) -> Optional[Callable]:\n"
             "    return Sequence\n```\n")
     assert refs(text) == []
+
+
+@pytest.mark.parametrize("terms", [2_000, 50_000])  # deep for the visitor; for the parser
+def test_a_pathologically_deep_snippet_is_survived(terms: int) -> None:
+    deep = "```python\nTOTAL = " + " + ".join(["x"] * terms) + "\nrun_it()\n```\n"
+    doc_references(deep, "docs/deep.md", "markdown", PY)  # no RecursionError escapes
