@@ -357,8 +357,9 @@ CONSTANTS = [
     ("a.cs", "class A { public const int MAX = 5; }", {"A.MAX": ("constant", "5")}, []),
     ("a.rb", 'MAX = 5\nclass A\n  LIMIT = 3\n  def m\n    ENV["RB_KEY"]\n  end\nend\n',
      {"MAX": ("constant", "5"), "A.LIMIT": ("constant", "3"), "RB_KEY": ("env", None)}, []),
-    ("a.php", "<?php\nconst MAX = 5;\nclass A { const LIMIT = 3; }\n",
-     {"MAX": ("constant", "5"), "A.LIMIT": ("constant", "3")}, []),
+    ("a.php", "<?php\nconst MAX = 5;\nclass A { const LIMIT = 3; }\n$k = $_ENV['PHP_KEY'] ?? getenv('PHP_OTHER');\n",
+     {"MAX": ("constant", "5"), "A.LIMIT": ("constant", "3"), "PHP_KEY": ("env", None),
+      "PHP_OTHER": ("env", None)}, []),
     ("a.kt", "const val MAX = 5\n", {"MAX": ("constant", "5")}, []),
 ]
 
