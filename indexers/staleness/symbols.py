@@ -28,7 +28,7 @@ from tree_sitter import Node, Tree
 from assistant.retrieval.identifiers import declared_options
 from indexers.chunking.code import chunk_code_tree
 from indexers.chunking.select import resolve_language
-from indexers.staleness.symbols_common import KINDS, Definition, Param
+from indexers.staleness.symbols_common import KINDS, Definition, Param, sanitize
 from indexers.staleness.symbols_langs import language_definitions
 from indexers.staleness.symbols_python import python_definitions
 
@@ -169,7 +169,7 @@ def _unique(found: list[Definition]) -> list[Definition]:
         if key in seen or not d.name:
             continue
         seen.add(key)
-        out.append(d)
+        out.append(sanitize(d))
         if len(out) >= MAX_DEFINITIONS:
             break
     return out
