@@ -15,7 +15,6 @@ from indexers.chunking.languages import has_grammar, normalize_language
 from indexers.staleness.references_code import (
     generic_block,
     python_block,
-    python_lines,
     shell_block,
     shell_line,
 )
@@ -77,7 +76,6 @@ class Ctx:
     code_languages: frozenset[str]
     module: str | None = None  # Sphinx ``currentmodule``
     program: str | None = None  # Sphinx ``program`` (options)
-    extra: dict[str, Any] = field(default_factory=dict)
     defined: set[str] = field(default_factory=set)  # names the doc's own snippets define
 
 
@@ -348,5 +346,4 @@ def code_block(lang: str | None, code: str, first_line: int, ctx: Ctx, how: str 
         generic_block(code, language, first_line, ctx.add, how, defined=ctx.defined)
 
 
-__all__ = ["Ctx", "code_block", "code_span", "link_target", "prose_line", "python_lines",
-           "role_reference", "spans"]
+__all__ = ["Ctx", "code_block", "code_span", "link_target", "prose_line", "role_reference", "spans"]
