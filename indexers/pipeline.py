@@ -6,6 +6,11 @@ the documents (and clears the marks). A run killed anywhere leaves either finish
 documents or pending marks, and the next run first deletes the points of pending
 documents and forgets them, so they are redone exactly as a clean run would do them.
 Deletions go store first, then catalog, which is idempotent.
+
+Symbol tables and doc references (``indexers.staleness``) are written in the same
+transaction as the documents they come from; for unchanged documents that lack them
+(an index built before they existed) they are idempotent replacements, and a deleted
+or recovered document loses its references before its catalog row.
 """
 
 from __future__ import annotations
@@ -235,7 +240,7 @@ class Pipeline:
             else:
                 report.unchanged += 1
 
-        self.staleness.start(row.id, docs.values(), report)
+        self.staleness.start(row.id, docs.values(), report, full)
         gone = sorted(set(states) - set(docs))
         if full:
             gone += sorted(self.store.doc_ids(Filter({"source": [row.name]})) - set(states) - set(docs))

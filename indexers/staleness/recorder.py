@@ -81,15 +81,17 @@ class StalenessRecorder:
         self.parsed: set[tuple[str, str]] = set()
         self.report: RunReport | None = None
 
-    def start(self, source_id: int, docs: Iterable[Document], report: RunReport) -> None:
+    def start(self, source_id: int, docs: Iterable[Document], report: RunReport,
+              full: bool = False) -> None:
         """Before a run's writes: the code languages docs are read for (this source's
-        code files, else those of ``code_sources``) and the blobs already parsed."""
+        code files, else those of ``code_sources``) and the blobs already parsed
+        (``full``: none, so ``index --full`` rebuilds every symbol table it touches)."""
         t0 = time.perf_counter()
         self.source_id, self.report = source_id, report
         languages = {d.language for d in docs if d.kind == "code" and has_grammar(d.language)}
         self.code_languages = frozenset(
             languages or self.symbols.code_languages(self.code_sources))  # type: ignore[arg-type]
-        self.parsed = self.symbols.parsed_blobs(source_id)
+        self.parsed = set() if full else self.symbols.parsed_blobs(source_id)
         report.staleness_seconds += time.perf_counter() - t0
 
     # -- extraction ---------------------------------------------------------------------

@@ -31,7 +31,7 @@ from typing import Any
 from indexers.chunking.languages import detect_language, normalize_language
 from indexers.sources.frontmatter import split_front_matter
 from indexers.staleness.references_filters import symbol_candidate
-from indexers.staleness.references_inline import Ctx, code_block, code_span, link_target, prose_line
+from indexers.staleness.references_inline import Ctx, code_block, code_span, link_target, prose_line, spans
 from indexers.staleness.references_rst import scan_rst
 
 KINDS = ("symbol", "path", "option", "env")
@@ -41,12 +41,9 @@ MAX_SCAN_CHARS = 1_000_000
 MAX_LINE_CHARS = 20_000  # a longer line (minified, generated) is read up to here
 MAX_CONTEXT = 300
 
-_IGNORE_LINE = re.compile(r"<!--[ \t]*sourcewise:[ \t]*ignore-stale[ \t]*-->")
+_MARKER = re.compile(r"<!--[ \t]*sourcewise:[ \t]*ignore-stale(-file)?[ \t]*-->")
 _IGNORE_RST = re.compile(r"^[ \t]*\.\.[ \t]+sourcewise:[ \t]*ignore-stale[ \t]*$")
-_IGNORE_FILE = re.compile(
-    r"<!--[ \t]*sourcewise:[ \t]*ignore-stale-file[ \t]*-->|^[ \t]*\.\.[ \t]+sourcewise:[ \t]*ignore-stale-file[ \t]*$",
-    re.MULTILINE,
-)
+_IGNORE_RST_FILE = re.compile(r"^\.\.[ \t]+sourcewise:[ \t]*ignore-stale-file[ \t]*$")
 _FENCE = re.compile(r"^([ \t]*(?:>[ \t]?)*)(`{3,}|~{3,})([^`\n]*)$")
 _MKDOCSTRINGS = re.compile(r"^[ \t]*:::[ \t]+([A-Za-z_][\w.:]{0,300})[ \t]*$")
 _ADOC_SOURCE = re.compile(r"^\[(?:source|listing)(?:,[ \t]*([\w+#.-]+))?[^\]\n]{0,200}\]$")
@@ -68,9 +65,23 @@ class Reference:
     kind: str  # one of KINDS
     line: int  # 1-based line in the doc's stored text (front matter included)
     context: str  # the doc line, clipped to ~300 chars
-    # e.g. {"anchor": [10, 20]}, {"lang": "python"}, {"role": "func"}, {"call_kwargs": ["timeout"]},
-    # {"how": "code-span" | "code-block" | "link" | "role" | "directive" | "prose" | "interpreted"}
     details: Mapping[str, Any] = field(default_factory=dict)
+    """JSON-safe facts about the claim. Always ``how``: ``role`` and ``directive`` are
+    strong (a Sphinx/MyST/mkdocstrings marker says it is an API object), ``code-span``,
+    ``interpreted`` (RST single backticks), ``code-block`` and ``prose`` are weaker,
+    ``link`` is a link target. Others when they apply: ``role`` (``func``, ``class``,
+    ``confval``...), ``directive`` (``autofunction``, ``function``, ``option``...),
+    ``module`` (Sphinx ``currentmodule`` in force: the target may be relative to it),
+    ``search`` (``:func:`.name```), ``nolink`` (``:func:`!name```), ``signature``
+    (``.. function:: f(a, b=1)``), ``program`` (Sphinx ``program`` for options),
+    ``lang`` (the code block's), ``called`` and ``call_kwargs`` (keyword arguments the
+    doc passes: compare with the signature), ``imported`` (``from a import b``),
+    ``decorator``, ``command`` (the shell command an option was given to),
+    ``doc_defined`` (the doc's own snippets define this name), ``anchor`` ([first, last]
+    line from ``#L10-L20`` or ``:lines:``), ``repo_url`` and ``ref`` (a browse URL: check it
+    is this repository), ``srcdir`` (``literalinclude:: /x``: relative to the Sphinx source
+    directory, not the repository root), ``dir`` (a link to a directory), ``file`` (the
+    path a ``:pyobject:`` lives in)."""
 
 
 @dataclass(frozen=True)
@@ -140,8 +151,8 @@ def doc_references(
     skip = _front_matter_lines(body) if lang in ("markdown", "asciidoc", "text", "rst") else 0
     if skip and _opted_out(body):
         ignore_all = True
-    ignore_all = ignore_all or bool(_IGNORE_FILE.search(body))
-    ignored = _silenced_lines(lines)
+    ignored, whole = _markers(lines)
+    ignore_all = ignore_all or whole
     sink = _Collector(lines, ignored, ignore_all, MAX_REFERENCES)
     ctx = Ctx(sink.add, posixpath.dirname(path), frozenset(code_languages))
     if lang == "rst":
@@ -172,25 +183,45 @@ def _opted_out(text: str) -> bool:
     return flag is False or isinstance(flag, str) and flag.strip().lower() in ("false", "no", "off")
 
 
-def _silenced_lines(lines: list[str]) -> set[int]:
-    """1-based lines silenced by a marker: the marker's own line when it ends a line of
-    text, else the next non-blank line."""
+def _markers(lines: list[str]) -> tuple[set[int], bool]:
+    """Lines silenced by a marker (1-based: the marker's own line when it ends a line of
+    text, else the next non-blank line) and whether the whole doc opted out. A marker
+    shown as an example (in a code span or a fenced block) is not a marker."""
     silenced: set[int] = set()
+    whole = False
     pending = False
+    fence = ""
     for i, line in enumerate(lines):
-        if pending and line.strip():
+        stripped = line.strip()
+        if fence:
+            if stripped.startswith(fence) and not stripped.strip(fence[0]):
+                fence = ""
+            continue
+        opening = _FENCE.match(line)
+        if opening:
+            fence = opening.group(2)
+        if pending and stripped:
             silenced.add(i + 1)
             pending = False
-        if "sourcewise" not in line:
+        if fence or "sourcewise" not in line:
             continue
-        if _IGNORE_LINE.search(line):
-            if _IGNORE_LINE.sub("", line).strip():
+        if _IGNORE_RST_FILE.match(line):
+            whole = True
+            continue
+        if _IGNORE_RST.match(line):
+            pending = True
+            continue
+        quoted = [(a, b) for a, b, _, _ in spans(line)]
+        for m in _MARKER.finditer(line):
+            if any(a <= m.start() < b for a, b in quoted):
+                continue
+            if m.group(1):
+                whole = True
+            elif _MARKER.sub("", line).strip():
                 silenced.add(i + 1)
             else:
                 pending = True
-        elif _IGNORE_RST.match(line):
-            pending = True
-    return silenced
+    return silenced, whole
 
 
 def _scan_markdown(lines: list[str], start: int, ctx: Ctx, ignored: set[int], lang: str) -> None:

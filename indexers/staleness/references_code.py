@@ -67,7 +67,10 @@ def python_block(code: str, first_line: int, add: Add, how: str, *, strict: bool
             tree = None
     if tree is not None:
         refs = _PyRefs(first_line, add, how)
-        refs.run(tree)
+        try:
+            refs.run(tree)
+        except RecursionError:  # ``1 + 1 + ...`` thousands deep: what was found stays
+            return
         if defined is not None:
             defined.update(refs.local)
     elif not strict:

@@ -144,6 +144,9 @@ def symbol_candidate(token: str, *, strong: bool = False) -> str | None:
         return None
     if "." in name and len(name.split(".", 1)[0]) < 2:
         return None  # ``x.y``, ``f.read``: attributes of a one-letter variable
+    last_part = name.rsplit(".", 1)[-1]
+    if last_part.endswith("_") and not (last_part.startswith("__") and len(last_part) > 4):
+        return None  # a prefix (``SOURCEWISE_``, ``pytest_funcarg__``), not a name
     if is_never_name(name) or is_stdlib(name):
         return None
     last = name.rsplit(".", 1)[-1]

@@ -15,7 +15,6 @@ from indexers.chunking.languages import has_grammar, normalize_language
 from indexers.staleness.references_code import (
     generic_block,
     python_block,
-    python_lines,
     shell_block,
     shell_line,
 )
@@ -77,7 +76,6 @@ class Ctx:
     code_languages: frozenset[str]
     module: str | None = None  # Sphinx ``currentmodule``
     program: str | None = None  # Sphinx ``program`` (options)
-    extra: dict[str, Any] = field(default_factory=dict)
     defined: set[str] = field(default_factory=set)  # names the doc's own snippets define
 
 
@@ -109,14 +107,19 @@ def spans(line: str) -> list[tuple[int, int, str, int]]:
 
 
 def mask(line: str, ranges: list[tuple[int, int]]) -> str:
-    """The line with ``ranges`` blanked, so prose scanners skip them."""
+    """The line with ``ranges`` blanked (same length), so prose scanners skip them."""
     if not ranges:
         return line
-    chars = list(line)
-    for start, end in ranges:
-        for k in range(max(0, start), min(end, len(chars))):
-            chars[k] = " "
-    return "".join(chars)
+    out, pos = [], 0
+    for start, end in sorted(ranges):
+        start, end = max(start, pos), min(end, len(line))
+        if start >= end:
+            continue
+        out.append(line[pos:start])
+        out.append(" " * (end - start))
+        pos = end
+    out.append(line[pos:])
+    return "".join(out)
 
 
 def role_before(line: str, start: int) -> str | None:
@@ -285,37 +288,48 @@ def link_target(target: str, line: int, ctx: Ctx, how: str = "link") -> None:
     ctx.add(found, "path", line, details)
 
 
+# (pattern, what a line must contain for it to be worth running): most prose lines have
+# no link, URL, option or path, and a substring test is far cheaper than a regex scan
+_LINK_GATES = ((_MD_LINK, "]("), (_MD_REF_DEF, "]:"), (_HTML_LINK, "="))
+
+
 def prose_line(text: str, line: int, ctx: Ctx, *, rst: bool = False) -> None:
     """Everything inline on one prose line (Markdown, or RST when ``rst``)."""
     covered: list[tuple[int, int]] = []
-    for start, end, content, ticks in spans(text):
-        covered.append((start, end))
-        role = role_before(text, start)
-        if rst and ticks == 1 and end < len(text) and text[end] == "_":
-            if content.endswith(">") and "<" in content:  # `text <target>`_
-                link_target(content[content.rindex("<") + 1 : -1], line, ctx)
-            continue
-        if role is not None:
-            role_reference(role, content, line, ctx)
-        elif rst and ticks == 1:
-            code_span(content, line, clause(text, start, end), ctx, "interpreted")
-        else:
-            code_span(content, line, clause(text, start, end), ctx)
+    if "`" in text:
+        for start, end, content, ticks in spans(text):
+            covered.append((start, end))
+            role = role_before(text, start)
+            if rst and ticks == 1 and end < len(text) and text[end] == "_":
+                if content.endswith(">") and "<" in content:  # `text <target>`_
+                    link_target(content[content.rindex("<") + 1 : -1], line, ctx)
+                continue
+            if role is not None:
+                role_reference(role, content, line, ctx)
+            elif rst and ticks == 1:
+                code_span(content, line, clause(text, start, end), ctx, "interpreted")
+            else:
+                code_span(content, line, clause(text, start, end), ctx)
     rest = mask(text, covered)
-    links: list[tuple[int, int]] = []
+    hidden: list[tuple[int, int]] = []
     if not rst:
-        for pattern in (_MD_LINK, _MD_REF_DEF, _HTML_LINK):
-            for m in pattern.finditer(rest):
-                link_target(m.group(1), line, ctx)
-                links.append(m.span(1))
-    rest = mask(rest, links + [m.span() for m in _URL.finditer(rest)])
-    for m in _OPTION_TOKEN.finditer(rest):
-        ctx.add(m.group(1), "option", line, {"how": "prose"})
-    for m in _BARE_PATH.finditer(rest):
-        token = m.group(1).rstrip(".,:;!?")
-        found = path_candidate(token.removeprefix("./")) if not token.startswith("../") else None
-        if found is not None:
-            ctx.add(found, "path", line, {"how": "prose"})
+        for pattern, needle in _LINK_GATES:
+            if needle in rest:
+                for m in pattern.finditer(rest):
+                    link_target(m.group(1), line, ctx)
+                    hidden.append(m.span(1))
+    if "://" in rest or "www." in rest:
+        hidden.extend(m.span() for m in _URL.finditer(rest))
+    rest = mask(rest, hidden)
+    if "--" in rest:
+        for m in _OPTION_TOKEN.finditer(rest):
+            ctx.add(m.group(1), "option", line, {"how": "prose"})
+    if "/" in rest:
+        for m in _BARE_PATH.finditer(rest):
+            token = m.group(1).rstrip(".,:;!?")
+            found = path_candidate(token.removeprefix("./")) if not token.startswith("../") else None
+            if found is not None:
+                ctx.add(found, "path", line, {"how": "prose"})
 
 
 def code_block(lang: str | None, code: str, first_line: int, ctx: Ctx, how: str = "code-block",
@@ -348,5 +362,4 @@ def code_block(lang: str | None, code: str, first_line: int, ctx: Ctx, how: str 
         generic_block(code, language, first_line, ctx.add, how, defined=ctx.defined)
 
 
-__all__ = ["Ctx", "code_block", "code_span", "link_target", "prose_line", "python_lines",
-           "role_reference", "spans"]
+__all__ = ["Ctx", "code_block", "code_span", "link_target", "prose_line", "role_reference", "spans"]

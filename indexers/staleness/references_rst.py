@@ -19,7 +19,6 @@ from indexers.staleness.references_inline import (
     code_block,
     link_target,
     prose_line,
-    role_reference,
 )
 
 _DIRECTIVE = re.compile(r"^([ \t]*)\.\.[ \t]+([A-Za-z][\w:+-]{0,40})::(?:[ \t]+(.*))?$")
@@ -233,4 +232,4 @@ def _symbol(name: str, line: int, ctx: Ctx, details: dict[str, Any]) -> None:
     ctx.add(found, "symbol", line, details)
 
 
-__all__ = ["role_reference", "scan_rst"]
+__all__ = ["scan_rst"]

@@ -28,7 +28,7 @@ from tree_sitter import Node, Tree
 from assistant.retrieval.identifiers import declared_options
 from indexers.chunking.code import chunk_code_tree
 from indexers.chunking.select import resolve_language
-from indexers.staleness.symbols_common import KINDS, Definition, Param
+from indexers.staleness.symbols_common import KINDS, Definition, Param, sanitize
 from indexers.staleness.symbols_langs import language_definitions
 from indexers.staleness.symbols_python import python_definitions
 
@@ -37,21 +37,29 @@ __all__ = ["KINDS", "Definition", "Param", "definitions_from_tree", "extract_def
 
 MAX_DEFINITIONS = 20_000  # a generated file with more defines nothing a doc names by hand
 
-_ENV_CALL = re.compile(
-    r"""(?:\bgetenv|\benviron\.get|\benviron\.setdefault|\benviron\.pop|\bGetEnvironmentVariable"""
-    r"""|\benv::var|\benv::var_os|\bENV\.fetch|\bos\.Getenv|\bos\.LookupEnv|\bSystem\.getenv)"""
-    r"""[ \t]*\([ \t\n]*["']([A-Za-z_][A-Za-z0-9_]{0,127})["']"""
+_KEY = r"""[ \t\n]*["']([A-Za-z_][A-Za-z0-9_]{0,127})["']"""
+# (needle, pattern matched where the needle starts, kind): the needles are found with
+# ``str.find`` (C speed; a file that never names them costs one pass per needle)
+_ANCHORS: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("getenv", re.compile(r"getenv[ \t]*\(" + _KEY), "env"),
+    ("Getenv", re.compile(r"Getenv[ \t]*\(" + _KEY), "env"),
+    ("LookupEnv", re.compile(r"LookupEnv[ \t]*\(" + _KEY), "env"),
+    ("GetEnvironmentVariable", re.compile(r"GetEnvironmentVariable[ \t]*\(" + _KEY), "env"),
+    ("env::var", re.compile(r"env::var(?:_os)?[ \t]*\(" + _KEY), "env"),
+    ("environ", re.compile(r"environ(?:\.(?:get|setdefault|pop)[ \t]*\(|[ \t]*\[)" + _KEY), "env"),
+    ("ENV", re.compile(r"ENV(?:\.fetch[ \t]*\(|[ \t]*\[)" + _KEY), "env"),
+    ("$_SERVER", re.compile(r"\$_SERVER[ \t]*\[" + _KEY), "env"),
+    ("process.env", re.compile(r"process\.env(?:\.([A-Za-z_][A-Za-z0-9_]{0,127})|[ \t]*\[" + _KEY + ")"), "env"),
+    ("addini", re.compile(r"""addini[ \t]*\([ \t\n]*["']([A-Za-z_][\w.-]{0,127})["']"""), "setting"),
+    ("add_config_value", re.compile(r"""add_config_value[ \t]*\([ \t\n]*["']([A-Za-z_][\w.-]{0,127})["']"""),
+     "setting"),
+    ("add_ini_option", re.compile(r"""add_ini_option[ \t]*\([ \t\n]*["']([A-Za-z_][\w.-]{0,127})["']"""),
+     "setting"),
 )
-_ENV_INDEX = re.compile(
-    r"""(?:\benviron|\bENV|\$_ENV|\$_SERVER|\bprocess\.env)[ \t]*\[[ \t]*["']([A-Za-z_][A-Za-z0-9_]{0,127})["'][ \t]*\]"""
-)
-_ENV_IN = re.compile(r"""["']([A-Z_][A-Z0-9_]{0,127})["'][ \t]+in[ \t]+(?:os\.)?environ\b""")
-_ENV_DOT = re.compile(r"\bprocess\.env\.([A-Za-z_][A-Za-z0-9_]{0,127})")
+_ENV_IN = re.compile(r"""["']([A-Z_][A-Z0-9_]{0,127})["'][ \t]+in[ \t]+(?:os\.)?$""")  # "X" in os.environ
 # click's on/off flags: "--color/--no-color" declares both options
 _CLICK_FLAGS = re.compile(r"""["'](--[A-Za-z][\w-]{0,60}\w)[ \t]*/[ \t]*(--[A-Za-z][\w-]{0,60}\w)["']""")
-_SETTING_CALL = re.compile(
-    r"""\b(?:addini|add_config_value|add_ini_option)[ \t]*\([ \t\n]*["']([A-Za-z_][\w.-]{0,127})["']"""
-)
+_OPTION_WINDOW = 650  # an option literal's declaring call starts at most this far before it
 
 
 def definitions_from_tree(root: Node | Tree, text: str, path: str, language: str) -> list[Definition]:
@@ -85,45 +93,70 @@ def extract_definitions(text: str, path: str, language: str | None = None) -> li
 
 # Substrings a text must hold for a pattern to be worth running (most files read no
 # environment and declare no option: the gate keeps the scan at C speed).
-_GATES: tuple[tuple[re.Pattern[str], tuple[str, ...], str], ...] = (
-    (_ENV_CALL, ("getenv", "environ", "Getenv", "LookupEnv", "GetEnvironmentVariable", "env::var",
-                 "ENV.fetch"), "env"),
-    (_ENV_INDEX, ("environ", "ENV", "$_SERVER", "process.env"), "env"),
-    (_ENV_IN, ("environ",), "env"),
-    (_ENV_DOT, ("process.env",), "env"),
-    (_SETTING_CALL, ("addini", "add_config_value", "add_ini_option"), "setting"),
-)
-
-
 def _declared_in_text(text: str) -> Iterator[Definition]:
     """env keys, long options and config keys: declared by calls, found in the text."""
-    starts: list[int] | None = None
-    for pattern, needles, kind in _GATES:
-        if not any(n in text for n in needles):
-            continue
-        for m in pattern.finditer(text):
-            starts = starts or _line_starts(text)
-            line = _line_at(starts, m.start(1))
-            yield Definition(m.group(1), kind, line, line)
-    if "'--" in text or '"--' in text:
-        for offset, option in declared_options(text):
-            starts = starts or _line_starts(text)
-            line = _line_at(starts, offset)
-            yield Definition(option, "option", line, line)
+    starts = _LazyLines(text)
+    for needle, pattern, kind in _ANCHORS:
+        pos = text.find(needle)
+        while pos >= 0:
+            before = text[pos - 1] if pos else " "
+            if not (before.isalnum() or before == "_") or needle == "ENV" and text[pos - 2 : pos] == "$_":
+                m = pattern.match(text, pos)
+                name = next((g for g in m.groups() if g), None) if m else None
+                if name:
+                    yield Definition(name, kind, starts.line(pos), starts.line(pos))
+                if needle == "environ":
+                    inside = _ENV_IN.search(text, max(0, pos - 140), pos)
+                    if inside:
+                        yield Definition(inside.group(1), "env", starts.line(pos), starts.line(pos))
+            pos = text.find(needle, pos + len(needle))
+    for offset, option in _options(text):
+        yield Definition(option, "option", starts.line(offset), starts.line(offset))
     if "/--" in text or "/ --" in text:
         for m in _CLICK_FLAGS.finditer(text):
-            starts = starts or _line_starts(text)
-            line = _line_at(starts, m.start())
+            line = starts.line(m.start())
             yield Definition(m.group(1), "option", line, line)
             yield Definition(m.group(2), "option", line, line)
 
 
+def _options(text: str) -> list[tuple[int, str]]:
+    """``declared_options`` (the retrieval keys' rule), run only on the stretches of text
+    before option literals: a file with none costs two ``str.find`` passes."""
+    spans: list[list[int]] = []
+    for quote in ("'--", '"--'):
+        pos = text.find(quote)
+        while pos >= 0:
+            spans.append([max(0, pos - _OPTION_WINDOW), pos + 100])
+            pos = text.find(quote, pos + 3)
+    spans.sort()
+    merged: list[list[int]] = []
+    for span in spans:
+        if merged and span[0] <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], span[1])
+        else:
+            merged.append(span)
+    found: dict[tuple[int, str], None] = {}
+    for lo, hi in merged:
+        for offset, option in declared_options(text[lo:hi]):
+            found[(lo + offset, option)] = None
+    return list(found)
+
+
+class _LazyLines:
+    """Offset -> 1-based line, with the line table built on first use."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts: list[int] | None = None
+
+    def line(self, offset: int) -> int:
+        if self.starts is None:
+            self.starts = _line_starts(self.text)
+        return bisect_right(self.starts, offset)
+
+
 def _line_starts(text: str) -> list[int]:
     return [0, *(m.end() for m in re.finditer("\n", text))]
-
-
-def _line_at(starts: list[int], offset: int) -> int:
-    return bisect_right(starts, offset)
 
 
 def _unique(found: list[Definition]) -> list[Definition]:
@@ -136,7 +169,7 @@ def _unique(found: list[Definition]) -> list[Definition]:
         if key in seen or not d.name:
             continue
         seen.add(key)
-        out.append(d)
+        out.append(sanitize(d))
         if len(out) >= MAX_DEFINITIONS:
             break
     return out

@@ -12,6 +12,13 @@ MAX_VALUE_CHARS = 200
 MAX_DEPTH = 40  # nesting deeper than this is not walked (bounded recursion)
 
 _CONSTANT_NAME = re.compile(r"_*[A-Z][A-Z0-9_]*")
+# Names whose literal values are credentials: their values and defaults are not stored
+# (defence in depth: the catalog is not where secrets belong, redacted text or not).
+_SECRET_NAME = re.compile(r"(?i)secret|passw|token|api_?key|private_?key|credential|auth|cookie|salt")
+_SECRET_VALUE = re.compile(r"""^["']?(?:sk-|sk_live_|ghp_|gho_|github_pat_|xox[abprs]-|AKIA|AIza|glpat-|-----BEGIN)""")
+REDACTED = "<redacted>"
+MAX_SIGNATURE_CHARS = 2000
+MAX_PARAMS = 200
 
 
 @dataclass(frozen=True)
@@ -84,3 +91,29 @@ def render_signature(params: tuple[Param, ...]) -> str:
             part += f" = {p.default}" if p.annotation else f"={p.default}"
         parts.append(part)
     return "(" + ", ".join(parts) + ")"
+
+
+def _secret(name: str, value: str) -> bool:
+    """A credential-looking value, or a string given to a credential-named name
+    (``AUTH_RETRIES = 3`` and ``token=None`` keep theirs)."""
+    quoted = value[:1] in ("'", '"', "`") or value[:2] in ('b"', "b'", 'f"', "f'", 'r"', "r'")
+    return bool(_SECRET_VALUE.match(value)) or quoted and bool(_SECRET_NAME.search(name))
+
+
+def sanitize(d: Definition) -> Definition:
+    """A definition fit for the catalog: no credential values or defaults, bounded size."""
+    value = d.value
+    if value is not None and _secret(d.name.rsplit(".", 1)[-1], value):
+        value = REDACTED
+    params = d.params[:MAX_PARAMS]
+    hidden = tuple(
+        Param(p.name, REDACTED, p.annotation) if p.default is not None and _secret(p.name, p.default) else p
+        for p in params
+    )
+    signature = d.signature
+    if hidden != d.params or (signature is not None and len(signature) > MAX_SIGNATURE_CHARS):
+        signature = render_signature(hidden)
+        signature = signature if len(signature) <= MAX_SIGNATURE_CHARS else None
+    if value == d.value and hidden == d.params and signature == d.signature:
+        return d
+    return Definition(d.name, d.kind, d.line, d.end_line, signature, hidden, value)

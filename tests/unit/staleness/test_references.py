@@ -188,7 +188,7 @@ def test_shell_blocks_give_options_env_keys_and_paths_only() -> None:
     "json.dumps", "collections.OrderedDict", "collect", "install", "pytest", "foo", "foo.bar",
     "my_func", "MyClass", "spam_eggs", "<name>", "{name}", "$HOME", "x", "db", "42", "1.2.3",
     "v2.0.1", "/api/v1/users", "**/*.py", "*.txt", "https://example.com/a.py", "--", "---", "-v",
-    "--x", "a=b", "example.com", "path/to/file.py", "x.y", "lambda",
+    "--x", "a=b", "example.com", "path/to/file.py", "x.y", "lambda", "SOURCEWISE_", "pytest_funcarg__",
 ])
 def test_never_references_in_code_spans(span: str) -> None:
     assert refs(f"Use `{span}` here.\n") == []
@@ -455,3 +455,19 @@ def test_bare_typing_names_and_my_modules_are_not_references() -> None:
     text = ("```python\nimport mymodule\n\ndef hook(args: List[str]) -> Optional[Callable]:\n"
             "    return Sequence\n```\n")
     assert refs(text) == []
+
+
+@pytest.mark.parametrize("terms", [2_000, 50_000])  # deep for the visitor; for the parser
+def test_a_pathologically_deep_snippet_is_survived(terms: int) -> None:
+    deep = "```python\nTOTAL = " + " + ".join(["x"] * terms) + "\nrun_it()\n```\n"
+    doc_references(deep, "docs/deep.md", "markdown", PY)  # no RecursionError escapes
+
+
+def test_markers_shown_as_examples_are_not_markers() -> None:
+    text = ("Silence a doc with `<!-- sourcewise: ignore-stale-file -->` or a line with\n"
+            "`<!-- sourcewise: ignore-stale -->`; see `compute_total()`.\n\n"
+            "```markdown\n<!-- sourcewise: ignore-stale-file -->\n```\n\n"
+            "```\n<!-- sourcewise: ignore-stale -->\n```\n`kept_name`\n")
+    result = doc_references(text, "README.md", "markdown", PY)
+    assert [r.text for r in result.references] == ["compute_total", "kept_name"]
+    assert result.ignored == 0

@@ -357,8 +357,9 @@ CONSTANTS = [
     ("a.cs", "class A { public const int MAX = 5; }", {"A.MAX": ("constant", "5")}, []),
     ("a.rb", 'MAX = 5\nclass A\n  LIMIT = 3\n  def m\n    ENV["RB_KEY"]\n  end\nend\n',
      {"MAX": ("constant", "5"), "A.LIMIT": ("constant", "3"), "RB_KEY": ("env", None)}, []),
-    ("a.php", "<?php\nconst MAX = 5;\nclass A { const LIMIT = 3; }\n",
-     {"MAX": ("constant", "5"), "A.LIMIT": ("constant", "3")}, []),
+    ("a.php", "<?php\nconst MAX = 5;\nclass A { const LIMIT = 3; }\n$k = $_ENV['PHP_KEY'] ?? getenv('PHP_OTHER');\n",
+     {"MAX": ("constant", "5"), "A.LIMIT": ("constant", "3"), "PHP_KEY": ("env", None),
+      "PHP_OTHER": ("env", None)}, []),
     ("a.kt", "const val MAX = 5\n", {"MAX": ("constant", "5")}, []),
 ]
 
@@ -408,3 +409,23 @@ def test_module_names() -> None:
     assert module_names("web/index.js") == ["web"]
     assert module_names("my-scripts/tool.py") == []
     assert module_names("Makefile") == []
+
+
+def test_credentials_never_reach_the_symbol_table() -> None:
+    text = ('API_KEY = "live-123"\nDB_PASSWORD = "hunter2"\nWEBHOOK = "xoxb-123-456"\nRETRIES = 3\nAUTH_RETRIES = 2\n'
+            'def connect(host="db", password="hunter2", token=None, retries=3):\n    pass\n')
+    found = by_name(extract_definitions(text, "settings.py"))
+    assert found["API_KEY"].value == found["DB_PASSWORD"].value == found["WEBHOOK"].value == "<redacted>"
+    assert found["RETRIES"].value == "3" and found["AUTH_RETRIES"].value == "2"
+    connect = found["connect"]
+    assert "hunter2" not in (connect.signature or "")
+    assert [(p.name, p.default) for p in connect.params] == [
+        ("host", '"db"'), ("password", "<redacted>"), ("token", "None"), ("retries", "3")]
+    go = by_name(extract_definitions('package p\nconst ApiToken = "t0k3n"\n', "a.go"))
+    assert go["ApiToken"].value == "<redacted>"
+
+
+def test_a_huge_parameter_list_is_bounded() -> None:
+    text = "def f(" + ", ".join(f"p{i}=1" for i in range(1000)) + "):\n    pass\n"
+    found = by_name(extract_definitions(text, "gen.py"))["f"]
+    assert len(found.params) == 200 and (found.signature is None or len(found.signature) <= 2000)
