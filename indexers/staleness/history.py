@@ -141,7 +141,7 @@ class GitReader:
             lines = record.strip().splitlines()
             if not lines:
                 continue
-            sha, blob = lines[0].strip(), None
+            sha, found, blob = lines[0].strip(), False, None
             for line in lines[1:]:
                 if not line.startswith(":") or "\t" not in line:
                     continue
@@ -149,7 +149,9 @@ class GitReader:
                 if name != path:
                     continue
                 fields = meta.split()
-                blob = None if fields[4].startswith("D") else fields[3]
+                found, blob = True, None if fields[4].startswith("D") else fields[3]
+            if not found:
+                continue  # a merge (git prints no diff for it): the change is in a commit it merged
             changes.append(FileChange(sha, blob))
             if len(changes) >= limit:
                 break
