@@ -181,7 +181,7 @@ class DocCheck:
             if any(now.values()):
                 for c, then in code:
                     self._note_changed(c, [f.path for f in now[c.name] if f.main])
-                    if g.kind == "symbol":
+                    if g.kind == "symbol" and strong(g):
                         out.extend(self._drift(g, c, then, now[c.name]))
                 continue
             if self.historical(g) or not strong(g):
