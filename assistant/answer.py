@@ -91,6 +91,7 @@ class Answerer:
         self.retriever = retriever
         self.generator = generator
         self.cfg: GenerationSettings = settings.generation
+        self.stale_threshold = settings.staleness.warn_threshold
         self.fallback = fallback or ExtractiveGenerator()
         self.interactions = InteractionLog(catalog)
         self.audit = AuditLog(self.interactions.db)  # one question row per interaction, every door
@@ -319,7 +320,7 @@ class Answerer:
         text = check.text
         cited = [(n, passages[n - 1]) for n in check.used]
         warnings = [sanitize_markdown(w, hosts)  # paths and owners' reasons are data too
-                    for w in stale_warnings(cited, self.cfg.max_age_days(), datetime.now(UTC))]
+                    for w in stale_warnings(cited, self.cfg.max_age_days(), datetime.now(UTC), self.stale_threshold)]
         if warnings:
             sep = "" if text.endswith("\n\n") else "\n" if text.endswith("\n") else "\n\n"
             text += sep + "Check before relying on it:\n" + "\n".join(f"- {w}" for w in warnings)

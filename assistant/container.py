@@ -15,9 +15,11 @@ from assistant.embedding.base import Embedder
 from assistant.embedding.sentence_transformers import SentenceTransformerEmbedder
 from assistant.embedding.sparse import SparseEncoder
 from assistant.feedback import FeedbackService
+from assistant.findings import FindingsService
 from assistant.notify import Notifier
 from assistant.owners import OwnerQueue
 from assistant.settings import Settings
+from assistant.staleness import Weights
 from assistant.store.base import VectorStore
 from assistant.users import UserStore
 
@@ -98,6 +100,12 @@ class Container:
         # The store opens only when an action needs it (reading the queue does not).
         return OwnerQueue(self.db, lambda: self.store, self.audit, self.notifier,
                           citation_window_days=self.settings.ui.citation_window_days)
+
+    @cached_property
+    def findings(self) -> FindingsService:
+        # Reading findings needs no store; dismissing one rescores its document's points.
+        return FindingsService(self.db, self.audit, lambda: self.store,
+                               Weights.from_settings(self.settings.staleness))
 
     @cached_property
     def store(self) -> VectorStore:

@@ -211,8 +211,9 @@ class Passage:
     title: str | None = None
     url: str | None = None
     owner: str | None = None
-    status: str = "active"  # active | stale | deprecated
-    stale_reason: str | None = None
+    status: str = "active"  # active | deprecated (| stale, from before staleness scores)
+    stale_reason: str | None = None  # what is wrong, from the staleness findings
+    staleness: float = 0.0  # 0 (fresh) .. 1, from the document's open findings and flags
 
     @property
     def citation(self) -> str:

@@ -175,7 +175,9 @@ class RetrievalSettings(BaseModel):
         default=180, gt=0, description="Freshness half-life of wiki pages, in days."
     )
     stale_penalty: float = Field(
-        default=0.4, ge=0, le=1, description="Score x (1 - this) for a source flagged `stale`."
+        default=0.4, ge=0, le=1,
+        description="Score x (1 - this x staleness) for a document's staleness (0..1, from its open "
+        "findings and flags).",
     )
     deprecated_penalty: float = Field(
         default=0.6, ge=0, le=1, description="Score x (1 - this) for a source marked `deprecated`."
@@ -352,6 +354,66 @@ class UiSettings(BaseModel):
 class StalenessSettings(BaseModel):
     """Automatic staleness findings: symbol tables, doc references, dead/drift/age
     findings and the per-document staleness score (owned by indexers/staleness)."""
+
+    code_sources: list[str] = Field(
+        default=[],
+        description="Sources whose code the docs of a source without code (a docs tree, a wiki) "
+        "describe: their languages decide which code blocks in those docs are read for references "
+        "(e.g. [\"payments\"]).",
+    )
+    enabled: bool = Field(
+        default=True,
+        description="Detect dead references, drift and age after every successful index run.",
+    )
+    review_days_docs: int | None = Field(
+        default=180, ge=1,
+        description="Docs not reviewed (front matter `last_reviewed`) or changed for this many days "
+        "get an age finding; none: never.",
+    )
+    review_days_wiki: int | None = Field(
+        default=365, ge=1, description="The same review policy for wiki pages; none: never."
+    )
+    review_days_code: int | None = Field(
+        default=None, ge=1, description="The same review policy for code files; none (default): never."
+    )
+    weight_dead: float = Field(
+        default=0.6, ge=0, le=1, description="Staleness weight of one open dead-reference finding."
+    )
+    weight_drift: float = Field(
+        default=0.4, ge=0, le=1, description="Staleness weight of one open drift finding."
+    )
+    weight_age: float = Field(
+        default=0.15, ge=0, le=1, description="Staleness weight of an age finding."
+    )
+    weight_age_code_changed: float = Field(
+        default=0.3, ge=0, le=1,
+        description="Staleness weight of an age finding when code the doc names changed since its review.",
+    )
+    weight_flag: float = Field(
+        default=0.3, ge=0, le=1, description="Staleness weight of one open user flag (outdated or wrong)."
+    )
+    warn_threshold: float = Field(
+        default=0.3, ge=0, le=1,
+        description="Answers citing a document whose staleness is above this name what is wrong with it.",
+    )
+    max_references: int = Field(
+        default=2000, ge=1,
+        description="References checked per document; a larger (generated) doc is checked up to here and counted.",
+    )
+    history_commits: int = Field(
+        default=500, ge=1,
+        description="Commits of one file's history walked to find the commit that removed or changed a name.",
+    )
+    max_parses: int = Field(
+        default=2000, ge=1,
+        description="Old file versions (the code a doc was written against) parsed per detection run; "
+        "documents needing more wait for the next run, their findings untouched.",
+    )
+    rename_similarity: float = Field(
+        default=0.7, gt=0, le=1,
+        description="Body similarity (name masked) at which a definition added in the removing commit "
+        "counts as the renamed one.",
+    )
 
 
 class SecretsSettings(BaseModel):

@@ -6,7 +6,7 @@ a re-run after a crash produces byte-identical points.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from assistant.access import effective_groups  # noqa: F401  (re-exported: the pipeline's import)
@@ -59,6 +59,22 @@ def doc_payload(
         "ext": extension(doc.path),
         "role": file_role(doc.path),  # test | example | meta | main, for the ranking's priors
     }
+
+
+def reviewed_at(value: Any) -> datetime | None:
+    """Front matter ``last_reviewed`` (an ISO date or datetime) as an aware UTC datetime."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str) and value.strip():
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def apply_override(payload: dict[str, Any], owner: str | None, deprecated: bool) -> dict[str, Any]:

@@ -9,6 +9,11 @@ the documents (and clears the marks). A run killed anywhere leaves either finish
 documents or pending marks, and the next run first deletes the points of pending
 documents and forgets them, so they are redone exactly as a clean run would do them.
 Deletions go store first, then catalog, which is idempotent.
+
+Symbol tables and doc references (``indexers.staleness``) are written in the same
+transaction as the documents they come from; for unchanged documents that lack them
+(an index built before they existed) they are idempotent replacements, and a deleted
+or recovered document loses its references before its catalog row.
 """
 
 from __future__ import annotations
@@ -31,13 +36,22 @@ from assistant.embedding.sparse import SparseEncoder, path_terms, terms
 from assistant.errors import ItemError, SourceError
 from assistant.models import Chunk, Document, Filter, ItemFailure, Point, point_id
 from assistant.retention import purge_documents
+from assistant.staleness import doc_staleness
 from assistant.store.base import VectorStore
 from indexers.chunking.languages import is_prose
 from indexers.chunking.select import chunk_text
-from indexers.payload import apply_override, chunk_payload, doc_payload, effective_groups, embed_text
+from indexers.payload import (
+    apply_override,
+    chunk_payload,
+    doc_payload,
+    effective_groups,
+    embed_text,
+    reviewed_at,
+)
 from indexers.redaction import Redaction, Redactor
 from indexers.sources.base import Source
 from indexers.sources.frontmatter import front_matter_fields, split_front_matter
+from indexers.staleness.recorder import Extracted, StalenessRecorder
 
 log = logging.getLogger(__name__)
 OPTIMIZE_AFTER = 500  # points written in a run before segments are rebuilt for speed
@@ -101,9 +115,25 @@ class RunReport:
     history_commits: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    # symbol tables and doc references (indexers.staleness): rows written this run
+    symbols_files: int = 0
+    symbols: int = 0
+    references_docs: int = 0
+    references: int = 0
+    references_truncated: int = 0
+    staleness_seconds: float = 0.0
     error: str | None = None
     failures: list[ItemFailure] = field(default_factory=list)
     redactions: dict[str, Counter[str]] = field(default_factory=dict)  # path -> rule -> count
+    # staleness findings, filled in after the run by ``indexers.runner``; the detection's
+    # time is added to ``staleness_seconds`` too (``detection_seconds`` alone)
+    findings_opened: int = 0
+    findings_closed: int = 0
+    findings_open: int = 0
+    detection_seconds: float = 0.0
+    staleness_capped: int = 0
+    staleness_deferred: int = 0
+    staleness_error: str | None = None
 
     @property
     def embed_share(self) -> float:
@@ -117,6 +147,13 @@ class RunReport:
             "recovered": self.recovered, "history_commits": self.history_commits,
             "redacted": dict(sum(self.redactions.values(), Counter())),
             "redactions": {path: dict(c) for path, c in sorted(self.redactions.items())},
+            "symbols_files": self.symbols_files, "symbols": self.symbols,
+            "references_docs": self.references_docs, "references": self.references,
+            "references_truncated": self.references_truncated,
+            "findings_opened": self.findings_opened, "findings_closed": self.findings_closed,
+            "findings_open": self.findings_open, "staleness_seconds": round(self.staleness_seconds, 3),
+            "detection_seconds": round(self.detection_seconds, 3), "staleness_capped": self.staleness_capped,
+            "staleness_deferred": self.staleness_deferred, "staleness_error": self.staleness_error,
         }
 
 
@@ -127,6 +164,7 @@ class _Prepared:
     chunks: tuple[Chunk, ...]
     strategy: str
     redaction: Redaction
+    staleness: Extracted | None = None
 
 
 class Pipeline:
@@ -143,6 +181,7 @@ class Pipeline:
         chunk_max_chars: int = 1500,
         progress: ProgressSink | None = None,
         redactor: Redactor | None = None,
+        code_sources: Sequence[str] = (),
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -156,6 +195,9 @@ class Pipeline:
         self._redaction_key = self.redactor.key(False)
         self._collection_ready = False
         self._overrides: dict[str, tuple[str | None, bool]] = {}
+        self._staleness: dict[str, tuple[float, str | None]] = {}
+        # symbol tables and doc references ride along with the documents they belong to
+        self.staleness = StalenessRecorder(catalog.db, code_sources)
 
     # -- entry point -----------------------------------------------------------
     def index(self, row: SourceRow, source: Source, *, full: bool = False) -> RunReport:
@@ -167,6 +209,7 @@ class Pipeline:
         self._overrides = self.catalog.doc_overrides()
         self._pii = self.redactor.pii_for(row.options)
         self._redaction_key = self.redactor.key(self._pii)
+        self._staleness = doc_staleness(self.catalog.db, row.id)
         try:
             report.recovered = self._recover(row)
             self._run(row, source, report, full)
@@ -222,6 +265,7 @@ class Pipeline:
             else:
                 report.unchanged += 1
 
+        self.staleness.start(row.id, docs.values(), report, full)
         gone = sorted(set(states) - set(docs))
         if full:
             gone += sorted(self.store.doc_ids(Filter({"source": [row.name]})) - set(states) - set(docs))
@@ -232,6 +276,8 @@ class Pipeline:
 
         self._embed_all(row, to_embed, states, groups, report)
         self._relabel(to_relabel, groups, report)
+        embedded = {d.doc_id for d in to_embed}
+        self._backfill([d for d in docs.values() if d.doc_id in states and d.doc_id not in embedded], groups)
         self._save_history(row, source)
         if report.chunks + report.deleted >= OPTIMIZE_AFTER:
             self.store.optimize()
@@ -242,6 +288,7 @@ class Pipeline:
         if pending:
             self.store.delete_docs(pending)
             self.store.flush()
+            self.staleness.delete(pending)
             self.catalog.delete_documents(pending)
         return len(pending)
 
@@ -251,6 +298,7 @@ class Pipeline:
         self.store.delete_docs(doc_ids)
         self.store.flush()
         crash_point("after-store-delete")
+        self.staleness.delete(list(doc_ids))
         self.catalog.delete_documents(list(doc_ids))
 
     def _embed_all(
@@ -294,7 +342,8 @@ class Pipeline:
         if not result.chunks:
             raise ItemError("empty", "no text to index")
         return _Prepared(doc, payload, result.chunks, result.strategy if not result.fallback_reason
-                         else f"window:{result.fallback_reason}", redaction)
+                         else f"window:{result.fallback_reason}", redaction,
+                         self.staleness.extract(doc, text, result))
 
     def _write_batch(
         self, row: SourceRow, prepared: list[_Prepared], states: dict[str, DocState], report: RunReport
@@ -347,7 +396,8 @@ class Pipeline:
                 self.store.delete_doc_tail(item.doc.doc_id, len(item.chunks))
         self.store.flush()
         crash_point("before-catalog")
-        self.catalog.record_documents(row.id, records)
+        self.catalog.record_documents(row.id, records,
+                                      also=self.staleness.writer([p.staleness for p in prepared]))
         crash_point("after-catalog")
 
     def _relabel(self, docs: list[Document], groups: list[str], report: RunReport) -> None:
@@ -368,8 +418,26 @@ class Pipeline:
                 doc.doc_id, meta_hash=doc.meta_hash(groups), updated_at=doc.updated_at,
                 version=doc.version, author=payload["author"], owner=payload["owner"], url=doc.url,
                 title=payload["doc_title"], status=payload["status"],
+                reviewed_at=reviewed_at(payload.get("last_reviewed")),
             )
         report.meta_updated = len(payloads)
+
+    def _backfill(self, docs: list[Document], groups: list[str]) -> None:
+        """Symbol tables and references for unchanged documents that have none yet (an
+        index built before they existed): read and extracted, never re-embedded."""
+        todo = self.staleness.backfill_candidates(docs)
+        for start in range(0, len(todo), self.batch_docs):
+            items = []
+            for doc in todo[start : start + self.batch_docs]:
+                try:
+                    extracted = self._prepare(doc, groups).staleness
+                except Exception as exc:  # the document stays indexed as it is
+                    log.debug("no staleness rows for %s: %s", doc.doc_id, exc)
+                    continue
+                if extracted is not None:
+                    items.append(extracted)
+            self.staleness.save(items)
+            crash_point("after-backfill")
 
     def _save_history(self, row: SourceRow, source: Source) -> None:
         history = getattr(source, "history", None)
@@ -407,6 +475,8 @@ class Pipeline:
         if self._pii:  # a commit author's e-mail is personal data too
             payload["author"] = self.redactor.redact_value(payload["author"], pii=True)
         owner, deprecated = self._overrides.get(doc.doc_id, (None, False))
+        # the staleness detector's score outlives re-embedding (it runs after the run)
+        payload["staleness"], payload["stale_reason"] = self._staleness.get(doc.doc_id, (0.0, None))
         return apply_override(payload, owner, deprecated)
 
     @staticmethod
@@ -426,4 +496,6 @@ class Pipeline:
             "url": doc.url, "status": payload.get("status", "active"), "chunk_count": len(item.chunks),
             "chunk_strategy": item.strategy[:20], "model_id": self.embedder.model_id,
             "redaction_key": self._redaction_key,
+            "reviewed_at": reviewed_at(payload.get("last_reviewed")),
+            "staleness": payload.get("staleness") or None, "stale_reason": payload.get("stale_reason"),
         }

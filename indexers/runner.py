@@ -3,6 +3,8 @@ owners' "mark fixed" all go through here."""
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from assistant.catalog.schema import SourceRow
@@ -10,6 +12,8 @@ from assistant.errors import ConfigError
 from indexers.pipeline import Pipeline, ProgressSink, RunReport
 from indexers.redaction import Redactor
 from indexers.sources.factory import make_source
+
+log = logging.getLogger(__name__)
 
 
 def index_source(container: Any, name: str | SourceRow, *, full: bool = False,
@@ -29,5 +33,31 @@ def index_source(container: Any, name: str | SourceRow, *, full: bool = False,
             container.catalog, container.store, container.embedder, container.sparse,
             batch_docs=settings.indexing.docs_batch, chunk_max_chars=settings.indexing.chunk_max_chars,
             progress=progress, redactor=Redactor.from_settings(settings.secrets),
+            code_sources=settings.staleness.code_sources,
         )
-        return pipeline.index(row, make_source(row, settings, container.catalog), full=full)
+        report = pipeline.index(row, make_source(row, settings, container.catalog), full=full)
+        if report.status == "ok":
+            detect_staleness(container, row, report)
+        return report
+
+
+def detect_staleness(container: Any, row: SourceRow, report: RunReport) -> None:
+    """Staleness findings after a successful run (for this source's docs and the docs
+    sources linked to it); a problem here is counted in the report, never fails the run."""
+    from indexers.staleness.detect import Detector
+
+    started = time.perf_counter()
+    try:
+        result = Detector(container.db, container.store, container.settings, container.notifier).run(row.name)
+    except Exception as exc:  # noqa: BLE001 - the index run itself succeeded
+        log.exception("staleness detection for %s failed", row.name)
+        report.staleness_error = f"{type(exc).__name__}: {exc}"[:500]
+    else:
+        report.findings_opened, report.findings_closed = result.opened, result.closed
+        report.findings_open, report.staleness_capped = result.open, result.capped
+        report.staleness_deferred = result.deferred
+    report.detection_seconds = time.perf_counter() - started
+    report.staleness_seconds += report.detection_seconds
+    last = container.catalog.last_run(row.id)
+    if last is not None:
+        container.catalog.finish_run(last.id, counts=report.counts())

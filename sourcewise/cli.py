@@ -26,6 +26,7 @@ from sourcewise.options import parse_groups
 from sourcewise.people_cli import register as register_people
 from sourcewise.progress import RichProgress
 from sourcewise.reports import print_redactions, print_report, status_table
+from sourcewise.stale_cli import register as register_stale
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sourcewise: answers from your code and docs.")
 source_app = typer.Typer(no_args_is_help=True, help="Add, change, list and remove sources.")
@@ -34,6 +35,7 @@ app.command("ask")(ask)
 register_api(app)
 register_people(app)
 register_eval(app)
+register_stale(app)
 console = Console()
 err = Console(stderr=True)
 log = logging.getLogger("sourcewise")
@@ -158,6 +160,7 @@ def index(
     if as_json:
         print(json.dumps([r.counts() | {"source": r.source, "status": r.status, "version": r.version,
                                         "seconds": round(r.seconds, 3), "embed_seconds": round(r.embed_seconds, 3),
+                                        "staleness_seconds": round(r.staleness_seconds, 3),
                                         "error": r.error} for r in reports], indent=2))
     if any(r.status != "ok" for r in reports):
         raise typer.Exit(1)

@@ -37,6 +37,17 @@ def print_report(console: Console, r: RunReport) -> None:
     console.print(f"  chunks written {r.chunks} ({r.embedded} embedded)"
                   + (f", line-window fallback: {dict(r.fallback)}" if r.fallback else "")
                   + (f", recovered {r.recovered} interrupted documents" if r.recovered else ""))
+    if r.symbols_files or r.references_docs:
+        console.print(f"  symbol tables: {r.symbols} names from {r.symbols_files} files; doc references: "
+                      f"{r.references} from {r.references_docs} docs"
+                      + (f" ({r.references_truncated} capped)" if r.references_truncated else ""))
+    if r.findings_open or r.findings_opened or r.findings_closed or r.staleness_error:
+        line = (f"  staleness findings: {r.findings_open} open ({r.findings_opened} new, {r.findings_closed} "
+                f"closed) in {r.detection_seconds:.1f}s" + (f", {r.staleness_capped} huge docs capped"
+                                                            if r.staleness_capped else "")
+                + (f", {r.staleness_deferred} docs left for the next run" if r.staleness_deferred else ""))
+        console.print(line + (f"; [red]detection failed: {r.staleness_error}[/red]" if r.staleness_error else "")
+                      + ("  (`sourcewise stale`)" if r.findings_open else ""))
     if r.skipped:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.skipped.items()))
         console.print(f"  skipped: {reasons}")

@@ -6,13 +6,14 @@ catalog at a state some earlier call committed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from assistant.catalog.db import Database
 from assistant.catalog.redaction_schema import RedactionRow
@@ -126,10 +127,17 @@ class Catalog:
             )
             return {r[0]: DocState(r[1], r[2], r[3], r[4], r[5]) for r in rows}
 
-    def record_documents(self, source_id: int, docs: Iterable[tuple[dict[str, Any], ...]]) -> None:
+    def record_documents(
+        self, source_id: int, docs: Iterable[tuple[dict[str, Any], ...]],
+        also: Callable[[Session], None] | None = None,
+    ) -> None:
         """Replace document rows (and their chunk and redaction rows) and clear their
-        pending marks. Each item is ``(fields, chunks)`` or ``(fields, chunks, redactions)``."""
+        pending marks. Each item is ``(fields, chunks)`` or ``(fields, chunks, redactions)``.
+        ``also`` writes rows that belong to these documents (symbols, references) in
+        the same transaction."""
         with self.db.session() as s:
+            if also is not None:
+                also(s)
             for fields, chunks, *more in docs:
                 doc_id = fields["doc_id"]
                 s.execute(delete(DocumentRow).where(DocumentRow.doc_id == doc_id))

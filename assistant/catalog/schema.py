@@ -94,6 +94,11 @@ class DocumentRow(Base):
     indexed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # the redaction rules the text was cleaned with (``Redactor.key``); NULL: before redaction
     redaction_key: Mapped[str | None] = mapped_column(String(40))
+    # staleness (issue 16): front matter ``last_reviewed``, and the score and reason the
+    # detector derived from the open findings and flags (also in the points' payload)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    staleness: Mapped[float | None] = mapped_column(Float)
+    stale_reason: Mapped[str | None] = mapped_column(Text)
 
     chunks: Mapped[list[ChunkRow]] = relationship(
         back_populates="document", cascade="all, delete-orphan", passive_deletes=True

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assistant.catalog.schema import Base, UTCDateTime, utcnow
@@ -51,6 +51,8 @@ class SymbolRow(Base):
     end_line: Mapped[int] = mapped_column(Integer)
     signature: Mapped[str | None] = mapped_column(Text)
     value: Mapped[str | None] = mapped_column(Text)
+    # [[name, default, annotation], ...] of a function/method: what drift compares
+    params: Mapped[list[Any] | None] = mapped_column(JSON)
 
     __table_args__ = (
         Index("ix_symbols_source_blob", "source_id", "blob"),
@@ -74,6 +76,25 @@ class DocReferenceRow(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # anchor lines, code language, ...
 
     __table_args__ = (Index("ix_doc_references_doc", "doc_id"),)
+
+
+class DocReferenceScanRow(Base):
+    """One doc version whose references were extracted (also when it names nothing):
+    the pipeline's marker for "done", and the caps and inline ignores it hit."""
+
+    __tablename__ = "doc_reference_scans"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    doc_id: Mapped[str] = mapped_column(String(1200), primary_key=True)
+    blob: Mapped[str] = mapped_column(String(100))  # the doc's content_hash
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    ignored: Mapped[int] = mapped_column(Integer, default=0)
+    # the code languages code blocks were read for ("python,shell"): a change re-scans
+    code_languages: Mapped[str] = mapped_column(String(300), default="")
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_doc_reference_scans_source", "source_id"),)
 
 
 class FindingRow(Base):

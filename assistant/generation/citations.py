@@ -203,21 +203,32 @@ def humanize_age(days: float) -> str:
     return f"{years} year{'s' if years != 1 else ''}"
 
 
+STALENESS_THRESHOLD = 0.3  # ``staleness.warn_threshold``'s default
+
+
 def stale_warnings(
     cited: Sequence[tuple[int, Passage]],
     max_age_days: Mapping[str, float],
     now: datetime,
+    min_staleness: float = STALENESS_THRESHOLD,
 ) -> list[str]:
-    """One sentence per cited file that is flagged stale/deprecated or older than its kind allows.
+    """One sentence per cited file that is stale (its staleness score above
+    ``min_staleness``: the reason says what is wrong), deprecated, or older than its kind
+    allows.
 
-    The reader should know before trusting it; the sentence cites the passage so the age
-    is checkable.
+    The reader should know before trusting it; the sentence cites the passage so the
+    claim is checkable.
     """
     out: list[str] = []
     seen: set[tuple[str, str]] = set()
     for n, p in cited:
         key = (p.source, p.path)
         if key in seen:
+            continue
+        if p.staleness > min_staleness and p.status != "deprecated":
+            why = p.stale_reason or f"{p.path} has open staleness findings"
+            out.append(f"{why.rstrip('.')} [{n}].")
+            seen.add(key)
             continue
         if p.status in ("stale", "deprecated"):
             why = f" ({p.stale_reason})" if p.stale_reason else ""

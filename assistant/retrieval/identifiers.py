@@ -120,11 +120,16 @@ def option_names(text: str) -> list[str]:
     """Long command-line options a chunk declares (``"--collect-only"`` inside an
     ``addoption(...)``/``add_argument(...)`` call, over several lines too), so "what does
     --collect-only do" finds the declaration rather than every test that passes the flag."""
-    names: list[str] = []
+    return [name for _, name in declared_options(text)]
+
+
+def declared_options(text: str) -> list[tuple[int, str]]:
+    """``option_names`` with the offset of each declaring call (for line numbers)."""
+    found: list[tuple[int, str]] = []
     for m in _OPTION_CALL.finditer(text):
         args = _call_arguments(text, m.end())
-        names += [lit.group(2) for lit in _OPTION_LITERAL.finditer(args)]
-    return names
+        found += [(m.start(), lit.group(2)) for lit in _OPTION_LITERAL.finditer(args)]
+    return found
 
 
 def _call_arguments(text: str, start: int) -> str:

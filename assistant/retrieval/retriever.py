@@ -94,6 +94,7 @@ def to_passage(hit: Hit) -> Passage:
         owner=p.get("owner"),
         status=str(p.get("status") or "active"),
         stale_reason=p.get("stale_reason"),
+        staleness=float(p["staleness"]) if isinstance(p.get("staleness"), (int, float)) else 0.0,
     )
 
 

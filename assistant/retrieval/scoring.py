@@ -59,8 +59,11 @@ def build_formula(
     identifiers: Sequence[str] = (),
     path_keys: Sequence[str] = (),
 ) -> ScoreFormula:
-    """Freshness per kind, stale/deprecated penalties, feedback boost, exact matches,
-    and the test/meta-file priors (a ``KeywordBoost`` with a negative weight)."""
+    """Freshness per kind, the staleness and deprecated penalties, feedback boost, exact
+    matches, and the test/meta-file priors (a ``KeywordBoost`` with a negative weight).
+
+    ``stale_penalty`` weighs the document's ``staleness`` score (0..1, from its open
+    findings and flags), which replaced the binary ``stale`` status."""
     matches = []
     if identifiers and settings.symbol_boost:
         matches.append(KeywordBoost(SYMBOLS_FIELD, tuple(identifiers), settings.symbol_boost))
@@ -74,12 +77,10 @@ def build_formula(
         now_ts=now_ts,
         half_life_s=settings.half_life_seconds(),
         freshness_weight=settings.freshness_weight,
-        status_penalties={
-            "stale": settings.stale_penalty,
-            "deprecated": settings.deprecated_penalty,
-        },
+        status_penalties={"deprecated": settings.deprecated_penalty},
         boost_weight=settings.boost_weight,
         matches=tuple(matches),
+        staleness_weight=settings.stale_penalty,
     )
 
 

@@ -58,8 +58,9 @@ def filter_conditions(flt: Filter | None, extra: Condition | None = None) -> tup
 
 # Payload fields with an integer index.
 INTEGER_FIELDS = ("chunk_index", "updated_ts")
-# Payload fields with a float index (``boost`` is written by the feedback loop).
-FLOAT_FIELDS = ("boost",)
+# Payload fields with a float index (``boost`` is written by the feedback loop,
+# ``staleness`` by the staleness detector).
+FLOAT_FIELDS = ("boost", "staleness")
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,8 @@ class ScoreFormula:
       ``updated_ts`` counts as fresh;
     * status: ``* (1 - penalty)`` for each status in ``status_penalties``;
     * feedback: ``* exp(boost_weight * boost)``, ``boost`` defaulting to 0 (neutral);
+    * staleness: ``* (1 - staleness_weight * staleness)``, ``staleness`` (0..1, from the
+      document's open findings and flags) defaulting to 0 (fresh);
     * exact matches: ``* (1 + weight)`` per matching ``KeywordBoost``.
     """
 
@@ -112,6 +115,7 @@ class ScoreFormula:
     status_penalties: Mapping[str, float] = field(default_factory=dict)
     boost_weight: float = 0.0
     matches: tuple[KeywordBoost, ...] = ()
+    staleness_weight: float = 0.0
 
     def factor(self, payload: Mapping[str, Any]) -> float:
         """The multiplier for one point's payload (reference for the engine formulas)."""
@@ -127,6 +131,9 @@ class ScoreFormula:
         boost = payload.get("boost")
         if self.boost_weight and isinstance(boost, (int, float)):
             out *= math.exp(self.boost_weight * float(boost))
+        staleness = payload.get("staleness")
+        if self.staleness_weight and isinstance(staleness, (int, float)):
+            out *= 1 - self.staleness_weight * float(staleness)
         for match in self.matches:
             have = payload.get(match.field)
             have = have if isinstance(have, (list, tuple)) else [have]

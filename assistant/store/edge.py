@@ -82,11 +82,14 @@ def _formula(f: ScoreFormula) -> qe.Formula:
             factors.append(E.Sum([E.Constant(1.0), E.Mult([E.Constant(-float(penalty)), flagged])]))
     if f.boost_weight:
         factors.append(E.Exp(E.Mult([E.Constant(float(f.boost_weight)), E.Variable("boost")])))
+    if f.staleness_weight:
+        factors.append(E.Sum([E.Constant(1.0), E.Mult([
+            E.Constant(-float(f.staleness_weight)), E.Variable("staleness")])]))
     for m in f.matches:
         if m.values and m.weight:
             hit = E.Condition(_match(m.field, m.values))
             factors.append(E.Sum([E.Constant(1.0), E.Mult([E.Constant(float(m.weight)), hit])]))
-    defaults = {"boost": 0.0, "updated_ts": float(f.now_ts)}
+    defaults = {"boost": 0.0, "staleness": 0.0, "updated_ts": float(f.now_ts)}
     return qe.Formula(E.Mult(factors), defaults=defaults)
 
 

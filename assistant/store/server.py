@@ -80,10 +80,12 @@ def _formula(f: ScoreFormula) -> models.FormulaQuery:
         factors.append(models.ExpExpression(
             exp=models.MultExpression(mult=[float(f.boost_weight), "boost"])
         ))
+    if f.staleness_weight:
+        factors.append(_plus(-float(f.staleness_weight), "staleness"))
     for m in f.matches:
         if m.values and m.weight:
             factors.append(_plus(float(m.weight), _match(m.field, m.values)))
-    defaults = {"boost": 0.0, "updated_ts": float(f.now_ts)}
+    defaults = {"boost": 0.0, "staleness": 0.0, "updated_ts": float(f.now_ts)}
     return models.FormulaQuery(formula=models.MultExpression(mult=factors), defaults=defaults)
 
 

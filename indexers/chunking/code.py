@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from itertools import accumulate
 
-from tree_sitter import Node
+from tree_sitter import Node, Tree
 
 from assistant.models import Chunk
 from indexers.chunking.code_rules import (
@@ -422,12 +422,29 @@ def chunk_code(
     ``CodeParseError`` when the parse is too broken to trust (the caller falls back to
     line windows).
     """
+    return chunk_code_tree(
+        text, language, max_chars=max_chars, max_lines=max_lines, min_chars=min_chars,
+        max_error_ratio=max_error_ratio,
+    )[0]
+
+
+def chunk_code_tree(
+    text: str,
+    language: str,
+    *,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    max_lines: int = DEFAULT_MAX_LINES,
+    min_chars: int = DEFAULT_MIN_CHARS,
+    max_error_ratio: float = DEFAULT_MAX_ERROR_RATIO,
+) -> tuple[list[Chunk], Tree | None]:
+    """``chunk_code`` and the tree it chunked, so the symbol table reuses the parse
+    (``None`` for blank text, which is not parsed)."""
     rules = RULES.get(language)
     parser = get_parser(language) if rules is not None else None
     if rules is None or parser is None:
         raise LookupError(f"no tree-sitter grammar for {language!r}")
     if not text.strip():
-        return []
+        return [], None
     lines = split_lines(text)
     try:
         tree = parser.parse(text.encode("utf-8", "surrogatepass"))
@@ -439,4 +456,4 @@ def chunk_code(
         ratio = chunker.error_ratio(root)
         if ratio > max_error_ratio:
             raise CodeParseError(f"{ratio:.0%} of non-blank lines are in syntax errors")
-    return chunker.run(root)
+    return chunker.run(root), tree

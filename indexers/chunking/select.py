@@ -8,10 +8,12 @@ count files that lost their structure (``unknown-language``, ``parse-error``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from tree_sitter import Tree
 
 from assistant.models import Chunk
-from indexers.chunking.code import CodeParseError, chunk_code
+from indexers.chunking.code import CodeParseError, chunk_code_tree
 from indexers.chunking.languages import (
     detect_language,
     has_grammar,
@@ -35,11 +37,18 @@ _CPP_MARKERS = re.compile(
 
 @dataclass(frozen=True)
 class ChunkResult:
-    """Chunks of one file (indexed 0..n-1, in line order) and how they were made."""
+    """Chunks of one file (indexed 0..n-1, in line order) and how they were made.
+
+    ``tree`` is the tree-sitter parse the code chunker used (strategy ``code`` only) and
+    ``language`` the language it was parsed as: the symbol table reads definitions from
+    the same parse instead of parsing the file a second time.
+    """
 
     chunks: tuple[Chunk, ...]
     strategy: str
     fallback_reason: str | None
+    tree: Tree | None = field(default=None, compare=False, repr=False)
+    language: str | None = field(default=None, compare=False)
 
 
 def resolve_language(text: str, path: str, language: str | None = None) -> str | None:
@@ -63,20 +72,20 @@ def chunk_text(
     reason = "unknown-language"
     if lang is not None and has_grammar(lang):
         try:
-            chunks = chunk_code(text, lang, max_chars=max_chars)
+            chunks, tree = chunk_code_tree(text, lang, max_chars=max_chars)
         except (CodeParseError, RecursionError):  # RecursionError: pathological nesting
             reason = "parse-error"
         except LookupError:
             reason = "unknown-language"  # the grammar wheel is missing or broken
         else:
             if chunks:
-                return ChunkResult(tuple(chunks), "code", None)
+                return ChunkResult(tuple(chunks), "code", None, tree, lang)
             reason = "parse-error"
     elif lang is not None and is_prose(lang):
         chunks = chunk_prose(text, lang, max_chars=max_chars)
         if chunks:
-            return ChunkResult(tuple(chunks), "prose", None)
+            return ChunkResult(tuple(chunks), "prose", None, None, lang)
     windows = window_chunks(
         text, max_lines=DEFAULT_WINDOW_LINES, overlap=DEFAULT_WINDOW_OVERLAP, max_chars=max_chars
     )
-    return ChunkResult(tuple(windows), "window", reason)
+    return ChunkResult(tuple(windows), "window", reason, None, lang)

@@ -339,9 +339,8 @@ class DocsSource:
         except ItemError as exc:
             yield ItemFailure(rel, exc.reason, str(exc))
             return
-        fields = front_matter_fields(
-            split_front_matter(text)[0] if language in _FRONT_MATTER_LANGUAGES else {}
-        )
+        meta = split_front_matter(text)[0] if language in _FRONT_MATTER_LANGUAGES else {}
+        fields = front_matter_fields(meta)
         if not rendered.strip():
             yield ItemFailure(rel, "empty", "no text besides front matter or markup")
             return
@@ -350,6 +349,8 @@ class DocsSource:
             extra["last_reviewed"] = fields["last_reviewed"].isoformat()
         if fields["deprecated"]:
             extra["deprecated"] = True
+        if str(meta.get("stale_check", "")).strip().lower() in ("false", "no", "off"):
+            extra["stale_check"] = False  # the blanked front matter opts out of staleness checks
         yield Document(
             doc_id=make_doc_id(self.name, rel),
             source=self.name,

@@ -416,6 +416,24 @@ def test_formula_applies_the_feedback_boost(ranked: VectorStore) -> None:
         assert score == pytest.approx(plain[doc_id], rel=1e-6)
 
 
+def test_formula_ranks_a_stale_document_below_the_same_document_fresh(ranked: VectorStore) -> None:
+    """``staleness`` (0..1, from a document's open findings) costs ``staleness_weight x
+    staleness`` of its score; an absent ``staleness`` is fresh (default 0)."""
+    req = request(formula=formula(staleness_weight=0.5))
+    ranked.upsert(RANKED)
+    assert order(ranked.search(req))[0] == "docs:r0.md"  # nothing stale: plain order
+    assert_formula_scores(ranked, req)
+    ranked.upsert([with_payload(RANKED[0], staleness=0.9), with_payload(RANKED[1], staleness=0.0)])
+    hits = ranked.search(req)
+    # 1/2 x (1 - 0.5 x 0.9) = 0.275 falls between 1/3 and 1/4
+    assert order(hits)[:3] == ["docs:r1.md", "docs:r0.md", "docs:r2.md"]
+    assert_formula_scores(ranked, req)
+    ranked.upsert([with_payload(RANKED[0], staleness=1.0)])
+    fully = request(formula=formula(staleness_weight=1.0))
+    assert "docs:r0.md" not in order(ranked.search(fully))[:9]  # x 0: last
+    assert order(ranked.search(request(formula=formula(staleness_weight=0.0))))[0] == "docs:r0.md"
+
+
 def test_formula_boosts_exact_keyword_matches(ranked: VectorStore) -> None:
     ranked.upsert([with_payload(RANKED[4], symbols=["retry_limit", "retrypolicy"]), *RANKED[:4],
                    *RANKED[5:]])

@@ -11,6 +11,7 @@ from typing import Any
 
 from assistant.catalog.db import Database
 from assistant.catalog.repo import Catalog
+from assistant.catalog.symbols import SymbolCatalog
 from assistant.container import collection_name
 
 
@@ -34,15 +35,22 @@ def snapshot(home: Path) -> dict[str, Any]:
     from assistant.store.edge import EdgeStore
 
     catalog = Catalog(Database(f"sqlite:///{home}/catalog.db"))
-    docs = {}
+    symbols = SymbolCatalog(catalog.db)
+    docs, tables, references = {}, {}, {}
     for src in catalog.list_sources():
-        for d in catalog.documents(src.id):
+        documents = catalog.documents(src.id)
+        for d in documents:
             docs[d.doc_id] = (d.content_hash, d.meta_hash, d.chunk_count, d.version, d.owner,
                               d.updated_at.isoformat(), d.model_id)
         pending = catalog.pending(src.id)
         assert not pending, f"pending writes left: {pending}"
+        # symbol tables of the current files (older blobs stay on purpose: history)
+        tables[src.name] = symbols.definitions(src.id, [(d.path, d.content_hash) for d in documents])
+        references[src.name] = (symbols.references(src.id), {
+            doc_id: (scan.blob, scan.count, scan.truncated, scan.ignored, scan.code_languages)
+            for doc_id, scan in symbols.scanned_docs(src.id).items()})
     catalog.db.close()
     store = EdgeStore(home / "qdrant" / collection_name("sourcewise", "all-MiniLM-L6-v2"))
     points = {h.id: dict(h.payload) for h in store.points()}
     store.close()
-    return {"docs": docs, "points": points}
+    return {"docs": docs, "points": points, "symbols": tables, "references": references}

@@ -92,3 +92,28 @@ def test_crash_then_source_changes_leaves_no_orphans(tmp_path: Path) -> None:
     run_cli(clean, "source", "add", "app", "--git", str(repo.path))
     run_cli(clean, "index", env=SMALL_BATCHES)
     assert snapshot(home) == snapshot(clean)
+
+
+def test_crash_during_backfill_converges(tmp_path: Path) -> None:
+    """An index without symbol tables (built before they existed) gains them on the next
+    run without re-embedding; killed midway, the run after that finishes the job."""
+    import sqlite3
+
+    repo = make_sample_repo(tmp_path / "repo")
+    _second_version(repo)
+    home = tmp_path / "home"
+    run_cli(home, "source", "add", "app", "--git", str(repo.path))
+    run_cli(home, "index", env=SMALL_BATCHES)
+    clean = snapshot(home)
+    assert any(clean["symbols"]["app"].values()) and clean["references"]["app"][0]
+    con = sqlite3.connect(home / "catalog.db")
+    for table in ("symbols", "symbol_blobs", "doc_references", "doc_reference_scans"):
+        con.execute(f"delete from {table}")
+    con.commit()
+    con.close()
+    env = {**SMALL_BATCHES, "SOURCEWISE_TEST_CRASH_AT": "after-backfill:2"}
+    crashed = run_cli(home, "index", env=env, check=False)
+    assert crashed.returncode == -signal.SIGKILL
+    report = run_cli(home, "index", "--json", env=SMALL_BATCHES)
+    assert '"embedded": 0' in report.stdout
+    assert snapshot(home) == clean

@@ -12,11 +12,12 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ui.pages import admin, admin_eval, admin_people, admin_review, owners
+from ui.pages import admin, admin_eval, admin_people, admin_review, owner_findings, owners
 from ui.pages.deps import PageRoute
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 router.include_router(owners.router)
+router.include_router(owner_findings.router)
 router.include_router(admin.router)
 router.include_router(admin_people.router)
 router.include_router(admin_review.router)

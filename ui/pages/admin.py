@@ -51,7 +51,8 @@ def sources_page(request: Request, account: Admin) -> HTMLResponse:
     health = source_health(container.catalog)
     active = {h.name: running.get(h.name) for h in health}
     return render(request, "admin_sources.html", account=account, section="admin", tab="sources",
-                  sources=health, active=active, jobs=jobs.list(10), buckets=[b for b, _ in BUCKETS])
+                  sources=health, active=active, jobs=jobs.list(10), buckets=[b for b, _ in BUCKETS],
+                  findings=container.findings.counts_by_source())
 
 
 @router.get("/admin/sources/{name}", response_class=HTMLResponse)

@@ -38,7 +38,9 @@ def queue_page(request: Request, account: Signed, owner: str | None = None) -> H
     items = container.owners.queue(account, owner=owner)
     jobs = jobs_for(request.app)
     mine = [j for j in jobs.list(20) if j.label == "mark fixed" and (account.is_admin or j.requested_by == account.name)]
+    findings = container.findings.queue(account, owner=owner)
     return render(request, "owners.html", account=account, section="owners", items=items, owner=owner or "",
+                  findings=findings,
                   owners=container.owners.open_owners() if account.is_admin else [],
                   active_jobs=[j for j in mine if j.active], recent_jobs=[j for j in mine if not j.active][:5])
 

@@ -42,7 +42,9 @@ def test_per_kind_half_lives_from_settings() -> None:
 def test_status_penalties_and_feedback_boost() -> None:
     f = build_formula(RetrievalSettings(stale_penalty=0.25, deprecated_penalty=0.5, boost_weight=0.5), NOW)
     assert f.factor({"status": "active"}) == 1.0
-    assert f.factor({"status": "stale"}) == pytest.approx(0.75)
+    assert f.factor({"staleness": 1.0}) == pytest.approx(0.75)  # the staleness score, not a status
+    assert f.factor({"staleness": 0.6}) == pytest.approx(1 - 0.25 * 0.6)
+    assert f.factor({"status": "stale"}) == 1.0 and f.staleness_weight == 0.25
     assert f.factor({"status": "deprecated"}) == pytest.approx(0.5)
     assert f.factor({"boost": 1.0}) == pytest.approx(math.exp(0.5))
     assert f.factor({"boost": -1.0}) == pytest.approx(math.exp(-0.5))

@@ -29,6 +29,19 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index('ix_doc_references_doc', 'doc_references', ['doc_id'], unique=False)
+    op.create_table('doc_reference_scans',
+    sa.Column('source_id', sa.Integer(), nullable=False),
+    sa.Column('doc_id', sa.String(length=1200), nullable=False),
+    sa.Column('blob', sa.String(length=100), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('truncated', sa.Boolean(), nullable=False),
+    sa.Column('ignored', sa.Integer(), nullable=False),
+    sa.Column('code_languages', sa.String(length=300), nullable=False),
+    sa.Column('scanned_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['source_id'], ['sources.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('doc_id')
+    )
+    op.create_index('ix_doc_reference_scans_source', 'doc_reference_scans', ['source_id'], unique=False)
     op.create_table('findings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
@@ -80,14 +93,22 @@ def upgrade() -> None:
     sa.Column('end_line', sa.Integer(), nullable=False),
     sa.Column('signature', sa.Text(), nullable=True),
     sa.Column('value', sa.Text(), nullable=True),
+    sa.Column('params', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['source_id'], ['sources.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index('ix_symbols_source_blob', 'symbols', ['source_id', 'blob'], unique=False)
     op.create_index('ix_symbols_source_key', 'symbols', ['source_id', 'key'], unique=False)
+    op.add_column('documents', sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('documents', sa.Column('staleness', sa.Float(), nullable=True))
+    op.add_column('documents', sa.Column('stale_reason', sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('documents') as batch:
+        batch.drop_column('stale_reason')
+        batch.drop_column('staleness')
+        batch.drop_column('reviewed_at')
     op.drop_index('ix_symbols_source_key', table_name='symbols')
     op.drop_index('ix_symbols_source_blob', table_name='symbols')
     op.drop_table('symbols')
@@ -95,5 +116,7 @@ def downgrade() -> None:
     op.drop_index('ix_findings_source_status', table_name='findings')
     op.drop_index('ix_findings_doc', table_name='findings')
     op.drop_table('findings')
+    op.drop_index('ix_doc_reference_scans_source', table_name='doc_reference_scans')
+    op.drop_table('doc_reference_scans')
     op.drop_index('ix_doc_references_doc', table_name='doc_references')
     op.drop_table('doc_references')

@@ -1,0 +1,49 @@
+"""Precision guards seen on real history: a line about a name's past, a record-of-the-past
+document, and a bare name matching only an instance attribute never become findings."""
+
+from __future__ import annotations
+
+from indexers.staleness.detect import is_record_of_the_past
+from tests.unit.staleness.conftest import BILLING_V1, StaleWorld, make_billing_repo
+
+ATTRIBUTE = '''class Invoice:
+    def __init__(self):
+        self.fixture_request = None
+'''
+
+
+def test_history_lines_records_of_the_past_and_attributes_stay_quiet(stale: StaleWorld, tmp_path) -> None:
+    repo = make_billing_repo(tmp_path / "shop")
+    repo.write("billing/item.py", ATTRIBUTE)
+    repo.write("docs/notes.md", "# Notes\n\n`compute_invoice_total` is deprecated; use the new API.\n")
+    repo.write("docs/proposals/helpers.md", "# Proposal\n\nA helper `compute_invoice_total` would return it.\n")
+    repo.write("docs/upgrading.md", "# Upgrading\n\nCall `compute_invoice_total` instead of `sum_lines`.\n")
+    repo.write("docs/attr.md", "# Attr\n\nA new helper named `fixture_request` would yield.\n")
+    repo.commit("docs", "2024-01-11T10:00:00+00:00")
+    stale.add("shop", "git", repo.path)
+    stale.index("shop")
+    repo.write("billing/invoice.py", BILLING_V1.replace("compute_invoice_total", "invoice_total"))
+    repo.write("billing/item.py", ATTRIBUTE.replace("fixture_request", "request"))
+    repo.commit("renames", "2024-03-01T09:00:00+00:00")
+    stale.index("shop")
+    assert [f.path for f in stale.findings()] == ["docs/billing.md"]  # only the doc that still claims it
+
+
+def test_records_of_the_past() -> None:
+    assert is_record_of_the_past("doc/en/historical-notes.rst") and is_record_of_the_past("docs/adr/0001-x.md")
+    assert is_record_of_the_past("UPGRADING.md") and is_record_of_the_past("doc/proposals/p.rst")
+    assert not is_record_of_the_past("docs/billing.md") and not is_record_of_the_past("README.md")
+
+
+def test_plain_words_and_bare_file_names_need_a_clear_context() -> None:
+    from indexers.staleness.doccheck import RefGroup, strong
+
+    def g(kind: str, text: str, **details: object) -> RefGroup:
+        return RefGroup(kind, text, [1], "", dict(details))
+
+    assert not strong(g("symbol", "meta", how="directive", directive="data"))  # a template variable
+    assert strong(g("symbol", "meta", how="directive", directive="autoclass"))  # pulled from the code
+    assert strong(g("symbol", "build", how="code-span", called=True))
+    assert strong(g("symbol", "compute_total", how="code-span")) and strong(g("symbol", "Meta", how="code-span"))
+    assert not strong(g("path", "setup.py", how="code-span"))  # the reader's own setup.py
+    assert strong(g("path", "setup.py", how="link")) and strong(g("path", "src/setup.py", how="code-span"))
