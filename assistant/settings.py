@@ -439,6 +439,24 @@ class SecretsSettings(BaseModel):
         description="Also redact personal data (e-mail, phone, US SSN, UK NI number, IBAN, card number) in "
         "sources that were not given `--redact-pii` or `--no-redact-pii`.",
     )
+    pii_classifications: list[str] = Field(
+        default_factory=list,
+        description="Classifications whose sources redact personal data unless given `--no-redact-pii` "
+        '(e.g. ["restricted"]); a re-index applies a change.',
+    )
+
+    @field_validator("pii_classifications", mode="before")
+    @classmethod
+    def _pii_split(cls, value: object) -> object:
+        return _list_setting(value)  # "restricted,internal" from the environment
+
+    @field_validator("pii_classifications")
+    @classmethod
+    def _classes(cls, values: list[str]) -> list[str]:
+        bad = [v for v in values if v not in ("public", "internal", "restricted")]
+        if bad:
+            raise ValueError(f"{bad}: a classification is public, internal or restricted")
+        return values
 
 
 def _list_setting(value: object) -> object:

@@ -207,7 +207,7 @@ class Pipeline:
         run_id = self.catalog.start_run(row.id)
         self._collection_ready = False
         self._overrides = self.catalog.doc_overrides()
-        self._pii = self.redactor.pii_for(row.options)
+        self._pii = self.redactor.pii_for(row.options, row.classification)
         self._redaction_key = self.redactor.key(self._pii)
         self._staleness = doc_staleness(self.catalog.db, row.id)
         try:

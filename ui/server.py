@@ -219,7 +219,7 @@ def _mount_chainlit(app: FastAPI, public_url: str) -> str:
 # -- security headers ------------------------------------------------------------------
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 # Swagger UI and ReDoc load their bundles from a CDN; /docs has its own protection.
-NO_CSP_PATHS = ("/docs", "/redoc")
+NO_CSP_PATHS = ("/docs",)
 _EXTERNAL_LINK = re.compile(r"<link\b[^>]*?https?://[^>]*>\s*", re.S)
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 

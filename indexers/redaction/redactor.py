@@ -58,16 +58,19 @@ class Redactor:
     """Path rules and text rules, configured once per run from ``SecretsSettings``."""
 
     def __init__(self, *, scan: bool = True, pii_default: bool = False,
-                 skip_paths: Iterable[str] = (), allow_paths: Iterable[str] = ()) -> None:
+                 skip_paths: Iterable[str] = (), allow_paths: Iterable[str] = (),
+                 pii_classifications: Iterable[str] = ()) -> None:
         self.scan = scan
         self.pii_default = pii_default
+        self.pii_classifications = frozenset(pii_classifications)
         self.paths = SecretPaths(list(skip_paths), list(allow_paths))
 
     @classmethod
     def from_settings(cls, settings: SecretsSettings) -> Redactor:
         """The run's redactor from ``SOURCEWISE_SECRETS__*``."""
         return cls(scan=settings.scan, pii_default=settings.pii_default,
-                   skip_paths=settings.skip_paths, allow_paths=settings.allow_paths)
+                   skip_paths=settings.skip_paths, allow_paths=settings.allow_paths,
+                   pii_classifications=settings.pii_classifications)
 
     def path_rule(self, path: str) -> str | None:
         """The rule that keeps this file out of the index by its path alone, or ``None``."""
@@ -77,10 +80,13 @@ class Redactor:
         """For ``.npmrc``-like files: the rule once the text shows they hold a credential."""
         return self.paths.rule_for_text(path, text)
 
-    def pii_for(self, options: Mapping[str, Any] | None) -> bool:
-        """A source's ``redact_pii`` option, else the settings default."""
+    def pii_for(self, options: Mapping[str, Any] | None, classification: str | None = None) -> bool:
+        """A source's ``redact_pii`` option; else on when its classification is one of
+        ``pii_classifications`` (the admin's classification asks for it); else the default."""
         value = (options or {}).get("redact_pii")
-        return self.pii_default if value is None else bool(value)
+        if value is not None:
+            return bool(value)
+        return classification in self.pii_classifications or self.pii_default
 
     def key(self, pii: bool) -> str:
         return f"v{RULES_VERSION}:{'scan' if self.scan else 'off'}{'+pii' if pii else ''}"

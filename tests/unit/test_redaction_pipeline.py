@@ -180,6 +180,17 @@ def test_personal_data_per_source_option(world: World) -> None:
     assert third.changed == 1 and "bob.smith@example.com" in world.payload_text()
 
 
+def test_a_restricted_classification_turns_personal_data_redaction_on(world: World) -> None:
+    docs = [doc("ticket.md", "# Ticket\n\nCustomer: bob.smith@example.com.\n")]
+    redactor = Redactor(pii_classifications=["restricted"])
+    world.index(docs, redactor)
+    assert "bob.smith@example.com" in world.payload_text()  # internal (the default): kept
+    row = world.catalog.get_source("app")
+    world.catalog.update_source(row.id, classification="restricted")
+    again, _ = world.index(docs, redactor)  # the redaction key changed: the document is re-processed
+    assert again.changed == 1 and "bob.smith@example.com" not in world.payload_text()
+
+
 def test_npmrc_with_a_token_is_skipped_after_reading(world: World) -> None:
     docs = [doc(".npmrc", "registry=https://registry.npmjs.org/\n")]
     assert world.index(docs)[0].new == 1

@@ -291,3 +291,14 @@ def test_hostile_documents_are_redacted_in_linear_time(name: str) -> None:
     result = Redactor().redact(text, path="hostile.md", language="markdown", pii=True)
     print(f"{name}: {len(text)} chars in {time.perf_counter() - started:.2f} s")
     assert result.text.count("\n") == text.count("\n")
+
+
+def test_a_classification_can_ask_for_personal_data_redaction() -> None:
+    from assistant.settings import SecretsSettings
+
+    redactor = Redactor.from_settings(SecretsSettings(pii_classifications="restricted"))
+    assert redactor.pii_for({}, "restricted") and not redactor.pii_for({}, "internal")
+    assert not redactor.pii_for({"redact_pii": False}, "restricted")  # the source's own choice wins
+    assert redactor.pii_for({"redact_pii": True}, "public")
+    with pytest.raises(ValueError, match="public, internal or restricted"):
+        SecretsSettings(pii_classifications=["secret"])
