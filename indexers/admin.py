@@ -115,7 +115,11 @@ def update_source(container: Any, name: str, *, actor: str, ref: str | None = No
     if ref is not None:
         if row.kind != "git" and (row.options or {}).get("format") != "git":
             raise ConfigError(f"{name} is a {row.kind} source; a ref applies to git sources")
-        fields["ref"] = ref
+        ref = ref.strip()
+        if ref:  # checked now, like at `source add`: git's own reason, not a failed run later
+            validate_location(container.settings, row.kind, row.location, ref, door="cli",
+                              wiki_format=(row.options or {}).get("format"))
+        fields["ref"] = ref or None
     if groups is not None:
         fields["access_groups"] = check_groups(groups)
     if classification is not None:

@@ -70,6 +70,12 @@ def test_cli_refuses_a_wrong_ref_a_plain_directory_and_the_data_dir(tmp_path: Pa
     # a local admin may add any readable path, also relative ones
     run_cli(home, "source", "add", "app", "--git", "repo", "--ref", "main")
     assert sources(home) == ["app"]
+    # a new ref is checked at once too, and a refused one leaves the old ref in place
+    for ref, message in [("nope", "ref 'nope' not found"), ("--upload-pack=x", "cannot start with '-'")]:
+        proc = run_cli(home, "source", "update", "app", "--ref", ref, check=False)
+        assert proc.returncode == 2 and message in said(proc), proc.stderr
+    listed = run_cli(home, "source", "list", "--json").stdout
+    assert '"ref": "main"' in listed
 
 
 def test_cli_shows_gits_reason_for_a_repository_owned_by_another_user(tmp_path: Path) -> None:
