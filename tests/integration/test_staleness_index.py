@@ -142,8 +142,12 @@ def test_symbol_tables_and_references_follow_the_history(tmp_path: Path) -> None
     assert backfill["symbols_files"] == 2 and backfill["references_docs"] == 4
     rebuilt = _rows(home)
     current = {retry_v2, ("web/http_client.js", _blob(repo, "web/http_client.js"))}
-    assert {(p, b) for p, b, *_ in rebuilt["blobs"]} == current
-    assert [r for r in expected["symbols"] if (r[0], r[1]) in current] == rebuilt["symbols"]
+    blobs = {(p, b) for p, b, *_ in rebuilt["blobs"]}
+    # every current file again, plus at most the old version the detector re-read on demand
+    # (billing.md was written against retry_v1; its dead reference is checked against it)
+    assert current <= blobs and blobs - current <= {retry_v1}, blobs - current
+    assert [r for r in expected["symbols"] if (r[0], r[1]) in current] == [
+        r for r in rebuilt["symbols"] if (r[0], r[1]) in current]
     assert expected["refs"] == rebuilt["refs"] and expected["scans"] == rebuilt["scans"]
     [quiet] = run_json(home, "index")
     assert quiet["symbols_files"] == 0 and quiet["references_docs"] == 0 and quiet["embedded"] == 0
