@@ -209,6 +209,40 @@ def code_still_defines(repo: Path, commit: str, name: str) -> list[str]:
     return [line.split(":", 1)[1] for line in out.splitlines()][:5]
 
 
+DOC_EXTS = (".rst", ".md", ".txt")
+
+
+def frozen_docs(name: str, work: Path, days: int) -> tuple[Path, str, str]:
+    """A throwaway clone whose HEAD is one synthetic commit on top of D = HEAD - ``days``
+    that brings every file except the docs (``.rst``/``.md``/``.txt``) to HEAD's state:
+    docs last changed at or before D (their real history), code as it is today, as when
+    a docs tree is left behind. The commit naming every change after D is the synthetic
+    one."""
+    import shutil
+
+    src = clone(name, work)
+    head = git(src, "rev-parse", "HEAD").strip()
+    old = commit_ago(src, days)
+    repo = work / f"frozen-{name}"
+    shutil.rmtree(repo, ignore_errors=True)
+    subprocess.run(["git", "clone", "-q", str(work / f"{name}.git"), str(repo)], check=True)
+    git(repo, "checkout", "-q", "-b", "frozen", old)
+    changes = git(repo, "diff", "--name-status", "--no-renames", old, head).splitlines()
+    keep, drop = [], []
+    for line in changes:
+        status, path = line.split("\t", 1)
+        if path.endswith(DOC_EXTS):
+            continue
+        (drop if status == "D" else keep).append(path)
+    for i in range(0, len(keep), 500):
+        git(repo, "checkout", head, "--", *keep[i : i + 500])
+    for i in range(0, len(drop), 500):
+        git(repo, "rm", "-q", "--", *drop[i : i + 500])
+    when = int(git(src, "log", "-1", "--format=%ct", head).strip())
+    commit = commit_all(repo, f"bench: code as at {head[:10]}, docs as at {old[:10]}", when)
+    return repo, old, commit
+
+
 def cmd_precision(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -225,7 +259,7 @@ def cmd_precision(args: argparse.Namespace) -> None:
             if (name, commit) in done:
                 continue
             log(f"{name}: index at {commit[:10]} (HEAD - {days} d) and detect")
-            found, report, wall = detect_at(name, repo, commit, work / f"home-{name}")
+            found, report, wall = detect_at(name, repo, commit, work / f"home-{name}-{commit[:10]}")
             rows = [finding_json(f, name, commit) for f in found]
             with all_path.open("a") as fh:
                 for r in rows:
@@ -236,6 +270,25 @@ def cmd_precision(args: argparse.Namespace) -> None:
                    "findings": dict(Counter(r["kind"] for r in rows)), "deferred": report.staleness_deferred,
                    "detection_rounds": getattr(report, "detection_rounds", 1),
                    "capped": report.staleness_capped}
+            with runs_path.open("a") as fh:
+                fh.write(json.dumps(run) + "\n")
+            log(f"  {run}")
+    for name in args.repos:
+        for days in args.frozen_days:
+            key = f"frozen-{days}"
+            if any(r == name and c.startswith(key) for r, c in done):
+                continue
+            repo, old, commit = frozen_docs(name, work, days)
+            log(f"{name}: docs frozen at {old[:10]} (HEAD - {days} d), code at HEAD; index and detect")
+            found, report, wall = detect_at(name, repo, commit, work / f"home-{name}-{commit[:10]}")
+            rows = [{**finding_json(f, name, commit), "set": key, "docs_at": old} for f in found]
+            with all_path.open("a") as fh:
+                for r in rows:
+                    fh.write(json.dumps(r) + "\n")
+            run = {"repo": name, "commit": f"{key}:{commit}", "docs_at": old, "files": report.seen,
+                   "references": report.references, "wall_s": round(wall, 1),
+                   "detect_s": round(report.detection_seconds, 1), "findings": dict(Counter(r["kind"] for r in rows)),
+                   "deferred": report.staleness_deferred, "detection_rounds": getattr(report, "detection_rounds", 1)}
             with runs_path.open("a") as fh:
                 fh.write(json.dumps(run) + "\n")
             log(f"  {run}")
@@ -354,11 +407,13 @@ def new_literal(old: str) -> str:
 
 
 def find_def(repo: Path, path: str, name: str) -> Any:
+    """(the definition of ``name`` in the file now, text); several (``@overload``s, a
+    name assigned in two branches) count as one: the first."""
     from indexers.staleness.symbols import extract_definitions
 
     text = (repo / path).read_text()
     found = [d for d in extract_definitions(text, path, "python") if d.name == name]
-    return (found[0], text) if len(found) == 1 else (None, text)
+    return (found[0], text) if found else (None, text)
 
 
 def mutate(repo: Path, m: dict[str, Any]) -> bool:
@@ -369,9 +424,14 @@ def mutate(repo: Path, m: dict[str, Any]) -> bool:
     lines = text.splitlines(keepends=True)
     last = m["name"].rsplit(".", 1)[-1]
     if m["type"] == "remove":
-        del lines[d.line - 1 : d.end_line]
-        (repo / m["path"]).write_text("".join(lines))
-        return True
+        for _ in range(10):  # every definition of the name in the file (overloads too)
+            del lines[d.line - 1 : d.end_line]
+            (repo / m["path"]).write_text("".join(lines))
+            d, text = find_def(repo, m["path"], m["name"])
+            if d is None:
+                return True
+            lines = text.splitlines(keepends=True)
+        return False
     if m["type"] == "rename":
         new = m["new_name"]
         word = re.compile(rf"\b{re.escape(last)}\b")
@@ -570,8 +630,10 @@ def main() -> None:
         p.add_argument("--work", default="/tmp/sb", help="scratch dir for clones and data dirs")
         p.add_argument("--out", default="/tmp/sb/out", help="where findings, samples and results go")
     pre = sub.choices["precision"]
-    pre.add_argument("--ago-days", type=int, nargs="+", default=[0, 365, 730],
+    pre.add_argument("--ago-days", type=int, nargs="*", default=[0, 365, 730],
                      help="detect at HEAD minus these days (first-parent commit)")
+    pre.add_argument("--frozen-days", type=int, nargs="*", default=[730],
+                     help="also: docs frozen at HEAD minus these days, code at HEAD (a synthetic commit)")
     pre.add_argument("--sample", type=int, default=100, help="dead findings sampled for judging")
     sub.choices["recall"].add_argument("--per-repo", type=int, default=60, help="mutations per repository")
     j = sub.add_parser("judge")
