@@ -505,7 +505,10 @@ def changed(f: Any) -> str:
 
 def commit_all(repo: Path, message: str, when: int) -> str:
     env = {**os.environ, "GIT_AUTHOR_DATE": f"{when} +0000", "GIT_COMMITTER_DATE": f"{when} +0000"}
-    subprocess.run([*GIT, "commit", "-q", "-a", "-m", message], cwd=repo, check=True, env=env)
+    # only Python files are changed here (``commit -a`` would re-encode files with a
+    # ``working-tree-encoding`` attribute, which sphinx's test roots refuse)
+    subprocess.run(["git", "add", "-u", "--", "*.py"], cwd=repo, check=True)
+    subprocess.run([*GIT, "commit", "-q", "-m", message], cwd=repo, check=True, env=env)
     return git(repo, "rev-parse", "HEAD").strip()
 
 
@@ -550,7 +553,7 @@ def cmd_recall(args: argparse.Namespace) -> None:
             if not mutate(repo, m):
                 m["skipped"] = "no longer applies (an earlier mutation changed it)"
                 continue
-            if not git(repo, "status", "--porcelain", "-uno").strip():
+            if not git(repo, "status", "--porcelain", "-uno", "--", "*.py").strip():
                 m["skipped"] = "no change"
                 continue
             m["commit"] = commit_all(repo, f"bench: {m['type']} {m['name']}", when + i * 60)
