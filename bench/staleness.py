@@ -235,9 +235,9 @@ def frozen_docs(name: str, work: Path, days: int) -> tuple[Path, str, str]:
             continue
         (drop if status == "D" else keep).append(path)
     for i in range(0, len(keep), 500):
-        git(repo, "checkout", head, "--", *keep[i : i + 500])
+        git(repo, "--literal-pathspecs", "checkout", head, "--", *keep[i : i + 500])
     for i in range(0, len(drop), 500):
-        git(repo, "rm", "-q", "--", *drop[i : i + 500])
+        git(repo, "--literal-pathspecs", "rm", "-q", "--", *drop[i : i + 500])
     when = int(git(src, "log", "-1", "--format=%ct", head).strip())
     commit = commit_all(repo, f"bench: code as at {head[:10]}, docs as at {old[:10]}", when)
     return repo, old, commit
