@@ -213,8 +213,9 @@ DOC_EXTS = (".rst", ".md", ".txt")
 
 
 def frozen_docs(name: str, work: Path, days: int) -> tuple[Path, str, str]:
-    """A throwaway clone whose HEAD is one synthetic commit on top of D = HEAD - ``days``
-    that brings every file except the docs (``.rst``/``.md``/``.txt``) to HEAD's state:
+    """A throwaway clone with one synthetic commit (branch ``frozen``) on top of
+    D = HEAD - ``days`` that brings every file except the docs (``.rst``/``.md``/``.txt``,
+    which stay as at D) to HEAD's state:
     docs last changed at or before D (their real history), code as it is today, as when
     a docs tree is left behind. The commit naming every change after D is the synthetic
     one."""
@@ -226,20 +227,30 @@ def frozen_docs(name: str, work: Path, days: int) -> tuple[Path, str, str]:
     repo = work / f"frozen-{name}"
     shutil.rmtree(repo, ignore_errors=True)
     subprocess.run(["git", "clone", "-q", str(work / f"{name}.git"), str(repo)], check=True)
-    git(repo, "checkout", "-q", "-b", "frozen", old)
-    changes = git(repo, "diff", "--name-status", "--no-renames", old, head).splitlines()
-    keep, drop = [], []
-    for line in changes:
-        status, path = line.split("\t", 1)
-        if path.endswith(DOC_EXTS):
-            continue
-        (drop if status == "D" else keep).append(path)
-    for i in range(0, len(keep), 500):
-        git(repo, "--literal-pathspecs", "checkout", head, "--", *keep[i : i + 500])
-    for i in range(0, len(drop), 500):
-        git(repo, "--literal-pathspecs", "rm", "-q", "--", *drop[i : i + 500])
+    # built with plumbing (the source reads git objects, not the work tree): C's tree,
+    # with every doc path as at D
+    def docs(commit: str) -> dict[str, str]:
+        out = {}
+        for line in git(repo, "ls-tree", "-r", "-z", commit).split("\0"):
+            if line and line.split("\t", 1)[1].endswith(DOC_EXTS):
+                out[line.split("\t", 1)[1]] = line.split("\t", 1)[0]
+        return out
+
+    env = {**os.environ, "GIT_INDEX_FILE": str(work / f"frozen-{name}.index")}
+    subprocess.run(["git", "read-tree", head], cwd=repo, check=True, env=env)
+    at_head, at_old = docs(head), docs(old)
+    info = "".join(f"0 {'0' * 40}\t{p}\0" for p in at_head if p not in at_old)
+    info += "".join(f"{meta}\t{p}\0" for p, meta in at_old.items())
+    subprocess.run(["git", "update-index", "-z", "--index-info"], cwd=repo, check=True, env=env,
+                   input=info.encode())
+    tree = subprocess.run(["git", "write-tree"], cwd=repo, check=True, env=env, capture_output=True,
+                          text=True).stdout.strip()
     when = int(git(src, "log", "-1", "--format=%ct", head).strip())
-    commit = commit_all(repo, f"bench: code as at {head[:10]}, docs as at {old[:10]}", when)
+    commit_env = {**os.environ, "GIT_AUTHOR_DATE": f"{when} +0000", "GIT_COMMITTER_DATE": f"{when} +0000"}
+    commit = subprocess.run([*GIT, "commit-tree", tree, "-p", old, "-m",
+                             f"bench: code as at {head[:10]}, docs as at {old[:10]}"], cwd=repo, check=True,
+                            env=commit_env, capture_output=True, text=True).stdout.strip()
+    git(repo, "update-ref", "refs/heads/frozen", commit)
     return repo, old, commit
 
 
