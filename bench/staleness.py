@@ -319,9 +319,12 @@ def sample(out: Path, work: Path, size: int, seed: int) -> None:
     with (out / "sample.jsonl").open("w") as fh:
         for i, r in enumerate(chosen, 1):
             repo = work / r["repo"]
+            # frozen-docs rows: the code is the repository's HEAD (their synthetic commit
+            # lives only in the throwaway clone)
+            at = git(repo, "rev-parse", "HEAD").strip() if r.get("set") else r["at"]
             ref = r["defined_name"] or r["reference"]
-            r = {"id": i, **r, "still_defined_at": code_still_defines(repo, r["at"], ref) if r["defined_name"] else [],
-                 "path_exists_at": bool(git(repo, "ls-tree", "--name-only", r["at"], "--", r["target"]).strip())
+            r = {"id": i, **r, "still_defined_at": code_still_defines(repo, at, ref) if r["defined_name"] else [],
+                 "path_exists_at": bool(git(repo, "ls-tree", "--name-only", at, "--", r["target"]).strip())
                  if not r["defined_name"] and r["target"] else None}
             fh.write(json.dumps(r) + "\n")
     log(f"{len(rows)} findings ({Counter(r['kind'] for r in rows)}), {len(dead)} distinct dead, "
