@@ -308,7 +308,9 @@ def cmd_precision(args: argparse.Namespace) -> None:
 
 def sample(out: Path, work: Path, size: int, seed: int) -> None:
     """Distinct dead findings (one per repo, doc, reference, target), sampled, with
-    machine evidence for the judge."""
+    machine evidence for the judge. The judged file (``judge``) holds one row per
+    finding: names, paths and commits, the verdict ("right"/"fp"), a one-line reason,
+    and ``after_fixes`` ("gone" when a later detector fix removes it)."""
     rows = [json.loads(x) for x in (out / "findings.jsonl").read_text().splitlines()]
     distinct: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for r in rows:
@@ -635,6 +637,10 @@ def cmd_judge(args: argparse.Namespace) -> None:
     print(f"precision (dead): {right}/{len(rows)} = {right / max(len(rows), 1):.1%}")
     for reason, n in Counter(r["reason"] for r in rows if r["verdict"] != "right").most_common():
         print(f"  FP x{n}: {reason}")
+    after = [r for r in rows if r.get("after_fixes") != "gone"]
+    right = sum(r["verdict"] == "right" for r in after)
+    print(f"after the detector fixes (findings they remove left out): {right}/{len(after)} = "
+          f"{right / max(len(after), 1):.1%}")
 
 
 def main() -> None:
