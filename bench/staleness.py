@@ -14,10 +14,11 @@ the real ones. Nothing in product code is switched.
   ``--frozen-days``: also a synthetic commit with the code at HEAD and the docs as at
   HEAD minus those days (``frozen_docs``: a docs tree left behind). All
   findings go to ``OUT/findings.jsonl``; a random sample (``--seed``, ``--sample``) of
-  dead findings goes to ``OUT/sample.jsonl`` with machine-gathered evidence (is the
-  named definition still in the tree at C, does the doc line at C still name it) for a
-  person to judge; ``judge`` reads the judged file and prints precision.
-* ``recall`` (``bench/staleness_recall.py``): in a throwaway clone at the repository's HEAD, index once, pick at random
+  dead findings goes to ``OUT/sample.jsonl`` with machine-gathered evidence (files at C
+  that still define the name, whether a linked path still exists) for a person to judge
+  against ``git show``/``git log -S``; ``judge`` reads the judged file, prints precision.
+* ``recall`` (``bench/staleness_recall.py``): in a throwaway clone at the repository's
+  HEAD, index once, pick at random
   references that docs make and the detector tracks (resolve to a main-code definition
   now and at the doc's commit), mutate them (rename: the definition and its word-
   boundary uses in ``.py`` files; remove: the definition's lines; default: a default
