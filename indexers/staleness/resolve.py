@@ -266,6 +266,7 @@ class CodeState:
         self._keys: dict[str, list[Located]] = {}
         self._line_counts: dict[str, int] = {}
         self._module_files: dict[str, list[str]] | None = None
+        self._export_names: dict[str, frozenset[str]] = {}
         # Old states only ever decide what a doc tracked, which only the code proper can
         # make it do: their test and example files are never parsed on demand.
         now = commit == source.head
@@ -321,7 +322,9 @@ class CodeState:
         blob = self.tree.get(path)
         if blob is None:
             return frozenset()
-        return _python_exports(self.source.reader.text(blob) or "")
+        if blob not in self._export_names:
+            self._export_names[blob] = _python_exports(self.source.reader.text(blob) or "")
+        return self._export_names[blob]
 
     def in_file(self, path: str) -> list[Located]:
         blob = self.tree.get(path)
@@ -355,7 +358,6 @@ class CodeState:
         return last <= self.line_count(path)
 
 
-@functools.lru_cache(maxsize=2048)
 def _python_exports(text: str) -> frozenset[str]:
     """Names a Python module binds by import (``from x import a as b``: ``b``) at module
     level (inside ``if``/``try`` too) and the strings of its ``__all__``."""
