@@ -67,8 +67,9 @@ def tracked_candidates(w: World, name: str) -> tuple[dict[tuple[str, str], dict[
             if not now:
                 why["already gone at the base commit (a finding already)"] += 1
                 continue
-            if len(now) != 1 or not now[0].path.endswith(".py"):
-                why["tracked; several definitions now, or not Python (not mutated)"] += 1
+            if len(now) != 1 or not now[0].path.endswith(".py") or not now[0].main:
+                why["tracked; several definitions now, not Python, or now only outside the code proper "
+                    "(not mutated)"] += 1
                 continue
             loc = now[0]
             c = out.setdefault((loc.path, loc.rec.name), {"path": loc.path, "name": loc.rec.name,
