@@ -295,8 +295,8 @@ class CodeState:
     def exported(self, text: str) -> str | None:
         """The module file that still provides a dotted reference's name without defining
         it: ``pkg.units.redshift`` when ``pkg/units.py`` imports ``redshift`` (moved to a
-        private module and re-exported) or lists it in ``__all__`` (a lazy module
-        ``__getattr__``). A doc naming the public path is right then, not dead."""
+        private module and re-exported) or lists it in ``__all__`` next to a module
+        ``__getattr__`` (lazy). A doc naming the public path is right then, not dead."""
         parts = ref_parts(text)
         if len(parts) < 2:
             return None
@@ -360,7 +360,8 @@ class CodeState:
 
 def _python_exports(text: str) -> frozenset[str]:
     """Names a Python module binds by import (``from x import a as b``: ``b``) at module
-    level (inside ``if``/``try`` too) and the strings of its ``__all__``."""
+    level (inside ``if``/``try`` too), and the strings of its ``__all__`` when it has a
+    module ``__getattr__``."""
     import ast
 
     try:
@@ -368,6 +369,8 @@ def _python_exports(text: str) -> frozenset[str]:
     except (SyntaxError, ValueError, RecursionError):
         return frozenset()
     names: set[str] = set()
+    listed: set[str] = set()
+    lazy = False
     todo = list(tree.body)
     while todo:
         node = todo.pop()
@@ -379,9 +382,13 @@ def _python_exports(text: str) -> frozenset[str]:
         elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and node.value is not None:
-                names.update(e.value for e in getattr(node.value, "elts", ())
-                             if isinstance(e, ast.Constant) and isinstance(e.value, str))
-    return frozenset(names)
+                listed.update(e.value for e in getattr(node.value, "elts", ())
+                              if isinstance(e, ast.Constant) and isinstance(e.value, str))
+        elif isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+            lazy = True
+    # ``__all__`` alone promises nothing (a removed function may linger there); with a
+    # module ``__getattr__`` it lists what the module provides lazily
+    return frozenset(names | listed) if lazy else frozenset(names)
 
 
 def path_candidates(text: str, doc_path: str | None) -> list[str]:

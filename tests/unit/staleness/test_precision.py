@@ -71,14 +71,16 @@ def __getattr__(name):
 
 def test_a_name_moved_to_a_private_module_and_re_exported_is_not_dead(stale: StaleWorld, tmp_path) -> None:
     """astropy moved ``astropy.cosmology.units.redshift`` into ``_src`` and imports it back:
-    the doc's public path still works. A name moved without re-export stays a finding."""
+    the doc's public path still works. A name moved without re-export, or removed and
+    only left in ``__all__`` (no lazy module ``__getattr__``), stays a finding."""
     from tests.fixtures.gitrepo import GitRepo
 
     repo = GitRepo(tmp_path / "astro")
     repo.write("pkg/__init__.py", "")
     repo.write("pkg/units.py", UNITS_V1)
+    repo.write("pkg/tools.py", "def tool():\n    return 1\n")
     repo.write("docs/units.md", "# Units\n\nUse `pkg.units.redshift`, `pkg.units.with_h0()` and "
-                                "`pkg.units.littleh`.\n")
+                                "`pkg.units.littleh`, and `pkg.tools.tool()`.\n")
     repo.commit("units", "2024-01-10T10:00:00+00:00")
     stale.add("astro", "git", repo.path)
     stale.index("astro")
@@ -86,6 +88,8 @@ def test_a_name_moved_to_a_private_module_and_re_exported_is_not_dead(stale: Sta
     repo.write("pkg/_src/__init__.py", "")
     repo.write("pkg/_src/units.py", UNITS_SRC)
     repo.write("pkg/units.py", UNITS_V2)
+    repo.write("pkg/tools.py", '__all__ = ["tool"]\n')  # listed, gone, no lazy __getattr__
     repo.commit("move units to _src", "2024-03-01T09:00:00+00:00")
     stale.index("astro")
-    assert [(f.kind, f.reference) for f in stale.findings()] == [("dead", "pkg.units.littleh")]
+    assert sorted((f.kind, f.reference) for f in stale.findings()) == [
+        ("dead", "pkg.tools.tool"), ("dead", "pkg.units.littleh")]
