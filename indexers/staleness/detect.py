@@ -280,7 +280,8 @@ class Detector:
     def _still_missing(self, g: RefGroup, code: Sequence[CodeSource], keys: set[str], doc_path: str) -> bool:
         if g.kind == "path":
             return not any(c.now().resolve_path(g.text, doc_path) for c in code)
-        return not any(c.now().index_for(keys).resolve(g.kind, g.text) for c in code)
+        return not any(c.now().index_for(keys).resolve(g.kind, g.text) or
+                       (g.kind == "symbol" and c.now().exported(g.text)) for c in code)
 
     def _commit_at(self, c: CodeSource, when: datetime) -> str | None:
         try:

@@ -265,6 +265,8 @@ class CodeState:
         self.tree = source.reader.tree(commit)
         self._keys: dict[str, list[Located]] = {}
         self._line_counts: dict[str, int] = {}
+        self._module_files: dict[str, list[str]] | None = None
+        self._export_names: dict[str, frozenset[str]] = {}
         # Old states only ever decide what a doc tracked, which only the code proper can
         # make it do: their test and example files are never parsed on demand.
         now = commit == source.head
@@ -289,6 +291,40 @@ class CodeState:
         for path, blob, rec in src.rows_for(keys):
             if self.tree.get(path) == blob and rec.key in keys:
                 self._keys[rec.key].append(Located(path, blob, rec))
+
+    def exported(self, text: str) -> str | None:
+        """The module file that still provides a dotted reference's name without defining
+        it: ``pkg.units.redshift`` when ``pkg/units.py`` imports ``redshift`` (moved to a
+        private module and re-exported) or lists it in ``__all__`` next to a module
+        ``__getattr__`` (lazy). A doc naming the public path is right then, not dead."""
+        parts = ref_parts(text)
+        if len(parts) < 2:
+            return None
+        for k in range(len(parts) - 1, 0, -1):
+            for path in self._modules().get(".".join(parts[:k]), ()):
+                if parts[k] not in self._exports(path):
+                    continue
+                rest = ".".join(parts[k:])
+                if k == len(parts) - 1 or self.index_for([parts[-1].lower()]).resolve("symbol", rest):
+                    return path
+        return None
+
+    def _modules(self) -> dict[str, list[str]]:
+        if self._module_files is None:
+            self._module_files = {}
+            for path in self.tree:
+                if path.endswith((".py", ".pyi")):
+                    for name in module_names(path):
+                        self._module_files.setdefault(name, []).append(path)
+        return self._module_files
+
+    def _exports(self, path: str) -> frozenset[str]:
+        blob = self.tree.get(path)
+        if blob is None:
+            return frozenset()
+        if blob not in self._export_names:
+            self._export_names[blob] = _python_exports(self.source.reader.text(blob) or "")
+        return self._export_names[blob]
 
     def in_file(self, path: str) -> list[Located]:
         blob = self.tree.get(path)
@@ -320,6 +356,39 @@ class CodeState:
     def _anchor_inside(self, path: str, anchor: Sequence[int]) -> bool:
         last = max(int(a) for a in anchor if a) if anchor else 0
         return last <= self.line_count(path)
+
+
+def _python_exports(text: str) -> frozenset[str]:
+    """Names a Python module binds by import (``from x import a as b``: ``b``) at module
+    level (inside ``if``/``try`` too), and the strings of its ``__all__`` when it has a
+    module ``__getattr__``."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return frozenset()
+    names: set[str] = set()
+    listed: set[str] = set()
+    lazy = False
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.ImportFrom | ast.Import):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
+        elif isinstance(node, ast.If | ast.Try):
+            todo.extend(node.body + node.orelse + getattr(node, "finalbody", [])
+                        + [x for h in getattr(node, "handlers", []) for x in h.body])
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and node.value is not None:
+                listed.update(e.value for e in getattr(node.value, "elts", ())
+                              if isinstance(e, ast.Constant) and isinstance(e.value, str))
+        elif isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+            lazy = True
+    # ``__all__`` alone promises nothing (a removed function may linger there); with a
+    # module ``__getattr__`` it lists what the module provides lazily
+    return frozenset(names | listed) if lazy else frozenset(names)
 
 
 def path_candidates(text: str, doc_path: str | None) -> list[str]:

@@ -56,7 +56,8 @@ _ANCHORS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("add_ini_option", re.compile(r"""add_ini_option[ \t]*\([ \t\n]*["']([A-Za-z_][\w.-]{0,127})["']"""),
      "setting"),
 )
-_ENV_IN = re.compile(r"""["']([A-Z_][A-Z0-9_]{0,127})["'][ \t]+in[ \t]+(?:os\.)?$""")  # "X" in os.environ
+# "X" in os.environ / environ / _environ (``from os import environ as _environ``)
+_ENV_IN = re.compile(r"""["']([A-Z_][A-Z0-9_]{0,127})["'][ \t]+in[ \t]+(?:os\.|_)?$""")
 # click's on/off flags: "--color/--no-color" declares both options
 _CLICK_FLAGS = re.compile(r"""["'](--[A-Za-z][\w-]{0,60}\w)[ \t]*/[ \t]*(--[A-Za-z][\w-]{0,60}\w)["']""")
 _OPTION_WINDOW = 650  # an option literal's declaring call starts at most this far before it
@@ -100,6 +101,8 @@ def _declared_in_text(text: str) -> Iterator[Definition]:
         pos = text.find(needle)
         while pos >= 0:
             before = text[pos - 1] if pos else " "
+            if needle == "environ" and before == "_" and not _word_char(text[pos - 2] if pos > 1 else " "):
+                before = " "  # the private alias ``_environ`` is os.environ too
             if not (before.isalnum() or before == "_") or needle == "ENV" and text[pos - 2 : pos] == "$_":
                 m = pattern.match(text, pos)
                 name = next((g for g in m.groups() if g), None) if m else None
@@ -117,6 +120,10 @@ def _declared_in_text(text: str) -> Iterator[Definition]:
             line = starts.line(m.start())
             yield Definition(m.group(1), "option", line, line)
             yield Definition(m.group(2), "option", line, line)
+
+
+def _word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
 
 
 def _options(text: str) -> list[tuple[int, str]]:

@@ -47,3 +47,49 @@ def test_plain_words_and_bare_file_names_need_a_clear_context() -> None:
     assert strong(g("symbol", "compute_total", how="code-span")) and strong(g("symbol", "Meta", how="code-span"))
     assert not strong(g("path", "setup.py", how="code-span"))  # the reader's own setup.py
     assert strong(g("path", "setup.py", how="link")) and strong(g("path", "src/setup.py", how="code-span"))
+
+
+UNITS_V1 = '''redshift = 1.0
+littleh = 0.7
+
+
+def with_h0(h0=None):
+    return h0
+'''
+UNITS_SRC = UNITS_V1
+UNITS_V2 = '''from pkg._src.units import redshift
+
+__all__ = ["redshift", "with_h0"]
+
+
+def __getattr__(name):
+    from pkg._src import units
+
+    return getattr(units, name)
+'''
+
+
+def test_a_name_moved_to_a_private_module_and_re_exported_is_not_dead(stale: StaleWorld, tmp_path) -> None:
+    """astropy moved ``astropy.cosmology.units.redshift`` into ``_src`` and imports it back:
+    the doc's public path still works. A name moved without re-export, or removed and
+    only left in ``__all__`` (no lazy module ``__getattr__``), stays a finding."""
+    from tests.fixtures.gitrepo import GitRepo
+
+    repo = GitRepo(tmp_path / "astro")
+    repo.write("pkg/__init__.py", "")
+    repo.write("pkg/units.py", UNITS_V1)
+    repo.write("pkg/tools.py", "def tool():\n    return 1\n")
+    repo.write("docs/units.md", "# Units\n\nUse `pkg.units.redshift`, `pkg.units.with_h0()` and "
+                                "`pkg.units.littleh`, and `pkg.tools.tool()`.\n")
+    repo.commit("units", "2024-01-10T10:00:00+00:00")
+    stale.add("astro", "git", repo.path)
+    stale.index("astro")
+    assert stale.findings() == []
+    repo.write("pkg/_src/__init__.py", "")
+    repo.write("pkg/_src/units.py", UNITS_SRC)
+    repo.write("pkg/units.py", UNITS_V2)
+    repo.write("pkg/tools.py", '__all__ = ["tool"]\n')  # listed, gone, no lazy __getattr__
+    repo.commit("move units to _src", "2024-03-01T09:00:00+00:00")
+    stale.index("astro")
+    assert sorted((f.kind, f.reference) for f in stale.findings()) == [
+        ("dead", "pkg.tools.tool"), ("dead", "pkg.units.littleh")]

@@ -167,6 +167,23 @@ def test_python_record_fields_are_settings() -> None:
     assert found["Plain.hint"].kind == "variable"
 
 
+def test_env_keys_read_through_the_private_environ_alias() -> None:
+    """``from os import environ as _environ`` (sphinx's colour module): the keys it reads
+    are declared; a doc naming them must not get a dead reference."""
+    text = (
+        "from os import environ as _environ\n"
+        "if 'NO_COLOUR' in _environ or 'NO_COLOR' in _environ:\n"
+        "    pass\n"
+        "CI = _environ.get('CI_MODE', '')\n"
+        "TERM = _environ['TERM_KIND']\n"
+        "OTHER = my_environ.get('NOT_ENV')\n"
+        "if 'NOT_ENV_EITHER' in a_environ:\n"
+        "    pass\n"
+    )
+    assert names(extract_definitions(text, "colour.py"), "env") == [
+        "NO_COLOUR", "NO_COLOR", "CI_MODE", "TERM_KIND"]
+
+
 MODULE_LEVEL = '''\
 import os
 from os import environ, getenv
