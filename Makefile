@@ -6,7 +6,7 @@ REPO ?= $(CURDIR)
 NAME ?= $(notdir $(abspath $(REPO)))
 export SOURCEWISE_HOME ?= $(CURDIR)/.sourcewise
 
-.PHONY: run shell demo-source test browser screenshots install install-dev index clean audit lock
+.PHONY: run shell demo-source test browser postgres screenshots install install-dev index clean audit lock
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -61,11 +61,19 @@ browser:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
+# The audit chain's PostgreSQL test starts its own server from Debian's binaries.
+postgres:
+	@ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || { \
+		echo "installing Debian's postgresql for the PostgreSQL tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q postgresql \
+		|| echo "postgresql could not be installed: its tests will say they were skipped"; }
+
 # Refresh the README's screenshots (docs/screenshots) with the browser suite.
 screenshots: install-dev browser
 	SOURCEWISE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/e2e
 
-test: install-dev browser
+test: install-dev browser postgres
 	$(BIN)/python -m pytest -q
 
 # Dependency audit, separate from `make test` (it needs the vulnerability service online).
