@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from assistant.audit import AuditLog
 from assistant.catalog.db import Database
+from tests.security.test_audit_chain import WRITER  # the same second-process writer as on SQLite
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None) \
@@ -57,18 +58,6 @@ def pg_url() -> Iterator[str]:
     finally:
         _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(base, ignore_errors=True)
-
-
-WRITER = """
-import sys
-from assistant.audit import AuditLog
-from assistant.catalog.db import Database
-log = AuditLog(Database(sys.argv[1], run_migrations=False))
-print("ready", flush=True)
-sys.stdin.readline()
-for i in range(int(sys.argv[2])):
-    log.record("cli:other", "user.update", f"p{i}", {"i": i})
-"""
 
 
 def test_threads_and_processes_keep_one_chain_on_postgresql(pg_url: str) -> None:
