@@ -3,6 +3,7 @@ after every step of a history, and only the affected documents re-checked."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,41 @@ def test_full_detection_without_a_clean_previous_state(stale: StaleWorld, tmp_pa
     repo.commit("ignore intro", "2024-02-08T10:00:00+00:00")
     report = stale.index("shop")
     assert not report.staleness_scoped and report.staleness_checked_docs == 3
+
+
+def test_a_linked_docs_source_is_scoped_by_the_code_sources_change(stale: StaleWorld, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "shop")
+    handbook = tmp_path / "handbook"
+    handbook.mkdir()
+    (handbook / "billing.md").write_text(doc("Billing", "pkg.billing.compute_invoice_total()", "pkg/billing.py"))
+    (handbook / "users.md").write_text(doc("Users", "create_user(name)"))
+    for page in handbook.iterdir():
+        os.utime(page, (1706745600, 1706745600))  # 2024-02-01, after the code's first commit
+    stale.configure(code_sources=["shop"])
+    stale.add("shop", "git", repo.path)
+    stale.add("handbook", "docs", handbook)
+    stale.index("shop")
+    stale.index("handbook")
+
+    def both_full() -> None:
+        scoped = snapshot(stale)
+        Detector(stale.db, stale.store, stale.settings).run("shop")  # shop and the handbook, in full
+        assert snapshot(stale) == scoped
+
+    repo.write("pkg/billing.py", BILLING.replace("compute_invoice_total", "invoice_total"))
+    repo.commit("rename", "2024-03-01T10:00:00+00:00")
+    report = stale.index("shop")
+    assert report.staleness_scoped and report.staleness_checked_docs == 2  # docs/billing.md, handbook billing.md
+    assert {f.doc_id for f in stale.findings()} == {"shop:docs/billing.md", "handbook:billing.md"}
+    both_full()
+
+    (handbook / "users.md").write_text(doc("Users", "create_user(name)", "delete_user(name)", "slugify(x)"))
+    report = stale.index("handbook")
+    assert report.staleness_scoped and report.staleness_checked_docs == 1
+    both_full()
+
+    repo.write("pkg/util.py", UTIL.replace("slugify", "make_slug"))
+    repo.commit("rename slugify", "2024-03-02T10:00:00+00:00")
+    report = stale.index("shop")
+    assert report.staleness_scoped and report.staleness_checked_docs == 2  # docs/util.md, handbook users.md
+    both_full()
