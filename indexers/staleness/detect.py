@@ -32,13 +32,13 @@ from assistant.store.base import VectorStore
 from indexers.chunking.languages import is_prose
 from indexers.sources.text import decode_text
 from indexers.staleness import findings as ledger
+from indexers.staleness import scope as scoping
 from indexers.staleness.doccheck import CodeSource, DocCheck, RefGroup, group_references, sticky
 from indexers.staleness.findings import Candidate
 from indexers.staleness.history import GitReader, source_repo
 from indexers.staleness.ignore import IGNORE_FILE, StaleIgnore
 from indexers.staleness.resolve import ParseBudgetExhausted, SymbolSource, is_main, ref_key
 from indexers.staleness.scope import CodeChange, RunScope
-from indexers.staleness import scope as scoping
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +215,11 @@ class Detector:
             overrides = {o.doc_id: o.owner for o in s.scalars(select(DocOverrideRow)) if o.owner}
         in_scope: set[str] | None = None
         if plan is not None:
+            touched = set(plan[0])
+            if row.name == self._indexed.name:  # a commit touching the doc file (mode, version)
+                touched.update(d.doc_id for d in docs if any(d.path in c.paths for c in plan[1]))
             in_scope = scoping.affected(docs, refs, [f for fs in stored.values() for f in fs if f.status == "open"],
-                                        plan[0], plan[1])
+                                        touched, plan[1])
         reader = self._reader(row) if (_git_backed(row) or row.kind == "docs") else None
         candidates: list[Candidate] = []
         keep_docs: set[str] = set()
