@@ -190,3 +190,36 @@ def test_a_linked_docs_source_is_scoped_by_the_code_sources_change(stale: StaleW
     report = stale.index("shop")
     assert report.staleness_scoped and report.staleness_checked_docs == 2  # docs/util.md, handbook users.md
     both_full()
+
+
+def _edit_state(stale: StaleWorld, name: str, edit: Any) -> None:
+    from assistant.catalog.schema import IndexRunRow
+
+    row = stale.catalog.get_source(name)
+    with stale.db.session() as s:
+        run = s.get(IndexRunRow, stale.catalog.last_run(row.id).id)
+        counts = dict(run.counts)
+        counts["staleness_state"] = edit(dict(counts["staleness_state"]))
+        run.counts = counts
+
+
+def test_a_deferred_or_day_old_detection_is_followed_by_a_full_one(stale: StaleWorld, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "shop")
+    stale.add("shop", "git", repo.path)
+    stale.index("shop")
+    assert stale.index("shop").staleness_scoped
+    # the last detection deferred documents (or could not use a code source): no clean state
+    _edit_state(stale, "shop", lambda st: {**st, "targets": {}})
+    report = stale.index("shop")
+    assert not report.staleness_scoped and report.staleness_checked_docs == 4
+    assert stale.index("shop").staleness_scoped
+    # the last full pass is more than a day old
+    _edit_state(stale, "shop", lambda st: {**st, "full_at": {"shop": "2020-01-01T00:00:00+00:00"}})
+    report = stale.index("shop")
+    assert not report.staleness_scoped and report.staleness_checked_docs == 4
+    # a failed run in between (it may have recorded documents without detecting)
+    repo.write("pkg/util.py", UTIL + "\n# x\n")
+    repo.commit("edit", "2024-02-09T10:00:00+00:00")
+    stale.catalog.finish_run(stale.catalog.start_run(stale.catalog.get_source("shop").id), status="failed")
+    report = stale.index("shop")
+    assert not report.staleness_scoped and report.staleness_checked_docs == 4
