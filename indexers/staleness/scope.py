@@ -8,8 +8,9 @@ code source from commit ``old`` to ``new``, a document needs checking again when
 
 * the run wrote, relabelled, deleted or backfilled it (``RunScope.touched``);
 * one of its references names a key that an old or new version of a changed file
-  defines or merely mentions (imports and ``__all__`` included), or a module that is a
-  changed file (re-exports), or links a changed path or a directory holding one;
+  defines (any word of a code version never parsed, which may be parsed on demand), or
+  a module that is a changed file (re-exports), or links a changed path or a directory
+  holding one;
 * an open finding of it cites a changed file in its evidence (traces, "changed in").
 
 Every other checkable document keeps its open dead/drift findings as they are, and its
@@ -34,11 +35,11 @@ from sqlalchemy import select
 
 from assistant.catalog.db import Database
 from assistant.catalog.schema import IndexRunRow
-from assistant.catalog.staleness_schema import FindingRow, SymbolRow
+from assistant.catalog.staleness_schema import FindingRow, SymbolBlobRow, SymbolRow
 from indexers.staleness.age import age_summary
 from indexers.staleness.findings import Candidate
 from indexers.staleness.history import GitReader
-from indexers.staleness.resolve import path_candidates, ref_key, ref_parts
+from indexers.staleness.resolve import is_code_path, path_candidates, ref_key, ref_parts
 from indexers.staleness.symbols import module_names
 
 # Bump when a change to the detector or its rules can change findings: every source's
@@ -138,22 +139,32 @@ def code_change(db: Database, source_id: int, reader: GitReader, old: str, new: 
             parent = posixpath.dirname(parent)
         if path.endswith((".py", ".pyi")):
             change.modules.update(module_names(path))
+    # definitions stored for any version of these files (names a parser derives, such as
+    # settings' environment keys, need not appear in the text)
+    paths = sorted(change.paths)
+    parsed: set[tuple[str, str]] = set()
+    with db.session() as s:
+        for start in range(0, len(paths), 400):
+            part = paths[start : start + 400]
+            change.keys.update(s.scalars(select(SymbolRow.key).distinct().where(
+                SymbolRow.source_id == source_id, SymbolRow.path.in_(part))))
+            parsed.update((p, b) for p, b in s.execute(select(SymbolBlobRow.path, SymbolBlobRow.blob).where(
+                SymbolBlobRow.source_id == source_id, SymbolBlobRow.path.in_(part))))
+    # a code version never parsed (excluded from the index) may be parsed on demand:
+    # every word it has counts
     size = 0
-    for path in change.paths:
+    for path in paths:
+        if not is_code_path(path):
+            continue
         for blob in {before.get(path), after.get(path)} - {None}:
+            if (path, blob) in parsed:
+                continue
             text = reader.text(blob) or ""  # type: ignore[arg-type]
             size += len(text)
             if size > MAX_TOKEN_TEXT:
                 change.everything = True
                 return change
             change.keys.update(_TOKEN.findall(text.lower()))
-    # stored definitions of any version of these files (names a parser derives, such
-    # as settings' environment keys, need not appear in the text)
-    paths = sorted(change.paths)
-    with db.session() as s:
-        for start in range(0, len(paths), 400):
-            change.keys.update(s.scalars(select(SymbolRow.key).distinct().where(
-                SymbolRow.source_id == source_id, SymbolRow.path.in_(paths[start : start + 400]))))
     return change
 
 
