@@ -223,3 +223,28 @@ def test_a_deferred_or_day_old_detection_is_followed_by_a_full_one(stale: StaleW
     stale.catalog.finish_run(stale.catalog.start_run(stale.catalog.get_source("shop").id), status="failed")
     report = stale.index("shop")
     assert not report.staleness_scoped and report.staleness_checked_docs == 4
+
+
+def test_a_document_turning_overdue_is_checked_and_then_carried(stale: StaleWorld, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from indexers.staleness.scope import RunScope
+
+    now = datetime.now(UTC)
+    repo = GitRepo(tmp_path / "shop")
+    repo.write("pkg/__init__.py", "")
+    repo.write("pkg/util.py", UTIL)
+    repo.write("docs/util.md", doc("Util", "slugify(text)"))
+    repo.commit("start", (now - timedelta(days=31) + timedelta(minutes=30)).isoformat())
+    stale.configure(review_days_docs=30)
+    stale.add("shop", "git", repo.path)
+    stale.index("shop")
+    assert stale.index("shop").staleness_scoped and not stale.findings(kind="age")
+    later = now + timedelta(hours=1)  # the doc is 31 days old now: overdue, and no code changed
+    result = Detector(stale.db, stale.store, stale.settings, now=later).run("shop", RunScope())
+    assert result.scoped and result.checked == 1 and len(stale.findings(kind="age")) == 1
+    scoped = snapshot(stale)
+    Detector(stale.db, stale.store, stale.settings, now=later).run("shop")
+    assert snapshot(stale) == scoped
+    result = Detector(stale.db, stale.store, stale.settings, now=later).run("shop", RunScope())
+    assert result.scoped and result.checked == 0 and snapshot(stale) == scoped
