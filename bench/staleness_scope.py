@@ -59,7 +59,8 @@ def main() -> None:
     settle, wall = w.index(args.repo)
     log(f"settling re-index {wall:.1f}s, detection {settle.detection_seconds:.1f}s, "
         f"scoped={settle.staleness_scoped}, checked={settle.staleness_checked_docs}")
-    code = sorted(p for p in git(repo, "ls-files", "*.py").split() if "/" in p and "test" not in p)
+    code = sorted(p for p in git(repo, "ls-files", "*.py").split()
+                  if "/" in p and not {"test", "tests", "testing", "doc", "docs"} & set(p.split("/")[:-1]))
     docs = sorted(p for p in git(repo, "ls-files", "doc/*.rst").split())
     when = int(git(repo, "log", "-1", "--format=%ct").strip()) + 3600
     for i in range(args.commits * 2):
