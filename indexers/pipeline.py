@@ -134,6 +134,11 @@ class RunReport:
     staleness_capped: int = 0
     staleness_deferred: int = 0
     staleness_error: str | None = None
+    staleness_checked_docs: int = 0  # documents the detection re-checked (all of them when not scoped)
+    staleness_scoped: bool = False  # the detection checked only what this run could have changed
+    staleness_state: dict[str, Any] = field(default_factory=dict)  # what the next run's detection scopes from
+    # documents this run wrote, relabelled, deleted, recovered or backfilled (not in counts)
+    touched: set[str] = field(default_factory=set)
 
     @property
     def embed_share(self) -> float:
@@ -154,6 +159,8 @@ class RunReport:
             "findings_open": self.findings_open, "staleness_seconds": round(self.staleness_seconds, 3),
             "detection_seconds": round(self.detection_seconds, 3), "staleness_capped": self.staleness_capped,
             "staleness_deferred": self.staleness_deferred, "staleness_error": self.staleness_error,
+            "staleness_checked_docs": self.staleness_checked_docs, "staleness_scoped": self.staleness_scoped,
+            "staleness_state": self.staleness_state,
         }
 
 
@@ -266,7 +273,9 @@ class Pipeline:
                 report.unchanged += 1
 
         self.staleness.start(row.id, docs.values(), report, full)
+        report.touched.update(d.doc_id for d in (*to_embed, *to_relabel))
         gone = sorted(set(states) - set(docs))
+        report.touched.update(gone)
         if full:
             gone += sorted(self.store.doc_ids(Filter({"source": [row.name]})) - set(states) - set(docs))
         self._delete(gone)
@@ -277,7 +286,8 @@ class Pipeline:
         self._embed_all(row, to_embed, states, groups, report)
         self._relabel(to_relabel, groups, report)
         embedded = {d.doc_id for d in to_embed}
-        self._backfill([d for d in docs.values() if d.doc_id in states and d.doc_id not in embedded], groups)
+        report.touched.update(self._backfill([d for d in docs.values() if d.doc_id in states
+                                              and d.doc_id not in embedded], groups))
         self._save_history(row, source)
         if report.chunks + report.deleted >= OPTIMIZE_AFTER:
             self.store.optimize()
@@ -422,9 +432,10 @@ class Pipeline:
             )
         report.meta_updated = len(payloads)
 
-    def _backfill(self, docs: list[Document], groups: list[str]) -> None:
+    def _backfill(self, docs: list[Document], groups: list[str]) -> list[str]:
         """Symbol tables and references for unchanged documents that have none yet (an
-        index built before they existed): read and extracted, never re-embedded."""
+        index built before they existed): read and extracted, never re-embedded. Returns
+        the documents it looked at (their staleness must be judged again)."""
         todo = self.staleness.backfill_candidates(docs)
         for start in range(0, len(todo), self.batch_docs):
             items = []
@@ -438,6 +449,7 @@ class Pipeline:
                     items.append(extracted)
             self.staleness.save(items)
             crash_point("after-backfill")
+        return [d.doc_id for d in todo]
 
     def _save_history(self, row: SourceRow, source: Source) -> None:
         history = getattr(source, "history", None)

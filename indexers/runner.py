@@ -37,18 +37,21 @@ def index_source(container: Any, name: str | SourceRow, *, full: bool = False,
         )
         report = pipeline.index(row, make_source(row, settings, container.catalog), full=full)
         if report.status == "ok":
-            detect_staleness(container, row, report)
+            detect_staleness(container, row, report, full=full)
         return report
 
 
-def detect_staleness(container: Any, row: SourceRow, report: RunReport) -> None:
+def detect_staleness(container: Any, row: SourceRow, report: RunReport, *, full: bool = False) -> None:
     """Staleness findings after a successful run (for this source's docs and the docs
-    sources linked to it); a problem here is counted in the report, never fails the run."""
+    sources linked to it), scoped to what the run changed where the previous detection
+    allows it; a problem here is counted in the report, never fails the run."""
     from indexers.staleness.detect import Detector
+    from indexers.staleness.scope import RunScope
 
     started = time.perf_counter()
     try:
-        result = Detector(container.db, container.store, container.settings, container.notifier).run(row.name)
+        result = Detector(container.db, container.store, container.settings, container.notifier).run(
+            row.name, RunScope(frozenset(report.touched), full=full))
     except Exception as exc:  # noqa: BLE001 - the index run itself succeeded
         log.exception("staleness detection for %s failed", row.name)
         report.staleness_error = f"{type(exc).__name__}: {exc}"[:500]
@@ -56,6 +59,8 @@ def detect_staleness(container: Any, row: SourceRow, report: RunReport) -> None:
         report.findings_opened, report.findings_closed = result.opened, result.closed
         report.findings_open, report.staleness_capped = result.open, result.capped
         report.staleness_deferred = result.deferred
+        report.staleness_checked_docs, report.staleness_scoped = result.checked, result.scoped
+        report.staleness_state = result.state
     report.detection_seconds = time.perf_counter() - started
     report.staleness_seconds += report.detection_seconds
     last = container.catalog.last_run(row.id)

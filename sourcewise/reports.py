@@ -43,8 +43,9 @@ def print_report(console: Console, r: RunReport) -> None:
                       + (f" ({r.references_truncated} capped)" if r.references_truncated else ""))
     if r.findings_open or r.findings_opened or r.findings_closed or r.staleness_error:
         line = (f"  staleness findings: {r.findings_open} open ({r.findings_opened} new, {r.findings_closed} "
-                f"closed) in {r.detection_seconds:.1f}s" + (f", {r.staleness_capped} huge docs capped"
-                                                            if r.staleness_capped else "")
+                f"closed) in {r.detection_seconds:.1f}s"
+                + (f", {r.staleness_checked_docs} docs re-checked (scoped)" if r.staleness_scoped else "")
+                + (f", {r.staleness_capped} huge docs capped" if r.staleness_capped else "")
                 + (f", {r.staleness_deferred} docs left for the next run" if r.staleness_deferred else ""))
         console.print(line + (f"; [red]detection failed: {r.staleness_error}[/red]" if r.staleness_error else "")
                       + ("  (`sourcewise stale`)" if r.findings_open else ""))

@@ -13,7 +13,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,13 @@ from assistant.store.base import VectorStore
 from indexers.chunking.languages import is_prose
 from indexers.sources.text import decode_text
 from indexers.staleness import findings as ledger
+from indexers.staleness import scope as scoping
 from indexers.staleness.doccheck import CodeSource, DocCheck, RefGroup, group_references, sticky
 from indexers.staleness.findings import Candidate
 from indexers.staleness.history import GitReader, source_repo
 from indexers.staleness.ignore import IGNORE_FILE, StaleIgnore
 from indexers.staleness.resolve import ParseBudgetExhausted, SymbolSource, is_main, ref_key
+from indexers.staleness.scope import CodeChange, RunScope
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,9 @@ class DetectionReport:
     capped: int = 0  # documents with more references than are checked (huge, generated)
     deferred: int = 0  # documents left for the next run (this run's parse budget was spent)
     parsed: int = 0  # old file versions parsed on demand
+    checked: int = 0  # documents checked against the code this run (the rest carried over)
+    scoped: bool = False  # every target was checked only where the run could change it
+    state: dict[str, Any] = field(default_factory=dict)  # for the next run's scope (scope.marker)
     seconds: float = 0.0
     sources: tuple[str, ...] = ()
 
@@ -104,8 +109,10 @@ class Detector:
         self._readers: dict[str, GitReader | None] = {}
 
     # -- entry points --------------------------------------------------------------------
-    def run(self, name: str) -> DetectionReport:
-        """Check the documents an index run of source ``name`` may have changed the truth of."""
+    def run(self, name: str, scope: RunScope | None = None) -> DetectionReport:
+        """Check the documents an index run of source ``name`` may have changed the truth of:
+        all of them, or with ``scope`` (what the run changed) only those the change can
+        affect when the previous detection left a known, clean state (``scope``)."""
         report = DetectionReport()
         started = time.perf_counter()
         if not self.cfg.enabled:
@@ -115,6 +122,11 @@ class Detector:
         if row is None:
             return report
         targets = [row] + [s for s in sources.values() if s.name != name and name in code_sources_for(self.cfg, s)]
+        self._run_scope, self._indexed = scope, row
+        self._runs = self._scope_runs(row) if scope is not None and not scope.full else None
+        self._change: dict[str, CodeChange | None] = {}
+        report.state = {"targets": {}, "full_at": {}}
+        report.scoped = scope is not None
         for target in targets:
             self._check_source(target, sources, report)
         report.sources = tuple(t.name for t in targets)
@@ -187,24 +199,50 @@ class Detector:
             else:
                 code.append(cs)
         ignore = self._ignore([row] + [sources[c.name] for c in code if c.name != row.name])
+        rules = scoping.rules_hash(self.cfg, ignore.entries)
+        plan = self._plan(row, {c.name for c in code}, unusable, rules, sources)
         docs = self.catalog.documents(row.id)
         refs = SymbolCatalog(self.db).references(row.id)
         truncated = self._truncated(row.id)
         with self.db.session() as s:
             open_rows: dict[str, list[FindingRow]] = defaultdict(list)
-            for f in s.scalars(select(FindingRow).where(FindingRow.source_id == row.id, FindingRow.status == "open",
-                                                        FindingRow.kind == "dead")):
-                open_rows[f.doc_id].append(f)
+            stored: dict[str, list[FindingRow]] = defaultdict(list)  # open and dismissed, every kind
+            for f in s.scalars(select(FindingRow).where(FindingRow.source_id == row.id,
+                                                        FindingRow.status.in_(("open", "dismissed")))):
+                stored[f.doc_id].append(f)
+                if f.status == "open" and f.kind == "dead":
+                    open_rows[f.doc_id].append(f)
             overrides = {o.doc_id: o.owner for o in s.scalars(select(DocOverrideRow)) if o.owner}
+        in_scope: set[str] | None = None
+        if plan is not None:
+            touched = set(plan[0])
+            if row.name == self._indexed.name:  # a commit touching the doc file (mode, version)
+                touched.update(d.doc_id for d in docs if any(d.path in c.paths for c in plan[1]))
+            in_scope = scoping.affected(docs, refs, [f for fs in stored.values() for f in fs if f.status == "open"],
+                                        touched, plan[1])
         reader = self._reader(row) if (_git_backed(row) or row.kind == "docs") else None
         candidates: list[Candidate] = []
         keep_docs: set[str] = set()
+        deferred = report.deferred
         for doc in docs:
             if not self._checkable(doc, ignore):
                 continue
             report.docs += 1
             check = DocCheck(row.name, doc, lambda d=doc: self._doc_text(row, d, reader),
                              limit=self.cfg.history_commits, similarity=self.cfg.rename_similarity)
+            if in_scope is not None and doc.doc_id not in in_scope:
+                # the run cannot have changed its dead/drift findings; its age is recomputed
+                known, age = scoping.age_from_stored(check, self._policy(doc.kind), self.now, doc.reviewed_at,
+                                                     stored.get(doc.doc_id, ()))
+                if known:
+                    candidates.extend(scoping.carried(f) for f in stored.get(doc.doc_id, ())
+                                      if f.status == "open" and f.kind != "age")
+                    if age is not None:
+                        candidates.append(age)
+                    continue
+                check = DocCheck(row.name, doc, lambda d=doc: self._doc_text(row, d, reader),
+                                 limit=self.cfg.history_commits, similarity=self.cfg.rename_similarity)
+            report.checked += 1
             try:
                 found, kept_all = self._check_refs(row, doc, check, refs.get(doc.doc_id), code, ignore, open_rows,
                                                    report, doc.doc_id in truncated)
@@ -219,6 +257,10 @@ class Detector:
             age = check.age(self._policy(doc.kind), self.now, doc.reviewed_at)
             if age is not None:
                 candidates.append(age)
+        if not unusable and report.deferred == deferred:
+            report.state["targets"][row.name] = rules
+        report.state["full_at"][row.name] = self.now.isoformat() if plan is None else plan[2]
+        report.scoped = report.scoped and plan is not None
         owners = {d.doc_id: overrides.get(d.doc_id) or d.owner for d in docs}
         result = ledger.apply(self.db, row.id, {d.doc_id for d in docs}, candidates, owners, unusable, keep_docs)
         report.opened += len(result.opened)
@@ -226,6 +268,44 @@ class Detector:
         report.open += result.open
         refresh_scores(self.db, self.store, [d.doc_id for d in docs], Weights.from_settings(self.cfg))
         self._notify(row, result.opened, sources)
+
+    # -- scope ---------------------------------------------------------------------------
+    def _scope_runs(self, row: SourceRow) -> Any:
+        """(this run, the one before) of the indexed source, or ``None`` (no previous run)."""
+        current = self.catalog.last_run(row.id)
+        prev = scoping.previous_run(self.db, row.id, current.id) if current is not None else None
+        return None if prev is None else (current, prev)
+
+    def _plan(self, target: SourceRow, code_names: set[str], unusable: set[str], rules: str,
+              sources: Mapping[str, SourceRow]) -> tuple[Sequence[str], list[CodeChange], str] | None:
+        """(documents the run touched, code changes, last full pass) for a scoped check of
+        ``target``, or ``None`` when only a full check is right."""
+        if self._runs is None or unusable or self._run_scope is None:
+            return None
+        _current, prev = self._runs
+        indexed = self._indexed
+        if not scoping.clean_for(prev, target.name, rules) or scoping.full_pass_due(prev, target.name, self.now):
+            return None
+        for other in ({target.name} | code_names) - {indexed.name}:
+            src = sources.get(other)
+            run = self.catalog.last_run(src.id) if src is not None else None
+            # a later run of the target or of another code source must have left it clean
+            if run is not None and run.id > prev.id and not scoping.clean_for(run, target.name, rules):
+                return None
+        changes: list[CodeChange] = []
+        if indexed.name in code_names:
+            if indexed.name not in self._change:
+                reader = self._reader(indexed)
+                old, new = prev.version, indexed.last_version
+                self._change[indexed.name] = (scoping.code_change(self.db, indexed.id, reader, old, new)
+                                              if reader is not None and old and new else None)
+            change = self._change[indexed.name]
+            if change is None:
+                return None
+            changes.append(change)
+        touched = sorted(self._run_scope.touched) if target.name == indexed.name else []
+        full_at = str((scoping.marker(prev).get("full_at") or {}).get(target.name))
+        return touched, changes, full_at
 
     def _truncated(self, source_id: int) -> set[str]:
         """Documents whose reference scan hit the extractor's caps (huge, generated)."""
