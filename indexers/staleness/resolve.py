@@ -292,12 +292,21 @@ class CodeState:
             if self.tree.get(path) == blob and rec.key in keys:
                 self._keys[rec.key].append(Located(path, blob, rec))
 
+    def provided(self, text: str) -> str | None:
+        """The file that still provides a symbol reference's name without defining it under
+        that name (re-exported, lazily provided, or inherited); ``None`` when nothing does.
+        A doc naming it is right then, not dead."""
+        return self.exported(text) or self.inherited(text)
+
     def exported(self, text: str) -> str | None:
-        """The module file that still provides a dotted reference's name without defining
-        it: ``pkg.units.redshift`` when ``pkg/units.py`` imports ``redshift`` (moved to a
-        private module and re-exported) or lists it in ``__all__`` next to a module
-        ``__getattr__`` (lazy). A doc naming the public path is right then, not dead."""
+        """The module file that still provides a reference's name without defining it:
+        ``pkg.units.redshift`` when ``pkg/units.py`` imports ``redshift`` (moved to a
+        private module and re-exported) or provides it through a module ``__getattr__``
+        (lazy: listed in ``__all__``, or a name the ``__getattr__`` compares against, the
+        usual deprecation shim). A bare name is looked for in every main module."""
         parts = ref_parts(text)
+        if len(parts) == 1:
+            return self._exported_anywhere(parts[0])
         if len(parts) < 2:
             return None
         for k in range(len(parts) - 1, 0, -1):
@@ -307,6 +316,37 @@ class CodeState:
                 rest = ".".join(parts[k:])
                 if k == len(parts) - 1 or self.index_for([parts[-1].lower()]).resolve("symbol", rest):
                     return path
+        return None
+
+    def _exported_anywhere(self, name: str) -> str | None:
+        """A main Python module that imports ``name`` or provides it lazily (a bare name has
+        no module to look in; only files whose text has the word are read)."""
+        key = {name.lower()}
+        for path, blob in self.tree.items():
+            if (path.endswith((".py", ".pyi")) and is_main(path) and self.source.mentions(blob, key)
+                    and name in self._exports(path)):
+                return path
+        return None
+
+    def inherited(self, text: str, depth: int = 3) -> str | None:
+        """``Class.method`` that the class now gets from a base class (``Flask.route`` once
+        ``route`` moved up into ``App``): the base's definition file, or ``None``."""
+        parts = ref_parts(text)
+        if len(parts) < 2 or depth <= 0:
+            return None
+        owner, member = ".".join(parts[:-1]), parts[-1]
+        for cls in self.index_for([parts[-2].lower()]).resolve("symbol", owner):
+            if cls.rec.kind != "class" or not cls.main:
+                continue
+            for base in _base_names(cls.rec.signature):
+                if base == parts[-2]:
+                    continue
+                found = [f for f in self.index_for([member.lower()]).resolve("symbol", f"{base}.{member}") if f.main]
+                if found:
+                    return found[0].path
+                deeper = self.inherited(f"{base}.{member}", depth - 1)
+                if deeper:
+                    return deeper
         return None
 
     def _modules(self) -> dict[str, list[str]]:
@@ -358,6 +398,25 @@ class CodeState:
         return last <= self.line_count(path)
 
 
+def _base_names(signature: str | None) -> list[str]:
+    """``"(sansio.App, Generic[T], metaclass=M)"`` -> ``["App", "Generic"]``: the last
+    dotted part of each positional base (keyword arguments are not bases)."""
+    if not signature:
+        return []
+    inner = signature.strip()
+    if inner.startswith("(") and inner.endswith(")"):
+        inner = inner[1:-1]
+    out = []
+    for piece in re.split(r",(?![^\[]*\])", inner):
+        piece = piece.strip()
+        if not piece or "=" in piece or piece.startswith("*"):
+            continue
+        name = piece.split("[", 1)[0].strip().rsplit(".", 1)[-1]
+        if name.isidentifier():
+            out.append(name)
+    return out
+
+
 def _python_exports(text: str) -> frozenset[str]:
     """Names a Python module binds by import (``from x import a as b``: ``b``) at module
     level (inside ``if``/``try`` too), and the strings of its ``__all__`` when it has a
@@ -370,6 +429,9 @@ def _python_exports(text: str) -> frozenset[str]:
         return frozenset()
     names: set[str] = set()
     listed: set[str] = set()
+    shims: set[str] = set()
+    tables = {n.targets[0].id: _strings(n.value) for n in tree.body
+              if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)}
     lazy = False
     todo = list(tree.body)
     while todo:
@@ -386,9 +448,41 @@ def _python_exports(text: str) -> frozenset[str]:
                               if isinstance(e, ast.Constant) and isinstance(e.value, str))
         elif isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
             lazy = True
+            shims |= _getattr_names(node, tables)
     # ``__all__`` alone promises nothing (a removed function may linger there); with a
     # module ``__getattr__`` it lists what the module provides lazily
-    return frozenset(names | listed) if lazy else frozenset(names)
+    return frozenset(names | listed | shims) if lazy else frozenset(names)
+
+
+def _strings(node: Any) -> set[str]:
+    """The string constants of a literal tuple/list/set, or a dict's string keys."""
+    import ast
+
+    elts = node.keys if isinstance(node, ast.Dict) else getattr(node, "elts", None)
+    if not isinstance(elts, list):
+        return set()
+    return {e.value for e in elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+
+
+def _getattr_names(func: Any, tables: Mapping[str, set[str]]) -> set[str]:
+    """Names a module ``__getattr__(name)`` answers: ``name == "old"``, ``name in ("a",
+    "b")`` or ``name in _DEPRECATED`` (a module-level literal) inside its body."""
+    import ast
+
+    args = func.args.args
+    if not args:
+        return set()
+    param = args[0].arg
+    out: set[str] = set()
+    for node in ast.walk(func):
+        if not (isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == param):
+            continue
+        for op, right in zip(node.ops, node.comparators, strict=False):
+            if isinstance(op, ast.Eq) and isinstance(right, ast.Constant) and isinstance(right.value, str):
+                out.add(right.value)
+            elif isinstance(op, ast.In):
+                out |= _strings(right) if not isinstance(right, ast.Name) else set(tables.get(right.id, ()))
+    return out
 
 
 def path_candidates(text: str, doc_path: str | None) -> list[str]:

@@ -93,3 +93,108 @@ def test_a_name_moved_to_a_private_module_and_re_exported_is_not_dead(stale: Sta
     stale.index("astro")
     assert sorted((f.kind, f.reference) for f in stale.findings()) == [
         ("dead", "pkg.tools.tool"), ("dead", "pkg.units.littleh")]
+
+
+APP_V1 = '''class Flask:
+    def register_blueprint(self, bp):
+        return bp
+
+    def shell_context_processor(self, f):
+        return f
+
+    def send_static(self):
+        return 1
+'''
+APP_V2 = '''from pkg.base import App
+
+
+class Flask(App):
+    def other(self):
+        return 0
+'''
+BASE_V2 = '''class Scaffold:
+    def shell_context_processor(self, f):
+        return f
+
+
+class App(Scaffold):
+    def register_blueprint(self, bp):
+        return bp
+'''
+
+
+def test_a_method_moved_up_into_a_base_class_is_not_dead(stale: StaleWorld, tmp_path) -> None:
+    """flask moved ``Flask.register_blueprint`` into its base ``App``: ``Flask.register_blueprint``
+    still works (inherited, two levels deep too). A method removed from the whole hierarchy
+    stays a finding."""
+    from tests.fixtures.gitrepo import GitRepo
+
+    repo = GitRepo(tmp_path / "web")
+    repo.write("pkg/__init__.py", "")
+    repo.write("pkg/app.py", APP_V1)
+    repo.write("docs/cli.md", "# CLI\n\nCall `Flask.register_blueprint()`, `Flask.shell_context_processor()` "
+                              "and `Flask.send_static()`.\n")
+    repo.commit("app", "2024-01-10T10:00:00+00:00")
+    stale.add("web", "git", repo.path)
+    stale.index("web")
+    assert stale.findings() == []
+    repo.write("pkg/app.py", APP_V2)
+    repo.write("pkg/base.py", BASE_V2)
+    repo.commit("move methods into the base classes", "2024-03-01T09:00:00+00:00")
+    stale.index("web")
+    assert [(f.kind, f.reference) for f in stale.findings()] == [("dead", "Flask.send_static")]
+
+
+STREAMS_V1 = '''def get_binary_stream(name):
+    return name
+
+
+def get_text_stream(name):
+    return name
+'''
+STREAMS_V2 = '''def _get_binary_stream(name):
+    return name
+'''
+INIT_V2 = '''_DEPRECATED = {"get_binary_stream": "_get_binary_stream"}
+
+
+def __getattr__(name):
+    if name in _DEPRECATED:
+        from pkg import utils
+
+        return getattr(utils, _DEPRECATED[name])
+    raise AttributeError(name)
+'''
+
+
+def test_a_name_kept_by_a_module_getattr_shim_is_not_dead(stale: StaleWorld, tmp_path) -> None:
+    """click renamed ``get_binary_stream`` to ``_get_binary_stream`` and kept the old name
+    working through ``pkg.__getattr__`` (a deprecation shim): docs naming it are not dead,
+    bare or dotted. ``get_text_stream``, removed with no shim, is."""
+    from tests.fixtures.gitrepo import GitRepo
+
+    repo = GitRepo(tmp_path / "cli")
+    repo.write("pkg/__init__.py", "from pkg.utils import get_binary_stream, get_text_stream\n")
+    repo.write("pkg/utils.py", STREAMS_V1)
+    repo.write("docs/api.md", "# API\n\n`get_binary_stream()`, `pkg.get_binary_stream()` and "
+                              "`get_text_stream()`.\n")
+    repo.commit("streams", "2024-01-10T10:00:00+00:00")
+    stale.add("cli", "git", repo.path)
+    stale.index("cli")
+    assert stale.findings() == []
+    repo.write("pkg/__init__.py", INIT_V2)
+    repo.write("pkg/utils.py", STREAMS_V2)
+    repo.commit("deprecate streams", "2024-03-01T09:00:00+00:00")
+    stale.index("cli")
+    assert [(f.kind, f.reference) for f in stale.findings()] == [("dead", "get_text_stream")]
+
+
+def test_base_names_and_getattr_shims() -> None:
+    from indexers.staleness.resolve import _base_names, _python_exports
+
+    assert _base_names("(sansio.App, Generic[T, U], metaclass=Meta)") == ["App", "Generic"]
+    assert _base_names(None) == [] and _base_names("()") == []
+    shim = 'def __getattr__(name):\n    if name == "old":\n        return 1\n    if name in ("a", "b"):\n        return 2\n'
+    assert {"old", "a", "b"} <= _python_exports(shim)
+    # without a module __getattr__, string comparisons elsewhere provide nothing
+    assert "old" not in _python_exports('def f(name):\n    return name == "old"\n')
