@@ -361,7 +361,7 @@ class Detector:
         if g.kind == "path":
             return not any(c.now().resolve_path(g.text, doc_path) for c in code)
         return not any(c.now().index_for(keys).resolve(g.kind, g.text) or
-                       (g.kind == "symbol" and c.now().provided(g.text)) for c in code)
+                       c.now().provided(g.kind, g.text) for c in code)
 
     def _commit_at(self, c: CodeSource, when: datetime) -> str | None:
         try:

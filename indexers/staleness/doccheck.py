@@ -186,7 +186,7 @@ class DocCheck:
                 continue
             if self.historical(g) or not strong(g):
                 continue
-            if any(c.now().provided(g.text) for c, _ in code):
+            if any(c.now().provided(g.kind, g.text) for c, _ in code):
                 continue  # the public module still provides it (re-exported)
             parts = ref_parts(g.text)
             for c, then in code:

@@ -48,6 +48,8 @@ ENV_KINDS = frozenset({"env", "setting", "constant", "variable"})
 SYMBOL_KINDS = frozenset({"function", "method", "class", "constant", "variable", "setting", "env"})
 _SPLIT = re.compile(r"::|\.|#")
 _CALL = re.compile(r"\(.*\)$")
+_ENV_KEY = re.compile(r"[A-Z][A-Z0-9]*_[A-Z0-9_]+")
+_AUTO_ENV = re.compile(r"""auto_envvar_prefix["']?\s*[=:,]\s*["']([A-Za-z0-9_]+)["']""")
 
 
 @dataclass(frozen=True)
@@ -292,11 +294,29 @@ class CodeState:
             if self.tree.get(path) == blob and rec.key in keys:
                 self._keys[rec.key].append(Located(path, blob, rec))
 
-    def provided(self, text: str) -> str | None:
-        """The file that still provides a symbol reference's name without defining it under
-        that name (re-exported, lazily provided, or inherited); ``None`` when nothing does.
-        A doc naming it is right then, not dead."""
-        return self.exported(text) or self.inherited(text)
+    def provided(self, kind: str, text: str) -> str | None:
+        """The file that still provides a reference's name without defining it under that
+        name (re-exported, lazily provided, inherited, or an environment key a CLI reads
+        through click's ``auto_envvar_prefix``); ``None`` when nothing does. A doc naming
+        it is right then, not dead."""
+        if kind not in ("symbol", "env"):
+            return None
+        found = self.exported(text) or self.inherited(text) if kind == "symbol" else None
+        return found or (self.auto_env(text) if _ENV_KEY.fullmatch(text) else None)
+
+    def auto_env(self, key: str) -> str | None:
+        """``FLASK_APP`` when a main module sets ``auto_envvar_prefix="FLASK"`` and an
+        option ``--app`` exists: click reads ``PREFIX_OPTION`` for every option."""
+        words = {"auto_envvar_prefix"}
+        for path, blob in self.tree.items():
+            if not (path.endswith(".py") and is_main(path) and self.source.mentions(blob, words)):
+                continue
+            for prefix in _AUTO_ENV.findall(self.source.reader.text(blob) or ""):
+                rest = key[len(prefix) + 1:] if key.startswith(prefix + "_") else ""
+                option = "--" + rest.lower().replace("_", "-")
+                if rest and self.index_for([symbol_key(option)]).resolve("option", option):
+                    return path
+        return None
 
     def exported(self, text: str) -> str | None:
         """The module file that still provides a reference's name without defining it:

@@ -198,3 +198,44 @@ def test_base_names_and_getattr_shims() -> None:
     assert {"old", "a", "b"} <= _python_exports(shim)
     # without a module __getattr__, string comparisons elsewhere provide nothing
     assert "old" not in _python_exports('def f(name):\n    return name == "old"\n')
+
+
+CLI_V1 = '''import os
+
+import click
+
+_app_option = click.Option(["-A", "--app"], help="The application.")
+
+
+def main():
+    app = os.environ.get("SHOP_APP")
+    env = os.environ.get("SHOP_ENV")
+    return app, env
+'''
+CLI_V2 = '''import click
+
+_app_option = click.Option(["-A", "--app"], help="The application.")
+
+
+def main(cli):
+    cli.main(auto_envvar_prefix="SHOP")
+'''
+
+
+def test_an_environment_key_click_reads_through_auto_envvar_prefix_is_not_dead(stale: StaleWorld, tmp_path) -> None:
+    """flask stopped reading ``FLASK_APP`` itself: click reads it for ``--app`` through
+    ``auto_envvar_prefix="FLASK"``. ``SHOP_ENV``, with no ``--env`` option, is dead."""
+    from tests.fixtures.gitrepo import GitRepo
+
+    repo = GitRepo(tmp_path / "shop")
+    repo.write("shop/__init__.py", "")
+    repo.write("shop/cli.py", CLI_V1)
+    repo.write("docs/cli.md", "# CLI\n\nSet `SHOP_APP` and `SHOP_ENV` before running.\n")
+    repo.commit("cli", "2024-01-10T10:00:00+00:00")
+    stale.add("shop", "git", repo.path)
+    stale.index("shop")
+    assert stale.findings() == []
+    repo.write("shop/cli.py", CLI_V2)
+    repo.commit("click reads the environment", "2024-03-01T09:00:00+00:00")
+    stale.index("shop")
+    assert [(f.kind, f.reference) for f in stale.findings()] == [("dead", "SHOP_ENV")]
