@@ -268,7 +268,7 @@ class CodeState:
         self._keys: dict[str, list[Located]] = {}
         self._line_counts: dict[str, int] = {}
         self._module_files: dict[str, list[str]] | None = None
-        self._export_names: dict[str, frozenset[str]] = {}
+        self._export_names: dict[str, tuple[frozenset[str], dict[str, str]]] = {}
         # Old states only ever decide what a doc tracked, which only the code proper can
         # make it do: their test and example files are never parsed on demand.
         now = commit == source.head
@@ -301,7 +301,7 @@ class CodeState:
         it is right then, not dead."""
         if kind not in ("symbol", "env"):
             return None
-        found = self.exported(text) or self.inherited(text) if kind == "symbol" else None
+        found = self.module(text) or self.exported(text) or self.inherited(text) if kind == "symbol" else None
         return found or (self.auto_env(text) if _ENV_KEY.fullmatch(text) else None)
 
     def auto_env(self, key: str) -> str | None:
@@ -317,6 +317,12 @@ class CodeState:
                 if rest and self.index_for([symbol_key(option)]).resolve("option", option):
                     return path
         return None
+
+    def module(self, text: str) -> str | None:
+        """The file of a module the reference names (``click``: the package, not a
+        variable called ``click`` that once existed somewhere)."""
+        paths = self._modules().get(".".join(ref_parts(text)), [])
+        return next((p for p in paths if is_main(p)), None)
 
     def exported(self, text: str) -> str | None:
         """The module file that still provides a reference's name without defining it:
@@ -355,18 +361,20 @@ class CodeState:
         if len(parts) < 2 or depth <= 0:
             return None
         owner, member = ".".join(parts[:-1]), parts[-1]
-        for cls in self.index_for([parts[-2].lower()]).resolve("symbol", owner):
-            if cls.rec.kind != "class" or not cls.main:
+        classes = [c for c in self.index_for([parts[-2].lower()]).resolve("symbol", owner)
+                   if c.rec.kind == "class" and c.main]
+        bases = [b for c in classes for b in _base_names(c.rec.signature)]
+        if not classes:  # a deprecated name a module ``__getattr__`` maps to a class
+            bases = self._alias_targets(parts[-2])
+        for base in bases:
+            if base == parts[-2]:
                 continue
-            for base in _base_names(cls.rec.signature):
-                if base == parts[-2]:
-                    continue
-                found = [f for f in self.index_for([member.lower()]).resolve("symbol", f"{base}.{member}") if f.main]
-                if found:
-                    return found[0].path
-                deeper = self.inherited(f"{base}.{member}", depth - 1)
-                if deeper:
-                    return deeper
+            found = [f for f in self.index_for([member.lower()]).resolve("symbol", f"{base}.{member}") if f.main]
+            if found:
+                return found[0].path
+            deeper = self.inherited(f"{base}.{member}", depth - 1)
+            if deeper:
+                return deeper
         return None
 
     def _modules(self) -> dict[str, list[str]]:
@@ -379,12 +387,23 @@ class CodeState:
         return self._module_files
 
     def _exports(self, path: str) -> frozenset[str]:
+        return self._facts(path)[0]
+
+    def _facts(self, path: str) -> tuple[frozenset[str], dict[str, str]]:
         blob = self.tree.get(path)
         if blob is None:
-            return frozenset()
+            return frozenset(), {}
         if blob not in self._export_names:
-            self._export_names[blob] = _python_exports(self.source.reader.text(blob) or "")
+            self._export_names[blob] = _python_module_facts(self.source.reader.text(blob) or "")
         return self._export_names[blob]
+
+    def _alias_targets(self, name: str) -> list[str]:
+        """What a module ``__getattr__`` returns for ``name`` (``MultiCommand`` ->
+        ``_MultiCommand``), across the main modules whose text has the word."""
+        key = {name.lower()}
+        return [t for path, blob in self.tree.items()
+                if path.endswith((".py", ".pyi")) and is_main(path) and self.source.mentions(blob, key)
+                and (t := self._facts(path)[1].get(name))]
 
     def in_file(self, path: str) -> list[Located]:
         blob = self.tree.get(path)
@@ -439,17 +458,24 @@ def _base_names(signature: str | None) -> list[str]:
 
 def _python_exports(text: str) -> frozenset[str]:
     """Names a Python module binds by import (``from x import a as b``: ``b``) at module
-    level (inside ``if``/``try`` too), and the strings of its ``__all__`` when it has a
-    module ``__getattr__``."""
+    level (inside ``if``/``try`` too), and, when it has a module ``__getattr__``, the
+    strings of its ``__all__`` and the names that ``__getattr__`` answers."""
+    return _python_module_facts(text)[0]
+
+
+def _python_module_facts(text: str) -> tuple[frozenset[str], dict[str, str]]:
+    """``_python_exports``, and the module ``__getattr__``'s aliases: ``{"Old": "New"}``
+    for ``if name == "Old": ... return New``."""
     import ast
 
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError):
-        return frozenset()
+        return frozenset(), {}
     names: set[str] = set()
     listed: set[str] = set()
     shims: set[str] = set()
+    aliases: dict[str, str] = {}
     tables = {n.targets[0].id: _strings(n.value) for n in tree.body
               if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)}
     lazy = False
@@ -469,9 +495,30 @@ def _python_exports(text: str) -> frozenset[str]:
         elif isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
             lazy = True
             shims |= _getattr_names(node, tables)
+            aliases.update(_getattr_aliases(node))
     # ``__all__`` alone promises nothing (a removed function may linger there); with a
     # module ``__getattr__`` it lists what the module provides lazily
-    return frozenset(names | listed | shims) if lazy else frozenset(names)
+    return (frozenset(names | listed | shims) if lazy else frozenset(names)), aliases
+
+
+def _getattr_aliases(func: Any) -> dict[str, str]:
+    """``if name == "Old": ... return New`` -> ``{"Old": "New"}`` (the deprecation shim)."""
+    import ast
+
+    if not func.args.args:
+        return {}
+    param = func.args.args[0].arg
+    out: dict[str, str] = {}
+    for node in ast.walk(func):
+        test = getattr(node, "test", None) if isinstance(node, ast.If) else None
+        if not (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == param
+                and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+                and isinstance(test.comparators[0], ast.Constant) and isinstance(test.comparators[0].value, str)):
+            continue
+        returned = [r.value.id for r in node.body if isinstance(r, ast.Return) and isinstance(r.value, ast.Name)]
+        if returned:
+            out[test.comparators[0].value] = returned[-1]
+    return out
 
 
 def _strings(node: Any) -> set[str]:

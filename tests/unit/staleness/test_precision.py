@@ -239,3 +239,60 @@ def test_an_environment_key_click_reads_through_auto_envvar_prefix_is_not_dead(s
     repo.commit("click reads the environment", "2024-03-01T09:00:00+00:00")
     stale.index("shop")
     assert [(f.kind, f.reference) for f in stale.findings()] == [("dead", "SHOP_ENV")]
+
+
+CORE_V1 = '''class Command:
+    def main(self):
+        return 0
+
+
+class MultiCommand(Command):
+    def list_commands(self):
+        return []
+'''
+CORE_V2 = '''class Command:
+    def main(self):
+        return 0
+
+
+class Group(Command):
+    def list_commands(self):
+        return []
+
+
+class _MultiCommand(Group):
+    pass
+
+
+def __getattr__(name):
+    if name == "MultiCommand":
+        return _MultiCommand
+    raise AttributeError(name)
+'''
+
+
+def test_a_deprecated_class_alias_keeps_its_methods_and_a_package_name_is_not_a_variable(
+        stale: StaleWorld, tmp_path) -> None:
+    """click 8.2 kept ``MultiCommand`` as a ``__getattr__`` alias of ``_MultiCommand(Group)``:
+    ``MultiCommand.list_commands`` still works. ``cli`` once matched a variable named like
+    the package; once the variable is gone, the package still is ``cli``."""
+    from tests.fixtures.gitrepo import GitRepo
+
+    repo = GitRepo(tmp_path / "cli")
+    repo.write("cli/__init__.py", "")
+    repo.write("cli/core.py", CORE_V1)
+    repo.write("cli/compat.py", "cli = None\n")
+    repo.write("docs/api.md", "# API\n\n`MultiCommand.list_commands()` and `MultiCommand.main()` in `cli`.\n")
+    repo.commit("core", "2024-01-10T10:00:00+00:00")
+    stale.add("cli", "git", repo.path)
+    stale.index("cli")
+    assert stale.findings() == []
+    repo.write("cli/core.py", CORE_V2)
+    repo.write("cli/compat.py", "pass\n")
+    repo.commit("deprecate MultiCommand", "2024-03-01T09:00:00+00:00")
+    stale.index("cli")
+    assert stale.findings() == []
+    repo.write("cli/core.py", CORE_V2.replace("    def list_commands(self):\n        return []\n", "    pass\n"))
+    repo.commit("drop list_commands", "2024-04-01T09:00:00+00:00")
+    stale.index("cli")
+    assert [(f.kind, f.reference) for f in stale.findings()] == [("dead", "MultiCommand.list_commands")]
