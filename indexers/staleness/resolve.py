@@ -268,6 +268,7 @@ class CodeState:
         self._keys: dict[str, list[Located]] = {}
         self._line_counts: dict[str, int] = {}
         self._module_files: dict[str, list[str]] | None = None
+        self._full_modules: dict[str, list[str]] = {}
         self._export_names: dict[str, tuple[frozenset[str], dict[str, str]]] = {}
         # Old states only ever decide what a doc tracked, which only the code proper can
         # make it do: their test and example files are never parsed on demand.
@@ -321,7 +322,8 @@ class CodeState:
     def module(self, text: str) -> str | None:
         """The file of a module the reference names (``click``: the package, not a
         variable called ``click`` that once existed somewhere)."""
-        paths = self._modules().get(".".join(ref_parts(text)), [])
+        self._modules()
+        paths = self._full_modules.get(".".join(ref_parts(text)), [])
         return next((p for p in paths if is_main(p)), None)
 
     def exported(self, text: str) -> str | None:
@@ -340,7 +342,10 @@ class CodeState:
                 if parts[k] not in self._exports(path):
                     continue
                 rest = ".".join(parts[k:])
-                if k == len(parts) - 1 or self.index_for([parts[-1].lower()]).resolve("symbol", rest):
+                if (k == len(parts) - 1 or self.index_for([parts[-1].lower()]).resolve("symbol", rest)
+                        or not self.index_for([parts[k].lower()]).resolve("symbol", parts[k])):
+                    # the name itself, a member the code defines, or a member of a name
+                    # imported from outside the repository (its members cannot be checked)
                     return path
         return None
 
@@ -378,12 +383,21 @@ class CodeState:
         return None
 
     def _modules(self) -> dict[str, list[str]]:
+        """Python files by module name, and by every shorter dotted tail of it (docs say
+        ``signals.Namespace`` under ``.. currentmodule:: flask``); full names first."""
         if self._module_files is None:
-            self._module_files = {}
+            full: dict[str, list[str]] = {}
+            tails: dict[str, list[str]] = {}
             for path in self.tree:
                 if path.endswith((".py", ".pyi")):
                     for name in module_names(path):
-                        self._module_files.setdefault(name, []).append(path)
+                        full.setdefault(name, []).append(path)
+                        parts = name.split(".")
+                        for i in range(1, len(parts)):
+                            tails.setdefault(".".join(parts[i:]), []).append(path)
+            self._module_files = {k: full.get(k, []) + [p for p in tails.get(k, []) if p not in full.get(k, [])]
+                                  for k in {*full, *tails}}
+            self._full_modules = full
         return self._module_files
 
     def _exports(self, path: str) -> frozenset[str]:

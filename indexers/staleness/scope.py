@@ -16,7 +16,7 @@ code source from commit ``old`` to ``new``, a document needs checking again when
 Every other checkable document keeps its open dead/drift findings as they are, and its
 age finding is recomputed from the stored evidence (age depends on the clock, not the
 change). A full detection runs instead when the previous state is unknown or unclean:
-no previous run, ``index --full``, other detector rules or settings or ``.staleignore``,
+no previous run, ``index --full``, other detector rules or settings or ``.sourcewise-stale-ignore``,
 a deferred or unusable code source last time, history rewritten, or the last full pass
 of the source older than ``FULL_EVERY``.
 """
@@ -44,7 +44,7 @@ from indexers.staleness.symbols import module_names
 
 # Bump when a change to the detector or its rules can change findings: every source's
 # next detection is then a full one.
-DETECTOR_VERSION = "1"
+DETECTOR_VERSION = "2"
 # A full detection at least this often per docs source: it re-reads what no run touches
 # (an owner deprecating or restoring a document) and bounds any drift of the scoped one.
 FULL_EVERY = timedelta(hours=24)
@@ -62,7 +62,7 @@ class RunScope:
 
 
 def rules_hash(cfg: Any, ignore_entries: Iterable[str]) -> str:
-    """The detector version, staleness settings and ``.staleignore`` entries a target's
+    """The detector version, staleness settings and ``.sourcewise-stale-ignore`` entries a target's
     findings were computed with (another value: a full detection)."""
     dump = cfg.model_dump_json() if hasattr(cfg, "model_dump_json") else repr(cfg)
     text = "\0".join((DETECTOR_VERSION, dump, *sorted(ignore_entries)))

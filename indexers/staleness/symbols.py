@@ -60,6 +60,8 @@ _ANCHORS: tuple[tuple[str, re.Pattern[str], str], ...] = (
 _ENV_IN = re.compile(r"""["']([A-Z_][A-Z0-9_]{0,127})["'][ \t]+in[ \t]+(?:os\.|_)?$""")
 # click's on/off flags: "--color/--no-color" declares both options
 _CLICK_FLAGS = re.compile(r"""["'](--[A-Za-z][\w-]{0,60}\w)[ \t]*/[ \t]*(--[A-Za-z][\w-]{0,60}\w)["']""")
+_DECLS = re.compile(r"""\b\w*decls[ \t]*=[ \t]*[(\[]([^()\[\]]{0,300})[)\]]""")
+_LONG_OPTION = re.compile(r"""["'](--[A-Za-z][\w-]{0,60}\w)["']""")
 _OPTION_WINDOW = 650  # an option literal's declaring call starts at most this far before it
 
 
@@ -115,6 +117,11 @@ def _declared_in_text(text: str) -> Iterator[Definition]:
             pos = text.find(needle, pos + len(needle))
     for offset, option in _options(text):
         yield Definition(option, "option", starts.line(offset), starts.line(offset))
+    if "decls" in text:  # click's ``param_decls = ("--version",)`` default declarations
+        for m in _DECLS.finditer(text):
+            line = starts.line(m.start())
+            for lit in _LONG_OPTION.finditer(m.group(1)):
+                yield Definition(lit.group(1), "option", line, line)
     if "/--" in text or "/ --" in text:
         for m in _CLICK_FLAGS.finditer(text):
             line = starts.line(m.start())

@@ -296,3 +296,59 @@ def test_a_deprecated_class_alias_keeps_its_methods_and_a_package_name_is_not_a_
     repo.commit("drop list_commands", "2024-04-01T09:00:00+00:00")
     stale.index("cli")
     assert [(f.kind, f.reference) for f in stale.findings()] == [("dead", "MultiCommand.list_commands")]
+
+
+SIGNALS_V1 = '''class Namespace:
+    def signal(self, name):
+        return name
+'''
+CTX_V2 = '''class AppContext:
+    pass
+
+
+def __getattr__(name):
+    if name == "RequestContext":
+        return AppContext
+    raise AttributeError(name)
+'''
+DECO_V1 = '''import click
+
+
+def version_option(f):
+    return click.option("--version", is_flag=True)(f)
+'''
+DECO_V2 = '''def version_option(*param_decls):
+    if not param_decls:
+        param_decls = ("--version",)
+    return param_decls
+'''
+
+
+def test_a_module_tail_an_external_import_and_default_option_declarations_are_not_dead(
+        stale: StaleWorld, tmp_path) -> None:
+    """flask replaced its own ``signals.Namespace`` by ``from blinker import Namespace``
+    (its members cannot be checked: not dead), ``ctx.RequestContext`` became a shim (the doc
+    names the module by its tail under ``currentmodule``), and click declares
+    ``--version`` as ``param_decls = ("--version",)``."""
+    from tests.fixtures.gitrepo import GitRepo
+
+    repo = GitRepo(tmp_path / "web")
+    repo.write("src/web/__init__.py", "")
+    repo.write("src/web/signals.py", SIGNALS_V1)
+    repo.write("src/web/ctx.py", "class RequestContext:\n    pass\n")
+    repo.write("src/web/decorators.py", DECO_V1)
+    repo.write("docs/api.md", "# API\n\n`signals.Namespace.signal()`, `ctx.RequestContext` and `--version`.\n")
+    repo.commit("web", "2024-01-10T10:00:00+00:00")
+    stale.add("web", "git", repo.path)
+    stale.index("web")
+    assert stale.findings() == []
+    repo.write("src/web/signals.py", "from blinker import Namespace\n\n_signals = Namespace()\n")
+    repo.write("src/web/ctx.py", CTX_V2)
+    repo.write("src/web/decorators.py", DECO_V2)
+    repo.commit("blinker, merged contexts", "2024-03-01T09:00:00+00:00")
+    stale.index("web")
+    assert stale.findings() == []
+    repo.write("src/web/ctx.py", "class AppContext:\n    pass\n")
+    repo.commit("drop the shim", "2024-04-01T09:00:00+00:00")
+    stale.index("web")
+    assert [(f.kind, f.reference) for f in stale.findings()] == [("dead", "ctx.RequestContext")]
