@@ -49,9 +49,18 @@ _AUTODOC = frozenset({"autoclass", "autofunction", "automethod", "autoattribute"
                       "automodule", "autodecorator", "autoproperty"})
 
 
-def trackable(kind: str, parts: Sequence[str], found: Located) -> bool:
+_DATA_KINDS = frozenset({"variable", "constant", "setting", "env"})
+
+
+def trackable(kind: str, parts: Sequence[str], found: Located, details: Mapping[str, Any] | None = None) -> bool:
     """A bare name tracks module-level definitions and methods, not attributes of a class
-    or instance (``self.request``): those are no API a doc names by their bare name."""
+    or instance (``self.request``): those are no API a doc names by their bare name. A
+    Sphinx ``data`` description (``.. data::``, ``:data:``) names a value, never a method
+    or class of the same name (sphinx's template variable ``script_files`` is no longer
+    the builder's method)."""
+    if details and kind == "symbol" and (details.get("directive") in ("data", "autodata")
+                                         or details.get("role") == "data"):
+        return found.rec.kind in _DATA_KINDS
     if kind != "symbol" or len(parts) > 1 or "." not in found.rec.name:
         return True
     return found.rec.kind not in ("variable", "constant")
@@ -191,7 +200,7 @@ class DocCheck:
             parts = ref_parts(g.text)
             for c, then in code:
                 tracked = [f for f in c.symbols.state(then).index_for([ref_key(g.kind, g.text) or ""])
-                           .resolve(g.kind, g.text) if f.main and trackable(g.kind, parts, f)]
+                           .resolve(g.kind, g.text) if f.main and trackable(g.kind, parts, f, g.details)]
                 if tracked:
                     out.append(self._dead(g, c, then, tracked))
                     break

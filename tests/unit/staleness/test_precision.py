@@ -352,3 +352,33 @@ def test_a_module_tail_an_external_import_and_default_option_declarations_are_no
     repo.commit("drop the shim", "2024-04-01T09:00:00+00:00")
     stale.index("web")
     assert [(f.kind, f.reference) for f in stale.findings()] == [("dead", "ctx.RequestContext")]
+
+
+BUILDER_V1 = '''class HTMLBuilder:
+    def script_files(self):
+        return []
+
+
+DEFAULT_THEME = "alabaster"
+'''
+
+
+def test_a_data_description_names_a_value_not_a_method(stale: StaleWorld, tmp_path) -> None:
+    """sphinx's templating docs describe the template variable ``script_files`` with
+    ``.. data::``; the builder's deprecated method of that name going away says nothing
+    about it. A ``.. data::`` of a module constant that goes away still is a finding."""
+    from tests.fixtures.gitrepo import GitRepo
+
+    repo = GitRepo(tmp_path / "docs")
+    repo.write("pkg/__init__.py", "")
+    repo.write("pkg/builder.py", BUILDER_V1)
+    repo.write("docs/templating.rst", "Templating\n==========\n\n.. data:: script_files\n\n   Scripts.\n\n"
+                                      ".. data:: DEFAULT_THEME\n\n   The theme.\n")
+    repo.commit("docs", "2024-01-10T10:00:00+00:00")
+    stale.add("docs", "git", repo.path)
+    stale.index("docs")
+    assert stale.findings() == []
+    repo.write("pkg/builder.py", "class HTMLBuilder:\n    pass\n")
+    repo.commit("drop deprecated", "2024-03-01T09:00:00+00:00")
+    stale.index("docs")
+    assert [(f.kind, f.reference) for f in stale.findings()] == [("dead", "DEFAULT_THEME")]
