@@ -29,7 +29,8 @@ from indexers.staleness.resolve import CodeState, Located, SymbolSource, anchor_
 
 WITHHELD_NOTE = "evidence in a source you cannot read"
 _HISTORICAL = re.compile(
-    r"\b(deprecat\w*|removed|no longer|renamed|formerly|obsolete|superseded|(?:was|were|is|are|been) replaced)\b",
+    r"\b(deprecat\w*|removed|no longer|anymore|renamed|formerly|obsolete|superseded|"
+    r"(?:was|were|is|are|been) replaced)\b",
     re.IGNORECASE)
 
 

@@ -147,8 +147,8 @@ def symbol_candidate(token: str, *, strong: bool = False) -> str | None:
     last_part = name.rsplit(".", 1)[-1]
     if last_part.endswith("_") and not (last_part.startswith("__") and len(last_part) > 4):
         return None  # a prefix (``SOURCEWISE_``, ``pytest_funcarg__``), not a name
-    if is_never_name(name) or is_stdlib(name):
-        return None
+    if is_never_name(name) or is_stdlib(name) or name in COMMON_ENV:
+        return None  # ``PATH`` in backticks is the shell's, whatever the code calls PATH
     last = name.rsplit(".", 1)[-1]
     if last in FILE_EXTENSIONS and "." in name or last in _TLDS and name.count(".") == 1:
         return None  # a file name or a domain, not an attribute

@@ -554,6 +554,8 @@ def _getattr_names(func: Any, tables: Mapping[str, set[str]]) -> set[str]:
     if not args:
         return set()
     param = args[0].arg
+    tables = {**tables, **{n.targets[0].id: _strings(n.value) for n in ast.walk(func)
+                           if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)}}
     out: set[str] = set()
     for node in ast.walk(func):
         if not (isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == param):

@@ -60,6 +60,9 @@ _ANCHORS: tuple[tuple[str, re.Pattern[str], str], ...] = (
 _ENV_IN = re.compile(r"""["']([A-Z_][A-Z0-9_]{0,127})["'][ \t]+in[ \t]+(?:os\.|_)?$""")
 # click's on/off flags: "--color/--no-color" declares both options
 _CLICK_FLAGS = re.compile(r"""["'](--[A-Za-z][\w-]{0,60}\w)[ \t]*/[ \t]*(--[A-Za-z][\w-]{0,60}\w)["']""")
+_INI_ALIASES = re.compile(r"""\baliases[ \t]*=[ \t]*[(\[]([^()\[\]]{0,300})[)\]]""")
+_STRING = re.compile(r"""["']([A-Za-z_][\w.-]{0,127})["']""")
+_SETATTR = re.compile(r"""\bsetattr[ \t]*\([ \t]*([A-Z][A-Za-z0-9_]{0,80})[ \t]*,[ \t]*["']([A-Za-z_]\w{0,80})["']""")
 _DECLS = re.compile(r"""\b\w*decls[ \t]*=[ \t]*[(\[]([^()\[\]]{0,300})[)\]]""")
 _LONG_OPTION = re.compile(r"""["'](--[A-Za-z][\w-]{0,60}\w)["']""")
 _OPTION_WINDOW = 650  # an option literal's declaring call starts at most this far before it
@@ -117,6 +120,15 @@ def _declared_in_text(text: str) -> Iterator[Definition]:
             pos = text.find(needle, pos + len(needle))
     for offset, option in _options(text):
         yield Definition(option, "option", starts.line(offset), starts.line(offset))
+    if "aliases" in text and "addini" in text:  # pytest's ``addini("new", aliases=["old"])``
+        for m in _INI_ALIASES.finditer(text):
+            line = starts.line(m.start())
+            for lit in _STRING.finditer(m.group(1)):
+                yield Definition(lit.group(1), "setting", line, line)
+    if "setattr" in text:  # ``setattr(Cache, "makedir", ...)``: a plugin adds a method
+        for m in _SETATTR.finditer(text):
+            line = starts.line(m.start())
+            yield Definition(f"{m.group(1)}.{m.group(2)}", "variable", line, line)
     if "decls" in text:  # click's ``param_decls = ("--version",)`` default declarations
         for m in _DECLS.finditer(text):
             line = starts.line(m.start())

@@ -196,6 +196,9 @@ def test_base_names_and_getattr_shims() -> None:
     assert _base_names(None) == [] and _base_names("()") == []
     shim = 'def __getattr__(name):\n    if name == "old":\n        return 1\n    if name in ("a", "b"):\n        return 2\n'
     assert {"old", "a", "b"} <= _python_exports(shim)
+    local = ('def __getattr__(name):\n    alts = {"parse_etags": "ETags.from_header"}\n'
+             '    if name in alts:\n        return globals()["_" + name]\n')
+    assert "parse_etags" in _python_exports(local)  # werkzeug's table inside the function
     # without a module __getattr__, string comparisons elsewhere provide nothing
     assert "old" not in _python_exports('def f(name):\n    return name == "old"\n')
 
@@ -382,3 +385,61 @@ def test_a_data_description_names_a_value_not_a_method(stale: StaleWorld, tmp_pa
     repo.commit("drop deprecated", "2024-03-01T09:00:00+00:00")
     stale.index("docs")
     assert [(f.kind, f.reference) for f in stale.findings()] == [("dead", "DEFAULT_THEME")]
+
+
+PLUGIN_V1 = '''import os
+
+
+class Cache:
+    def makedir(self, name):
+        return name
+
+
+def pytest_addoption(parser):
+    parser.addini("xfail_strict", "strict xfail", default=False)
+
+
+def player():
+    return os.environ.get("PATH")
+
+
+def cached_setup():
+    return None
+'''
+PLUGIN_V2 = '''class Cache:
+    def mkdir(self, name):
+        return name
+
+
+def pytest_addoption(parser):
+    parser.addini("strict_xfail", "strict xfail", default=False, aliases=["xfail_strict"])
+
+
+def pytest_configure(mp):
+    mp.setattr(Cache, "makedir", Cache.mkdir, raising=False)
+'''
+
+
+def test_aliases_plugin_attributes_shell_variables_and_anymore_stay_quiet(stale: StaleWorld, tmp_path) -> None:
+    """pytest: ``xfail_strict`` still works as an alias of ``strict_xfail``, ``Cache.makedir``
+    is set by a plugin with ``setattr``, ``PATH`` is the shell's, and "does not need to
+    call ``cached_setup()`` anymore" claims nothing. Removing the alias is a finding."""
+    from tests.fixtures.gitrepo import GitRepo
+
+    repo = GitRepo(tmp_path / "plug")
+    repo.write("plug/__init__.py", "")
+    repo.write("plug/core.py", PLUGIN_V1)
+    repo.write("docs/usage.md", "# Usage\n\nSet the `xfail_strict` ini option, call `Cache.makedir()`, "
+                                "put it on your `PATH`.\n\nThis does not need to call `cached_setup()` anymore.\n")
+    repo.commit("plugin", "2024-01-10T10:00:00+00:00")
+    stale.add("plug", "git", repo.path)
+    stale.index("plug")
+    assert stale.findings() == []
+    repo.write("plug/core.py", PLUGIN_V2)
+    repo.commit("renames with aliases", "2024-03-01T09:00:00+00:00")
+    stale.index("plug")
+    assert stale.findings() == []
+    repo.write("plug/core.py", PLUGIN_V2.replace(', aliases=["xfail_strict"]', ""))
+    repo.commit("drop the alias", "2024-04-01T09:00:00+00:00")
+    stale.index("plug")
+    assert [(f.kind, f.reference) for f in stale.findings()] == [("dead", "xfail_strict")]
