@@ -269,7 +269,7 @@ class CodeState:
         self._line_counts: dict[str, int] = {}
         self._module_files: dict[str, list[str]] | None = None
         self._full_modules: dict[str, list[str]] = {}
-        self._export_names: dict[str, tuple[frozenset[str], dict[str, str]]] = {}
+        self._export_names: dict[str, tuple[frozenset[str], dict[str, str], frozenset[str]]] = {}
         # Old states only ever decide what a doc tracked, which only the code proper can
         # make it do: their test and example files are never parsed on demand.
         now = commit == source.head
@@ -350,12 +350,14 @@ class CodeState:
         return None
 
     def _exported_anywhere(self, name: str) -> str | None:
-        """A main Python module that imports ``name`` or provides it lazily (a bare name has
-        no module to look in; only files whose text has the word are read)."""
+        """A main Python module that provides ``name`` lazily, through its ``__getattr__``
+        (a bare name has no module to look in; only files whose text has the word are
+        read). A plain import does not count: working code cannot import a name nothing
+        defines, so an import left behind is as gone as the definition."""
         key = {name.lower()}
         for path, blob in self.tree.items():
             if (path.endswith((".py", ".pyi")) and is_main(path) and self.source.mentions(blob, key)
-                    and name in self._exports(path)):
+                    and name in self._facts(path)[2]):
                 return path
         return None
 
@@ -403,10 +405,10 @@ class CodeState:
     def _exports(self, path: str) -> frozenset[str]:
         return self._facts(path)[0]
 
-    def _facts(self, path: str) -> tuple[frozenset[str], dict[str, str]]:
+    def _facts(self, path: str) -> tuple[frozenset[str], dict[str, str], frozenset[str]]:
         blob = self.tree.get(path)
         if blob is None:
-            return frozenset(), {}
+            return frozenset(), {}, frozenset()
         if blob not in self._export_names:
             self._export_names[blob] = _python_module_facts(self.source.reader.text(blob) or "")
         return self._export_names[blob]
@@ -477,15 +479,15 @@ def _python_exports(text: str) -> frozenset[str]:
     return _python_module_facts(text)[0]
 
 
-def _python_module_facts(text: str) -> tuple[frozenset[str], dict[str, str]]:
-    """``_python_exports``, and the module ``__getattr__``'s aliases: ``{"Old": "New"}``
-    for ``if name == "Old": ... return New``."""
+def _python_module_facts(text: str) -> tuple[frozenset[str], dict[str, str], frozenset[str]]:
+    """``_python_exports``, the module ``__getattr__``'s aliases (``{"Old": "New"}`` for
+    ``if name == "Old": ... return New``), and the names it provides lazily."""
     import ast
 
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError):
-        return frozenset(), {}
+        return frozenset(), {}, frozenset()
     names: set[str] = set()
     listed: set[str] = set()
     shims: set[str] = set()
@@ -512,7 +514,8 @@ def _python_module_facts(text: str) -> tuple[frozenset[str], dict[str, str]]:
             aliases.update(_getattr_aliases(node))
     # ``__all__`` alone promises nothing (a removed function may linger there); with a
     # module ``__getattr__`` it lists what the module provides lazily
-    return (frozenset(names | listed | shims) if lazy else frozenset(names)), aliases
+    lazy_names = frozenset(listed | shims) if lazy else frozenset()
+    return frozenset(names) | lazy_names, aliases, lazy_names
 
 
 def _getattr_aliases(func: Any) -> dict[str, str]:
