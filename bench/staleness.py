@@ -64,7 +64,9 @@ from indexers.runner import index_source  # noqa: E402
 
 MIRRORS = Path("/work/.mirror")
 REPOS = {"pytest": "pytest-dev+pytest", "sphinx": "sphinx-doc+sphinx", "pylint": "pylint-dev+pylint",
-         "astropy": "astropy+astropy"}
+         "astropy": "astropy+astropy", "click": "pallets+click", "flask": "pallets+flask",
+         "streamlink": "streamlink+streamlink", "sqlfluff": "sqlfluff+sqlfluff", "werkzeug": "pallets+werkzeug",
+         "jinja": "pallets+jinja", "requests": "psf+requests", "attrs": "python-attrs+attrs"}
 GIT = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com", "-c", "commit.gpgsign=false"]
 
 
@@ -213,12 +215,14 @@ def code_still_defines(repo: Path, commit: str, name: str) -> list[str]:
 
 
 DOC_EXTS = (".rst", ".md", ".txt")
+DOC_DIRS = ("doc", "docs")
 
 
 def frozen_docs(name: str, work: Path, days: int) -> tuple[Path, str, str]:
     """A throwaway clone with one synthetic commit (branch ``frozen``) on top of
-    D = HEAD - ``days`` that brings every file except the docs (``.rst``/``.md``/``.txt``,
-    which stay as at D) to HEAD's state:
+    D = HEAD - ``days`` that brings every file except the docs (``.rst``/``.md``/``.txt``
+    anywhere and everything under a top-level ``doc/`` or ``docs/``: images, ``conf.py``;
+    they stay as at D) to HEAD's state:
     docs last changed at or before D (their real history), code as it is today, as when
     a docs tree is left behind. The commit naming every change after D is the synthetic
     one."""
@@ -235,7 +239,8 @@ def frozen_docs(name: str, work: Path, days: int) -> tuple[Path, str, str]:
     def docs(commit: str) -> dict[str, str]:
         out = {}
         for line in git(repo, "ls-tree", "-r", "-z", commit).split("\0"):
-            if line and line.split("\t", 1)[1].endswith(DOC_EXTS):
+            path = line.split("\t", 1)[1] if line else ""
+            if path and (path.endswith(DOC_EXTS) or path.split("/", 1)[0] in DOC_DIRS):
                 out[line.split("\t", 1)[1]] = line.split("\t", 1)[0]
         return out
 
@@ -310,15 +315,15 @@ def cmd_precision(args: argparse.Namespace) -> None:
 
 
 def sample(out: Path, work: Path, size: int, seed: int) -> None:
-    """Distinct dead findings (one per repo, doc, reference, target), sampled, with
+    """Distinct dead findings (one per repo, doc and reference), sampled, with
     machine evidence for the judge. The judged file (``judge``) holds one row per
     finding: names, paths and commits, the verdict ("right"/"fp"), a one-line reason,
     and ``after_fixes`` ("gone" when a later detector fix removes it)."""
     rows = [json.loads(x) for x in (out / "findings.jsonl").read_text().splitlines()]
-    distinct: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    distinct: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in rows:
-        if r["kind"] == "dead":
-            distinct.setdefault((r["repo"], r["doc"], r["reference"], str(r["target"])), r)
+        if r["kind"] == "dead":  # the same doc naming the same name in several runs: once
+            distinct.setdefault((r["repo"], r["doc"], r["reference"]), r)
     dead = list(distinct.values())
     chosen = dead if len(dead) <= size else random.Random(seed).sample(dead, size)
     with (out / "sample.jsonl").open("w") as fh:
