@@ -234,8 +234,13 @@ class DocCheck:
                    "also": [f"{f.path}:{f.rec.name}" for f in tracked[1:4]]}
         evidence: dict[str, Any] = {"doc": self.doc_citation(g.line), "lines": g.lines, "context": g.context,
                                     "defined": defined, "steps": [s.as_json() for s in trace.steps]}
-        if trace.first:
-            evidence["change"] = trace.first.as_json()
+        # the step that broke the reference as the doc wrote it: a move into another file
+        # breaks a module-qualified name only
+        qualified = len(ref_parts(ref)) > len(rec.name.split("."))
+        breaking = next((s for s in trace.steps if s.new_name != s.name or not s.new_path
+                         or (qualified and s.new_path != s.path)), trace.first)
+        if breaking:
+            evidence["change"] = breaking.as_json()
         suggestion = None
         public = f"`{_lit(doc.path)}` names `{_lit(ref)}`, which the code no longer defines ({WITHHELD_NOTE})"
         if trace.final is not None:
@@ -247,8 +252,8 @@ class DocCheck:
                           "why": f"{'renamed' if any(s.new_name != s.name for s in trace.steps) else 'moved'} "
                                  f"in {', '.join(s.info.sha[:7] for s in trace.steps)}",
                           "patch": self.patch(g, ref, new_text, *_module_alternative(ref, new_text))}
-        elif trace.first:
-            s = trace.first
+        elif breaking:
+            s = breaking
             how = "removed" if not s.new_path else f"removed from `{_lit(s.path)}` (moved to `{_lit(s.new_path)}`)"
             summary = f"`{_lit(doc.path)}` names `{_lit(ref)}`, {how} in {s.info.sha[:7]} ({_plain(s.info.subject)})"
         else:

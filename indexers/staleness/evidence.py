@@ -12,6 +12,7 @@ evidence). A dead path: the commit that deleted it, and where git saw it move to
 from __future__ import annotations
 
 import difflib
+import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 
 from assistant.catalog.symbols import SymbolRecord
 from indexers.staleness.history import CommitInfo, GitReader
-from indexers.staleness.resolve import Located, SymbolSource
+from indexers.staleness.resolve import Located, SymbolSource, is_main
 from indexers.staleness.symbols import module_names
 
 MAX_CHAIN = 10
@@ -124,21 +125,58 @@ def _walk(src: SymbolSource, start: str, end: str, path: str, name: str, blob: s
                 new_blob = src.reader.blob_at(change.commit, new_path) if new_path else None
                 kept = defines(src, new_path, new_blob, name) if new_path else None
                 if kept is None:
-                    walk.removal = (change.commit, path, new_path, prev_blob, prev_rec)
-                    return walk
+                    moved = _moved_definition(src, change.commit, path, name, prev_rec)
+                    if moved is None:
+                        walk.removal = (change.commit, path, new_path, prev_blob, prev_rec)
+                        return walk
+                    new_path, new_blob, kept = moved
                 walk.moves.append((change.commit, path, new_path, prev_rec.line))
                 moved_to = (change.commit, new_path, new_blob, kept)
                 break
             now = defines(src, path, change.blob, name)
             if now is None:
-                walk.removal = (change.commit, path, None, prev_blob, prev_rec)
-                return walk
+                moved = _moved_definition(src, change.commit, path, name, prev_rec)
+                if moved is None:
+                    walk.removal = (change.commit, path, None, prev_blob, prev_rec)
+                    return walk
+                walk.moves.append((change.commit, path, moved[0], prev_rec.line))
+                moved_to = (change.commit, *moved)
+                break
             prev_blob, prev_rec = change.blob, now
         if moved_to is None:
             return walk
         start, path, prev_blob, prev_rec = moved_to
         walk.path = path
     return walk
+
+
+MAX_MOVE_FILES = 200  # a commit touching more files is not searched for a moved definition
+
+
+def _moved_definition(src: SymbolSource, commit: str, path: str, name: str,
+                      rec: SymbolRecord) -> tuple[str, str, SymbolRecord] | None:
+    """Where ``commit`` moved the definition ``name`` that it took out of ``path``: the one
+    other file of the same language that the commit made define it (sphinx moving ``Index``
+    into ``sphinx/domains/_index.py``). ``None`` when no file or several do."""
+    ext = posixpath.splitext(path)[1]
+    touched = [p for p in src.reader.added_or_modified(commit) if p != path and p.endswith(ext) and is_main(p)]
+    if not ext or len(touched) > MAX_MOVE_FILES:
+        return None
+    key = {name.rsplit(".", 1)[-1].lower()}
+    found: list[tuple[str, str, SymbolRecord]] = []
+    for other in touched:
+        blob = src.reader.blob_at(commit, other)
+        if blob is None or not src.mentions(blob, key):
+            continue
+        now = defines(src, other, blob, name)
+        if now is None or _family(now.kind) != _family(rec.kind):
+            continue
+        parent = src.reader.parent(commit)
+        before = src.reader.blob_at(parent, other) if parent else None
+        if before is not None and defines(src, other, before, name) is not None:
+            continue  # it was there already: a second definition, not this one moved
+        found.append((other, blob, now))
+    return found[0] if len(found) == 1 else None
 
 
 def _body(text: str | None, rec: SymbolRecord) -> str:

@@ -185,6 +185,22 @@ class GitReader:
             return ""
         return pick_hunk(diff, old_line)
 
+    def parent(self, commit: str) -> str | None:
+        """The first parent (``None`` for a root commit)."""
+        try:
+            return self.repo.git.rev_parse("--verify", "-q", f"{commit}^") or None
+        except git.GitCommandError:
+            return None
+
+    def added_or_modified(self, commit: str) -> list[str]:
+        """Paths a commit added or modified against its first parent (none for a merge)."""
+        try:
+            out = self.repo.git.diff_tree("-r", "--no-commit-id", "--name-only", "-z", "--no-renames",
+                                          "--diff-filter=AM", "--root", commit)
+        except git.GitCommandError:
+            return []
+        return [p for p in out.split("\0") if p]
+
     def changed_paths(self, base: str, head: str) -> set[str]:
         """Paths changed on ``head``'s side since it forked from ``base`` (``base...head``)."""
         if base.startswith("-") or not base.strip():

@@ -210,3 +210,25 @@ def test_a_keyword_the_function_no_longer_takes_is_drift(stale: StaleWorld, tmp_
     [f] = [x for x in stale.findings() if x.path == "docs/eur.md"]
     assert (f.kind, f.evidence["aspect"], f.evidence["change"]["commit"]) == ("drift", "param:currency", dropped)
     assert "no longer takes `currency`" in f.summary
+
+
+def test_a_definition_moved_into_another_file_is_followed_to_its_removal(stale: StaleWorld, tmp_path) -> None:
+    """sphinx moved ``Index`` into ``sphinx/domains/_index.py`` (no git rename: the old file
+    stays). The history walk follows the definition into the file the same commit gave it,
+    so the finding names the later commit that removed it, not the move."""
+    repo = make_billing_repo(tmp_path / "shop")
+    stale.add("shop", "git", repo.path)
+    stale.index("shop")
+    moved_body = BILLING_V1.split("def format_invoice", 1)[0].replace('"""Invoices."""', '"""Totals."""')
+    repo.write("billing/totals.py", moved_body)
+    repo.write("billing/invoice.py", "from billing.totals import TAX_RATE\n\n\n"
+               "def format_invoice(total: float) -> str:\n    return f\"{total:.2f}\"\n")
+    repo.commit("move totals", "2024-02-01T09:00:00+00:00")
+    stale.index("shop")
+    assert "compute_invoice_total" not in {f.reference for f in stale.findings()}  # still defined
+    repo.write("billing/totals.py", moved_body.replace("compute_invoice_total", "invoice_total"))
+    gone = repo.commit("rename the total", "2024-03-01T09:00:00+00:00")
+    stale.index("shop")
+    f = next(f for f in stale.findings() if f.reference.startswith("compute_invoice_total"))
+    assert f.evidence["change"]["commit"] == gone
+    assert f.suggestion["with"] == "invoice_total"
