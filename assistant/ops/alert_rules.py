@@ -243,22 +243,23 @@ def index_stale(db: Database, cfg: AlertSettings, now: datetime) -> list[Signal]
 
 def canary_gate(db: Database, cfg: AlertSettings, now: datetime) -> list[Signal]:
     """The latest finished canary run of each set: failed its gate -> a signal naming the metrics."""
-    latest: dict[str, EvalRunRow] = {}
+    latest: dict[str, tuple[int, int | None, dict[str, Any]]] = {}  # set -> (run id, baseline id, gate)
+    stmt = (select(EvalRunRow.id, EvalRunRow.set_name, EvalRunRow.settings, EvalRunRow.baseline_id, EvalRunRow.gate)
+            .where(EvalRunRow.status == "done").order_by(EvalRunRow.id))
     with db.session() as s:
-        for row in s.scalars(select(EvalRunRow).where(EvalRunRow.status == "done").order_by(EvalRunRow.id)):
-            if (row.settings or {}).get("canary"):
-                latest[row.set_name] = row
+        for run_id, set_name, run_settings, baseline_id, gate in s.execute(stmt):
+            if (run_settings or {}).get("canary"):
+                latest[set_name] = (run_id, baseline_id, dict(gate or {}))
     out = []
-    for set_name, row in sorted(latest.items()):
-        gate = row.gate or {}
+    for set_name, (run_id, baseline_id, gate) in sorted(latest.items()):
         if not gate or gate.get("passed", True):
             continue
         failing = [r["metric"] for r in gate.get("rows", []) if r.get("status") == "fail"]
         out.append(Signal("canary_gate", set_name,
-                          f"Canary eval of set {set_name} (run {row.id}) failed its gate against run "
-                          f"{row.baseline_id}: {', '.join(failing) or 'metrics'} dropped.",
+                          f"Canary eval of set {set_name} (run {run_id}) failed its gate against run "
+                          f"{baseline_id}: {', '.join(failing) or 'metrics'} dropped.",
                           None, None, None, None,
-                          {"run_id": row.id, "baseline_id": row.baseline_id, "failing_metrics": failing,
+                          {"run_id": run_id, "baseline_id": baseline_id, "failing_metrics": failing,
                            "failures": list(gate.get("failures", []))[:20]}))
     return out
 

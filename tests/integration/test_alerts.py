@@ -308,3 +308,23 @@ def test_one_open_row_per_key_even_when_two_checks_race(world: World, hook: Hook
     assert other._open(found.signals[0], NOW) is None  # the table refuses a second open row
     other.db.close()
     assert len(world.alerts()) == 1
+
+
+def test_canary_gate_rule_reads_the_newest_canary_run_of_each_set(world: World, hook: Hook) -> None:
+    from assistant.catalog.eval_schema import EvalRunRow
+
+    failed_gate = {"passed": False, "failures": ["file_mrr fell 0.9 -> 0.7"],
+                   "rows": [{"metric": "file_mrr", "status": "fail"}, {"metric": "pass_rate", "status": "ok"}]}
+
+    def run(set_name: str, gate: dict | None, *, canary: bool = True) -> None:
+        with world.db.session() as s:
+            s.add(EvalRunRow(set_name=set_name, set_hash="h", status="done", generator="extractive",
+                             settings={"canary": True} if canary else {}, metrics={}, breakdown={}, gate=gate,
+                             baseline_id=1))
+
+    run("fixture", None)
+    run("fixture", failed_gate)
+    run("feedback", failed_gate, canary=False)  # a plain `eval run` that regressed is no canary alert
+    raise_once_then_resolve(world, hook, {"canary_gate:fixture"}, lambda: run("fixture", {"passed": True, "rows": []}))
+    alert = list_alerts(world.db, include_resolved=True)[0]
+    assert alert.details["failing_metrics"] == ["file_mrr"] and "file_mrr dropped" in alert.message
