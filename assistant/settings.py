@@ -586,6 +586,88 @@ class PolicySettings(BaseModel):
         return value
 
 
+class AlertSettings(BaseModel):
+    """Alert rules over the interaction log, feedback, index runs and canary evals, the
+    server's schedule for them, and where they are posted (``assistant.ops.alerts``)."""
+
+    enabled: bool = Field(
+        default=True, description="Let `sourcewise serve` evaluate the alert rules on a schedule."
+    )
+    interval_s: float = Field(
+        default=300.0, ge=5, description="Seconds between the server's alert checks (and webhook retries)."
+    )
+    webhook_url: str | None = Field(
+        default=None, description="Slack-compatible webhook for alerts; none: `ui.webhook_url` (the owners' one)."
+    )
+    reminder_hours: float = Field(
+        default=0.0, ge=0, description="Post an open alert again after this many hours; 0: post it once."
+    )
+    disabled_rules: list[str] = Field(
+        default_factory=list,
+        description="Rules not evaluated (JSON list): thumbs_down, latency_p95, error_rate, fallback_rate, "
+        "index_failing, index_stale, canary_gate; their open alerts resolve.",
+    )
+    window_hours: float = Field(
+        default=24.0, gt=0, description="The window the answer rules (thumbs-down, latency, errors) look back over."
+    )
+    min_questions: int = Field(
+        default=20, ge=1, description="Questions the window needs before latency, error and fallback rules judge it."
+    )
+    thumbs_down_baseline_days: float = Field(
+        default=7.0, gt=0, description="Trailing days before the window whose thumbs-down rate is the baseline."
+    )
+    thumbs_down_margin: float = Field(
+        default=0.2, ge=0, le=1,
+        description="Fire when the window's thumbs-down rate exceeds the baseline's by more than this (0.2 = 20 points).",
+    )
+    thumbs_down_min_rated: int = Field(
+        default=10, ge=1,
+        description="Rated answers the window (and the baseline, to count) needs; a baseline with fewer counts as 0.",
+    )
+    latency_max_s: float = Field(
+        default=30.0, gt=0, description="Fire when the window's p95 total answer time exceeds this (seconds)."
+    )
+    stage_max_s: dict[str, float] = Field(
+        default_factory=dict,
+        description='Per-stage p95 bounds in seconds (JSON, e.g. {"retrieve": 2, "generate": 20}).',
+    )
+    error_rate_max: float = Field(
+        default=0.1, ge=0, le=1,
+        description="Fire when more of the window's questions than this failed in a generator or internally.",
+    )
+    fallback_rate_max: float = Field(
+        default=0.2, ge=0, le=1,
+        description="Fire when more of the window's answers than this came from the fallback generator.",
+    )
+    index_max_age_hours: float = Field(
+        default=0.0, ge=0,
+        description="Fire when a source's last successful index is older than this; 0: off (per-source below).",
+    )
+    index_max_age_by_source: dict[str, float] = Field(
+        default_factory=dict,
+        description='Per-source index age limits in hours (JSON, e.g. {"payments": 6}); 0 turns one off.',
+    )
+    canary_interval_hours: float = Field(
+        default=0.0, ge=0, description="Run the canary eval from the server every this many hours; 0: off."
+    )
+    canary_set: str = Field(
+        default="fixture", description="The eval set the canary runs (a set in eval/sets/, a catalog set or a file)."
+    )
+    canary_tolerances: Path | None = Field(
+        default=None, description="Gate tolerances file for the canary; none: eval/tolerances.yaml."
+    )
+
+    @field_validator("disabled_rules")
+    @classmethod
+    def _known_rules(cls, value: list[str]) -> list[str]:
+        known = {"thumbs_down", "latency_p95", "error_rate", "fallback_rate", "index_failing", "index_stale",
+                 "canary_gate"}
+        bad = [r for r in value if r not in known]
+        if bad:
+            raise ValueError(f"unknown alert rule(s) {bad} (one of {', '.join(sorted(known))})")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything configurable. Build with ``Settings()`` in an entry point."""
 
@@ -608,6 +690,7 @@ class Settings(BaseSettings):
     secrets: SecretsSettings = SecretsSettings()
     auth: AuthSettings = AuthSettings()
     policy: PolicySettings = PolicySettings()
+    alerts: AlertSettings = AlertSettings()
 
     @field_validator("home")
     @classmethod

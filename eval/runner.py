@@ -278,10 +278,12 @@ def summarize(results: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], dic
 def run_eval(container: Any, eval_set: EvalSet, *, generator: str | None = None, baseline_id: int | None = None,
              resume_id: int | None = None, progress: Progress | None = None,
              retrieval_overrides: Mapping[str, Any] | None = None,
-             tolerances: Tolerances | Mapping[str, Any] | None = None, user: User | None = None) -> int:
+             tolerances: Tolerances | Mapping[str, Any] | None = None, user: User | None = None,
+             labels: Mapping[str, Any] | None = None) -> int:
     """Run (or resume) ``eval_set``; returns the run id. The run ends ``done`` with its metrics
     and, with a baseline, the gate verdict; an interruption leaves it ``running`` with every
-    case scored so far saved (``resume_id`` continues it, ``EvalStore.discard`` drops it)."""
+    case scored so far saved (``resume_id`` continues it, ``EvalStore.discard`` drops it).
+    ``labels`` are stored with the run's settings record (``{"canary": True}`` marks a canary run)."""
     if not eval_set.cases:
         raise EvalFormatError(f"eval set {eval_set.name!r} has no cases: nothing to run")
     store = EvalStore(container.db)
@@ -305,6 +307,7 @@ def run_eval(container: Any, eval_set: EvalSet, *, generator: str | None = None,
         if base.set_name != eval_set.name:
             raise ConfigError(f"baseline run {baseline_id} ran set {base.set_name!r}, not {eval_set.name!r}")
     retriever, answerer, record = build_system(container, generator=generator, retrieval_overrides=retrieval_overrides)
+    record |= dict(labels or {})
     index_version = InteractionLog(container.catalog).index_version()
     if resume_id is None:
         run_id = store.start(eval_set, generator=record["generator"], settings=record, baseline_id=baseline_id,

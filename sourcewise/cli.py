@@ -18,6 +18,7 @@ from assistant.retrieval.search import HybridSearcher
 from indexers import admin
 from indexers.pipeline import RunReport
 from indexers.runner import index_source
+from sourcewise.alerts_cli import register as register_alerts
 from sourcewise.api_cli import register as register_api
 from sourcewise.ask_cli import ask
 from sourcewise.context import cli_actor, open_container
@@ -36,6 +37,7 @@ register_api(app)
 register_people(app)
 register_eval(app)
 register_stale(app)
+register_alerts(app)
 console = Console()
 err = Console(stderr=True)
 log = logging.getLogger("sourcewise")

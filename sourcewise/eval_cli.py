@@ -178,6 +178,36 @@ def _why(case: dict[str, Any]) -> str:
     return "; ".join(reasons) or "failed"
 
 
+@eval_app.command("canary")
+def canary(
+    set_name: Annotated[str | None, typer.Option(
+        "--set", help="The set to run (default: the alerts.canary_set setting).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run and its gate as JSON.")] = False,
+) -> None:
+    """Run a set against the live index, gated against its last passing canary run; exit 1
+    on a regression, which also raises the alert canary_gate:<set> (a pass resolves it)."""
+    from assistant.ops.alerts import AlertService
+    from eval.canary import run_canary
+
+    with open_container() as c:
+        result = run_canary(c, set_name)
+        AlertService(c.db, c.settings, audit=c.audit).check(["canary_gate"])
+    if as_json:
+        print(json.dumps(result.as_dict(), indent=2, default=str))
+    elif result.baseline_id is None:
+        console.print(f"canary run {result.run_id} of set {result.set_name}: the first, now the baseline")
+    else:
+        verdict = "passed" if result.passed else "[red]failed[/red]"
+        console.print(f"canary run {result.run_id} of set {result.set_name} {verdict} against run "
+                      f"{result.baseline_id}", highlight=False)
+    if not result.passed:
+        err.print(f"[red]canary regression against run {result.baseline_id}[/red]: "
+                  f"{', '.join(result.failing_metrics)} dropped", highlight=False)
+        for line in result.failures:
+            err.print(f"  {line}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
 @eval_app.command("report")
 def report(
     run_id: Annotated[str, typer.Argument(help="Run id or 'latest'.")],

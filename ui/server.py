@@ -364,11 +364,16 @@ def create_server_app(container: Any, *, answerer: Any = None, retriever: Any = 
         from assistant.notify import DigestScheduler
 
         digest = DigestScheduler(container.notifier, settings.ui.digest_hour)
+    from ui.alert_scheduler import alert_scheduler
+
+    alerts = app.state.alert_scheduler = alert_scheduler(container)
 
     @app.on_event("startup")
     def _start_digest() -> None:
         if digest is not None:
             digest.start()
+        if alerts is not None:
+            alerts.start()
 
     @app.on_event("shutdown")
     def _stop_jobs() -> None:
@@ -377,6 +382,8 @@ def create_server_app(container: Any, *, answerer: Any = None, retriever: Any = 
 
         if digest is not None:
             digest.stop()
+        if alerts is not None:
+            alerts.stop()
         shutdown(app)
         rt.close()  # the chat history still queued is written before the catalog closes
 

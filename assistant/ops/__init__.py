@@ -1,0 +1,1 @@
+"""Operations: alert rules, their scheduler and webhook posts (issue 18)."""
