@@ -106,7 +106,8 @@ def build_system(container: Any, *, generator: str | None = None,
     retriever = Retriever(container.store, container.embedder, container.sparse, retrieval,
                           known_sources=lambda: source_groups(container.db))
     full = settings.model_copy(update={"retrieval": retrieval, "generation": generation})
-    answerer = Answerer(retriever, build_generator(generation), catalog, full)
+    # --generator asks for that generator alone; otherwise the configured routes answer, as for users
+    answerer = Answerer(retriever, build_generator(generation), catalog, full, router=False if generator else True)
     record = {
         "generator": answerer.generator.name, "model": answerer.generator.model,
         "embedding_model": settings.embedding.model, "retrieval": retrieval.model_dump(),
