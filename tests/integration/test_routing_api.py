@@ -120,7 +120,8 @@ def test_api_ask_answers_through_the_route(served: Served) -> None:
 
 def test_openai_endpoint_answers_through_the_route(served: Served) -> None:
     client = OpenAI(base_url=f"{served.url}/v1", api_key=served.token, timeout=300, max_retries=0)
-    done = client.chat.completions.create(model="sourcewise", messages=[{"role": "user", "content": "how are failed payments retried?"}])
+    done = client.chat.completions.create(
+        model="sourcewise", messages=[{"role": "user", "content": "how are failed payments retried?"}])
     ext = done.model_extra["sourcewise"]  # type: ignore[index]
     row, steps = _route(served, ext["interaction_id"])
     assert row.channel == "openai" and (row.generator, row.model) == ("openai", "smollm2")
