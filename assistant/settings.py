@@ -606,6 +606,8 @@ class RoutingSettings(BaseModel):
     (``assistant.generation.routing``). Without routes the single ``generation.*``
     generator answers, as before."""
 
+    model_config = {"extra": "forbid"}  # a misspelt key in [routing] is an error, not ignored
+
     endpoints: dict[str, EndpointSettings] = Field(
         default_factory=dict,
         description="Named endpoints (TOML tables or JSON): kind, base_url, model, api_key, timeout_s, max_retries.",

@@ -113,6 +113,9 @@ def build_system(container: Any, *, generator: str | None = None,
         "embedding_model": settings.embedding.model, "retrieval": retrieval.model_dump(),
         "retrieval_overrides": overrides, "user": EVAL_USER.name,
     }
+    if answerer.router is not None:  # which models the routes used: what a model swap's gate compares
+        record["routes"] = {key: [f"{n}={answerer.router.endpoints[n].generator.model or n}" for n in steps]
+                            for key, steps in answerer.router.routes.items()}
     return retriever, answerer, record
 
 

@@ -103,6 +103,8 @@ def test_route_naming_an_unknown_endpoint_is_a_config_error_with_the_near_miss()
         load_settings(routing=_routing(routes={"pubic": ["primary"]}))
     with pytest.raises(ConfigError, match="needs base_url and model"):
         load_settings(routing={"endpoints": {"x": {"kind": "openai"}}, "routes": {"*": ["x"]}})
+    with pytest.raises(ConfigError, match="routing.cooldown: Extra inputs are not permitted"):
+        load_settings(routing={"cooldown": 5})  # misspelt cooldown_s: refused, not ignored
     ok = load_settings(routing=_routing(routes={"public": ["primary", "extractive"], "*": ["local"]}))
     assert ok.routing.routes["public"] == ["primary", "extractive"] and ok.routing.endpoints["local"].kind == "llamacpp"
 
