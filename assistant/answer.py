@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from assistant.answer_cache import AnswerCache, cache_key
+from assistant.answer_route import open_stream, routed_text, settle
 from assistant.audit import AuditLog
 from assistant.catalog.interactions import InteractionLog
 from assistant.catalog.repo import Catalog
@@ -32,6 +33,7 @@ from assistant.generation.factory import build_generator  # noqa: F401  (re-expo
 from assistant.generation.link_hosts import IndexedHosts, OutputFilter, answer_hosts, check_output, configured_hosts
 from assistant.generation.llm import call_with_deadline
 from assistant.generation.prompts import PROMPT_VERSION
+from assistant.generation.routing import Router, RouteTrace, build_router
 from assistant.generation.sanitize import LinkHosts, sanitize_markdown
 from assistant.models import Answer, Passage, User
 from assistant.policy import ClassificationPolicy, source_classifications, withheld_note
@@ -68,6 +70,7 @@ class _Run:
     errors: list[str] = dataclasses.field(default_factory=list)
     generator: Generator | None = None  # who answers (the classification policy may pick extractive)
     withheld: int = 0  # passages the policy kept from the configured generator
+    route: RouteTrace | None = None  # the route's steps, when ``routing.routes`` is configured
 
     def lap(self, name: str, since: float) -> float:
         now = time.perf_counter()
@@ -87,6 +90,7 @@ class Answerer:
         *,
         fallback: Generator | None = None,
         index_version: Callable[[], str] | None = None,
+        router: Router | None | bool = True,
     ) -> None:
         self.retriever = retriever
         self.generator = generator
@@ -102,6 +106,9 @@ class Answerer:
         # Which generator may see which sources: read from the catalog per question.
         self.policy = ClassificationPolicy(settings.policy, lambda: source_classifications(catalog.db),
                                            base_url=self.cfg.base_url)
+        # Routes per classification (``routing.routes``); ``router=False``: this generator only.
+        self.router = (build_router(settings, self.policy.classifications) if router is True
+                       else router or None)
 
     # -- public API ---------------------------------------------------------------
     def answer(self, question: str, history: Sequence[Message] = (), user: User | None = None, *,
@@ -185,6 +192,9 @@ class Answerer:
     def _apply_policy(self, run: _Run) -> Generator:
         """Withhold what the configured generator may not see (``assistant.policy``); when
         that is everything, ``extractive`` composes the answer from all of it instead."""
+        if self.router is not None and (plan := self.router.plan(run.passages)) is not None:
+            run.route = RouteTrace(plan)  # each step is checked against the policy as it comes up
+            return plan.first_model() or self.fallback
         decision = self.policy.decide(run.passages, self.generator.name)
         run.withheld = decision.withheld
         if not decision.withheld:
@@ -221,6 +231,8 @@ class Answerer:
 
     def _generate_text(self, run: _Run) -> tuple[str, dict[str, int], Generator, str | None]:
         """The answer text from the generator, or from ``extractive`` with a notice."""
+        if run.route is not None:
+            return routed_text(self, run)
         gen, passages = run.generator or self.generator, run.passages
         if gen.name == self.fallback.name:
             g = gen.generate(run.model_question, passages, run.history)
@@ -251,7 +263,7 @@ class Answerer:
         filt = OutputFilter(len(passages), self._hosts(run))
         shown: list[str] = []
         tokens: dict[str, int] = {}
-        used_gen, fallback_reason = gen, None
+        used_gen, fallback_reason, step = gen, None, None
         t = time.perf_counter()
 
         def emit(text: str) -> Iterator[dict[str, Any]]:
@@ -264,7 +276,11 @@ class Answerer:
             is_fallback = gen.name == self.fallback.name
             try:
                 deadline = time.monotonic() + self.cfg.deadline_s
-                deltas = gen.stream(run.model_question, passages, run.history)
+                if run.route is not None:  # steps failing before their first token are passed over
+                    gen, deltas, step = open_stream(self, run)
+                    used_gen, is_fallback = gen, gen.name == self.fallback.name
+                else:
+                    deltas = gen.stream(run.model_question, passages, run.history)
                 for delta in deltas:
                     yield from emit(filt.feed(delta))
                     if not is_fallback and time.monotonic() > deadline:
@@ -282,8 +298,12 @@ class Answerer:
                     log.exception("generator %s failed while streaming", gen.name)
                 reason = exc if isinstance(exc, GenerationError) else GenerationError(
                     "error", f"the model failed: {type(exc).__name__}")
+            settle(run, step, reason, self.fallback.name)
+            if reason is None and run.route is not None:
+                fallback_reason = run.route.degraded()  # a later step answered: say which failed
             if reason is not None:
-                run.errors.append(f"{gen.name}: {reason.reason}: {reason}")
+                if not getattr(reason, "settled", False):
+                    run.errors.append(f"{gen.name}: {reason.reason}: {reason}")
                 if not self.cfg.fallback:
                     raise reason
                 used_gen, fallback_reason = self.fallback, f"{reason.reason}: {reason}"
@@ -336,7 +356,7 @@ class Answerer:
             text=text, citations=citations_for(check.used, passages), passages=passages,
             supported=check.supported, generator=gen.name, model=gen.model, stale_warnings=tuple(warnings),
             removed_citations=check.removed, fallback_reason=fallback_reason, timings=dict(run.timings),
-            tokens=dict(tokens),
+            tokens=dict(tokens), route=run.route.as_dict() if run.route else None,
         )
         answer = dataclasses.replace(answer, interaction_id=self._record(run, answer, gen))
         if (fallback_reason is None or composed) and not run.errors and run.key is not None:
@@ -368,11 +388,11 @@ class Answerer:
             "filters": run.filters,
             "retrieved": [{"n": n, "id": p.id, "doc_id": p.doc_id, "path": p.path, "score": round(p.score, 6)}
                           for n, p in enumerate(run.passages, 1)],
-            "prompt_version": self._prompt_version(self.generator),  # the configured pipeline's
+            "prompt_version": self._prompt_version(self.generator if run.route is None else gen or self.generator),
             "generator": gen.name if gen else None,
             "model": gen.model if gen else None,
             "index_version": run.index_version,
-            "timings": dict(run.timings),
+            "timings": dict(run.timings) | ({"route": run.route.as_dict()} if run.route else {}),
             "error": "; ".join([*run.errors, *([error] if error else [])]) or None,
         }
         if answer is not None:
@@ -421,9 +441,11 @@ def _question_audit(run: _Run, answer: Answer | None, gen: Generator | None, con
         action = "question.failed" if error and "internal: " in error else "question.refused"
     sent: list[dict[str, Any]] = []
     if run.passages and not (answer is not None and answer.cached):
-        for g in (configured, gen):  # the configured generator first: it saw them even if it failed
-            if g is not None and {"generator": g.name, "model": g.model} not in sent:
-                sent.append({"generator": g.name, "model": g.model})
+        # the configured generator first (it saw them even if it failed); with a route, every step tried
+        tried = run.route.tried() if run.route else [(configured.name, configured.model)]
+        for name, model in [*tried, *([(gen.name, gen.model)] if gen is not None else [])]:
+            if {"generator": name, "model": model} not in sent:
+                sent.append({"generator": name, "model": model})
     details = {
         "channel": run.channel, "interaction_id": interaction_id,
         "question_sha256": hashlib.sha256(_clip(run.question).encode("utf-8", "replace")).hexdigest(),

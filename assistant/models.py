@@ -246,3 +246,4 @@ class Answer:
     timings: Mapping[str, float] = field(default_factory=dict)
     tokens: Mapping[str, int] = field(default_factory=dict)
     interaction_id: int | None = None
+    route: Mapping[str, Any] | None = None  # the route's steps (``assistant.generation.routing``), if routed

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -666,6 +666,72 @@ class AlertSettings(BaseModel):
         if bad:
             raise ValueError(f"unknown alert rule(s) {bad} (one of {', '.join(sorted(known))})")
         return value
+class EndpointSettings(BaseModel):
+    """One named model endpoint a route can use (``routing.endpoints.<name>``)."""
+
+    model_config = {"extra": "forbid"}
+
+    kind: Literal["openai", "llamacpp", "extractive"] = Field(
+        default="openai", description="`openai` (any compatible endpoint), `llamacpp` (in process), `extractive`."
+    )
+    base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for `openai`.")
+    model: str | None = Field(default=None, description="`openai`: the model name; `llamacpp`: a .gguf path.")
+    api_key: SecretStr | None = Field(default=None, description="API key for `openai` (none for local servers).")
+    timeout_s: float | None = Field(default=None, gt=0, description="Seconds per request (default: generation's).")
+    max_retries: int | None = Field(default=None, ge=0, le=10, description="Retries (default: generation's).")
+
+
+class RoutingSettings(BaseModel):
+    """Ordered generator routes per classification, with a circuit breaker per endpoint
+    (``assistant.generation.routing``). Without routes the single ``generation.*``
+    generator answers, as before."""
+
+    model_config = {"extra": "forbid"}  # a misspelt key in [routing] is an error, not ignored
+
+    endpoints: dict[str, EndpointSettings] = Field(
+        default_factory=dict,
+        description="Named endpoints (TOML tables or JSON): kind, base_url, model, api_key, timeout_s, max_retries.",
+    )
+    routes: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Classification (`public`, `internal`, `restricted`, `*`) -> endpoint names tried in order "
+        "(`extractive` is always known).",
+    )
+    failure_threshold: int = Field(
+        default=3, ge=1, le=1000, description="Failures of an endpoint within `failure_window_s` that open its circuit."
+    )
+    failure_window_s: float = Field(default=60.0, gt=0, description="Seconds over which failures are counted.")
+    cooldown_s: float = Field(
+        default=30.0, gt=0, description="Seconds an open circuit is skipped before one probe request is let through."
+    )
+
+    @model_validator(mode="after")
+    def _known_endpoints(self) -> RoutingSettings:
+        from difflib import get_close_matches
+
+        known = {*self.endpoints, "extractive"}
+        classes = {"public", "internal", "restricted", "*"}
+        for key, steps in self.routes.items():
+            if key not in classes:
+                near = get_close_matches(key, sorted(classes), n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else f" (use {', '.join(sorted(classes))})"
+                raise ValueError(f"route {key!r} is not a classification{hint}")
+            if not steps:
+                raise ValueError(f"route {key!r} names no endpoint")
+            for step in steps:
+                if step not in known:
+                    near = get_close_matches(step, sorted(known), n=1)
+                    hint = f"did you mean {near[0]!r}? " if near else ""
+                    raise ValueError(f"route {key!r} names unknown endpoint {step!r}: {hint}"
+                                     f"known: {', '.join(sorted(known))}")
+            if len(set(steps)) != len(steps):
+                raise ValueError(f"route {key!r} names an endpoint twice")
+        for name, ep in self.endpoints.items():
+            if ep.kind == "openai" and (not ep.base_url or not ep.model):
+                raise ValueError(f"endpoint {name!r} (openai) needs base_url and model")
+            if ep.kind == "llamacpp" and not ep.model:
+                raise ValueError(f"endpoint {name!r} (llamacpp) needs model (a .gguf path or bundled:smollm2)")
+        return self
 
 
 class Settings(BaseSettings):
@@ -691,6 +757,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     policy: PolicySettings = PolicySettings()
     alerts: AlertSettings = AlertSettings()
+    routing: RoutingSettings = RoutingSettings()
 
     @field_validator("home")
     @classmethod

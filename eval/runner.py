@@ -106,12 +106,16 @@ def build_system(container: Any, *, generator: str | None = None,
     retriever = Retriever(container.store, container.embedder, container.sparse, retrieval,
                           known_sources=lambda: source_groups(container.db))
     full = settings.model_copy(update={"retrieval": retrieval, "generation": generation})
-    answerer = Answerer(retriever, build_generator(generation), catalog, full)
+    # --generator asks for that generator alone; otherwise the configured routes answer, as for users
+    answerer = Answerer(retriever, build_generator(generation), catalog, full, router=False if generator else True)
     record = {
         "generator": answerer.generator.name, "model": answerer.generator.model,
         "embedding_model": settings.embedding.model, "retrieval": retrieval.model_dump(),
         "retrieval_overrides": overrides, "user": EVAL_USER.name,
     }
+    if answerer.router is not None:  # which models the routes used: what a model swap's gate compares
+        record["routes"] = {key: [f"{n}={answerer.router.endpoints[n].generator.model or n}" for n in steps]
+                            for key, steps in answerer.router.routes.items()}
     return retriever, answerer, record
 
 

@@ -27,6 +27,7 @@ from sourcewise.options import parse_groups
 from sourcewise.people_cli import register as register_people
 from sourcewise.progress import RichProgress
 from sourcewise.reports import print_redactions, print_report, status_table
+from sourcewise.route_cli import register as register_route
 from sourcewise.stale_cli import register as register_stale
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sourcewise: answers from your code and docs.")
@@ -38,6 +39,7 @@ register_people(app)
 register_eval(app)
 register_stale(app)
 register_alerts(app)
+register_route(app)
 console = Console()
 err = Console(stderr=True)
 log = logging.getLogger("sourcewise")

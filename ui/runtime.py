@@ -91,7 +91,8 @@ class UiRuntime:
 
                 cfg = self.settings.generation.model_copy(update={"generator": generator})
                 self._answerers[generator] = Answerer(
-                    self.services.retriever(), build_generator(cfg), self.container.catalog, self.settings)
+                    self.services.retriever(), build_generator(cfg), self.container.catalog, self.settings,
+                    router=False)  # the user picked this generator: no route
             return self._answerers[generator]  # type: ignore[no-any-return]
 
 

@@ -56,6 +56,18 @@ class Services:
                     self._retriever = _build_retriever(self.container)
         return self._retriever
 
+    def route_status(self) -> list[dict[str, Any]] | None:
+        """The live routes and circuits of this process (``None`` without routes); before the
+        first question the answerer is not built yet, so the configured routes, all closed."""
+        if not self.container.settings.routing.routes:
+            return None
+        router = getattr(self._answerer, "router", None)
+        if router is not None:
+            return router.status()  # type: ignore[no-any-return]
+        from assistant.route_status import configured_status
+
+        return configured_status(self.container.settings)
+
     def generator_info(self) -> dict[str, str | None]:
         """Which generator answers (from settings; building it is not needed to say so)."""
         gen = self.container.settings.generation

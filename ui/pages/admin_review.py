@@ -117,7 +117,8 @@ def settings_page(request: Request, account: Admin) -> HTMLResponse:
     runtime = [(key, stored.get(key, getattr(ui, key, False)), key in stored, desc)
                for key, (_kind, desc) in sorted(KNOWN.items())]
     return render(request, "admin_settings.html", account=account, section="admin", tab="settings",
-                  generation=effective_generation(container.settings), runtime=runtime)
+                  generation=effective_generation(container.settings), runtime=runtime,
+                  routes=request.app.state.services.route_status())
 
 
 @router.post("/admin/settings")
