@@ -586,6 +586,31 @@ class PolicySettings(BaseModel):
         return value
 
 
+class GapSettings(BaseModel):
+    """Documentation gaps (``assistant.ops.gaps``): the window's questions the corpus could
+    not answer, grouped into topics by embedding similarity for the doc owners."""
+
+    similarity: float = Field(
+        default=0.6, gt=0, le=1,
+        description="Cosine similarity at which two questions' average linkage joins them in one topic.",
+    )
+    min_cluster_size: int = Field(
+        default=2, ge=1, description="Questions a topic needs before it is shown (1: every lone question)."
+    )
+    weak_score: float = Field(
+        default=0.0, ge=0,
+        description="An answer whose best retrieved score is below this counts as a gap; scores are the "
+        "fused (RRF) ranks times the freshness formula, so tune it on your own log; 0: off.",
+    )
+    examples: int = Field(default=5, ge=1, le=50, description="Example questions shown per topic.")
+    nearest_sources: int = Field(
+        default=5, ge=1, le=50, description="Closest retrieved documents shown per topic, with their owners."
+    )
+    max_questions: int = Field(
+        default=2000, ge=10, description="Most recent gap questions of the window that are clustered."
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable. Build with ``Settings()`` in an entry point."""
 
@@ -608,6 +633,7 @@ class Settings(BaseSettings):
     secrets: SecretsSettings = SecretsSettings()
     auth: AuthSettings = AuthSettings()
     policy: PolicySettings = PolicySettings()
+    gaps: GapSettings = GapSettings()
 
     @field_validator("home")
     @classmethod

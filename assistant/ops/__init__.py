@@ -1,0 +1,1 @@
+"""Operations: window statistics for /admin/health and documentation gaps (issue 18)."""
