@@ -32,6 +32,7 @@ from assistant.audit import AuditLog
 from assistant.catalog.db import Database
 from assistant.catalog.schema import DocOverrideRow, DocumentRow, FeedbackRow, InteractionRow
 from assistant.embedding.base import Embedder
+from assistant.errors import PermissionDeniedError
 from assistant.models import split_doc_id
 from assistant.ops.stats import window_days
 from assistant.owners import owner_matches
@@ -225,11 +226,14 @@ class GapFinder:
         return build_topics(found, vectors, self.cfg, owners)
 
     # -- viewing -------------------------------------------------------------------
-    def topics(self, viewer: Account, days: int = 7, *, owner: str | None = None, now: datetime | None = None,
-               door: str = "page") -> list[Topic]:
+    def topics(self, viewer: Account, days: int = 7, *, owner: str | None = None, own: bool = False,
+               now: datetime | None = None, door: str = "page") -> list[Topic]:
         """The topics ``viewer`` may see (see the module docstring). ``owner``: an admin
-        looking at that owner's share (as the owners' queue does); others only their own."""
-        per_owner = owner is not None or not viewer.is_admin
+        looking at that owner's share (as the owners' queue does); ``own``: only the
+        viewer's share even for an admin; everyone else only ever gets their own."""
+        if owner is not None and not viewer.is_admin and owner.strip().lower() not in viewer.handles():
+            raise PermissionDeniedError("only admins can see another owner's documentation gaps")
+        per_owner = owner is not None or own or not viewer.is_admin
         readable = None if viewer.user().access_groups() is None else readable_sources(source_groups(self.db),
                                                                                            viewer.user())
 
