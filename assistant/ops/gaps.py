@@ -249,13 +249,17 @@ class GapFinder:
             owned = {s.doc_id for s in visible if mine(s.owner)}
             if per_owner and not owned:
                 continue
-            examples, hidden = [], 0
+            examples, hidden, seen = [], 0, set()
             for ex in topic.examples:
                 if len(examples) >= self.cfg.examples:
                     break
                 if per_owner and not self._may_show(ex.interaction_id, owned, readable):
                     hidden += 1
                     continue
+                key = " ".join(ex.question.lower().split())
+                if key in seen:  # the same question asked again adds to the count, not the examples
+                    continue
+                seen.add(key)
                 examples.append(Example(ex.interaction_id, self._clean(ex.question)))
             shown.append(Topic(topic.id, topic.count, topic.why, tuple(examples), visible, hidden,
                                () if per_owner else topic.member_ids))

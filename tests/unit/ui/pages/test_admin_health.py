@@ -69,7 +69,7 @@ def test_dashboard_numbers_plots_and_links(pages: Pages) -> None:
     assert re.search(r'id="stat-thumbs-down">66.7 %<', body)  # two of the three rated answers
     assert re.search(r'id="stat-unsupported">25.0 %<', body) and re.search(r'id="stat-stale">25.0 %<', body)
     assert re.search(r'id="stat-cache">25.0 %<', body)
-    plots = re.findall(r'<img class="plot" id="(plot-\w+)"[^>]* src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', body)
+    plots = re.findall(r'<img class="plot"[^>]* id="(plot-\w+)"[^>]* src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', body)
     assert [p[0] for p in plots] == ["plot-questions", "plot-rates", "plot-latency", "plot-tokens"]
     assert all(base64.b64decode(p[1]).lstrip().startswith(b"<?xml") for p in plots)
     assert "<script>alert('q')" not in body and "&lt;script&gt;" in body
@@ -113,3 +113,26 @@ def test_overdue_sources_are_listed(pages: Pages) -> None:
     body = pages.get("/admin/health").text
     table = body.split('id="overdue"', 1)[1].split("</table>", 1)[0]
     assert 'href="/admin/sources/never"' in table and "24 h" in table
+
+
+def test_open_alerts_section_reads_the_alerts_module_when_present(pages: Pages, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+    import types
+    from dataclasses import dataclass
+
+    from assistant.ops.health import open_alerts
+
+    assert open_alerts(pages.container.db) == [] or "assistant.ops.alerts" in sys.modules
+
+    @dataclass
+    class Alert:
+        id: int
+        message: str
+
+    fake = types.ModuleType("assistant.ops.alerts")
+    fake.open_alerts = lambda db: [Alert(3, "p95 latency 9.1 s above 5 s <b>")]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "assistant.ops.alerts", fake)
+    _use_fake_embedder(pages)
+    pages.as_user("root")
+    body = pages.get("/admin/health").text
+    assert 'id="alert-3"' in body and "p95 latency 9.1 s above 5 s &lt;b&gt;" in body
