@@ -55,6 +55,8 @@ def health_page(request: Request, account: Admin, days: str = "7") -> HTMLRespon
         "rates": health_plots.rates_chart(report.daily),
         "tokens": health_plots.tokens_chart(day_list, report.usage),
     }
+    if any(u.cost is not None for u in report.usage):
+        charts["cost"] = health_plots.tokens_chart(day_list, report.usage, cost=True)
     gaps, gap_error = [], None
     try:
         gaps = gap_finder(request).topics(account, window, door="page")

@@ -95,24 +95,27 @@ def rates_chart(daily: Sequence[DayRates]) -> str:
     return _uri(fig)
 
 
-def tokens_chart(days: Sequence[date], usage: Sequence[ModelUsage]) -> str:
-    """Stacked tokens per day, one colour per model."""
+def tokens_chart(days: Sequence[date], usage: Sequence[ModelUsage], *, cost: bool = False) -> str:
+    """Stacked tokens (or, with ``cost``, estimated USD of priced models) per day, one colour per model."""
     fig, ax = _figure()
+    if cost:
+        usage = [u for u in usage if u.cost is not None]
     models = sorted({u.model for u in usage})
     index = {d: i for i, d in enumerate(days)}
-    bottom = [0] * len(days)
+    bottom: list[float] = [0.0] * len(days)
     for i, model in enumerate(models):
-        heights = [0] * len(days)
+        heights: list[float] = [0.0] * len(days)
         for u in usage:
             if u.model == model and u.day in index:
-                heights[index[u.day]] += u.prompt_tokens + u.completion_tokens
+                heights[index[u.day]] += (u.cost or 0.0) if cost else u.prompt_tokens + u.completion_tokens
         ax.bar(range(len(days)), heights, bottom=bottom, label=model[:40],  # type: ignore[attr-defined]
                color=_COLOURS[i % len(_COLOURS)])
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     _thin_ticks(ax, len(days))
     ax.set_xticklabels(_labels(days)[::max(1, len(days) // 10)])  # type: ignore[attr-defined]
-    ax.set_ylabel("tokens", fontsize=8)  # type: ignore[attr-defined]
+    ax.set_ylabel("USD" if cost else "tokens", fontsize=8)  # type: ignore[attr-defined]
     if models:
         ax.legend(fontsize=7, frameon=False)  # type: ignore[attr-defined]
-    ax.set_title("Tokens per day per model", fontsize=10)  # type: ignore[attr-defined]
+    title = "Estimated cost per day per model" if cost else "Tokens per day per model"
+    ax.set_title(title, fontsize=10)  # type: ignore[attr-defined]
     return _uri(fig)

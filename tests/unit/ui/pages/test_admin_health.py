@@ -136,3 +136,17 @@ def test_open_alerts_section_reads_the_alerts_module_when_present(pages: Pages, 
     pages.as_user("root")
     body = pages.get("/admin/health").text
     assert 'id="alert-3"' in body and "p95 latency 9.1 s above 5 s &lt;b&gt;" in body
+
+
+def test_cost_per_day_when_a_price_table_is_configured(pages: Pages, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import assistant.ops.health as health
+
+    _seed(pages)
+    _use_fake_embedder(pages)
+    pages.as_user("root")
+    assert 'id="plot-cost"' not in pages.get("/admin/health").text  # no price table: tokens only
+    # the price table is `metrics.prices` (another part of issue 18); read through this seam
+    monkeypatch.setattr(health, "prices_of", lambda settings: {"gpt-x": {"prompt": 2.0, "completion": 10.0}})
+    body = pages.get("/admin/health").text
+    assert 'id="plot-cost"' in body
+    assert "$0.0090" in body  # 3 answers x (1000 x $2 + 100 x $10) per million
