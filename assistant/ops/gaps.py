@@ -18,6 +18,7 @@ question text writes an audit row.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -166,6 +167,7 @@ class GapFinder:
         self.db, self.embedder, self.cfg, self.audit = db, embedder, cfg, audit
         self.redact = redact
         self._vectors: OrderedDict[str, list[float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     # -- loading -------------------------------------------------------------------
     def candidates(self, start: datetime, end: datetime) -> list[Candidate]:
@@ -190,15 +192,17 @@ class GapFinder:
         return out
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
-        todo = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if todo:
-            for text, vector in zip(todo, self.embedder.embed_documents(todo), strict=True):
-                self._vectors[text] = list(vector)
-        for t in texts:
-            self._vectors.move_to_end(t)
-        while len(self._vectors) > _CACHE_MAX:
-            self._vectors.popitem(last=False)
-        return normalise([self._vectors[t] for t in texts])
+        with self._lock:  # page requests run on a thread pool and share this cache
+            todo = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+            if todo:
+                for text, vector in zip(todo, self.embedder.embed_documents(todo), strict=True):
+                    self._vectors[text] = list(vector)
+            for t in texts:
+                self._vectors.move_to_end(t)
+            rows = [self._vectors[t] for t in texts]
+            while len(self._vectors) > _CACHE_MAX:
+                self._vectors.popitem(last=False)
+        return normalise(rows)
 
     def _owners(self, doc_ids: Iterable[str]) -> dict[str, str | None]:
         """Each document's owner: a reassignment first, else what indexing found."""
