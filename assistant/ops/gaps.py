@@ -10,7 +10,9 @@ Who sees what (``GapFinder.topics``): admins see every topic. Anyone else sees t
 whose nearest documents include one they own in a source they may read; of a topic they
 see only those nearest documents in sources they may read, and only the example
 questions whose answers retrieved one of their own documents and drew on no source
-they may not read (as the owners' queue shows flagged questions). Example questions
+they may not read (as the owners' queue shows flagged questions), asked by someone who
+may read no source the viewer may not (a question is the asker's text: it may quote
+what only the asker can read). Example questions
 pass through the secret redactor the entry point hands in, and every view that shows
 question text writes an audit row.
 """
@@ -31,10 +33,10 @@ from sqlalchemy import select
 from assistant.access import interaction_sources, readable_sources, source_groups
 from assistant.audit import AuditLog
 from assistant.catalog.db import Database
-from assistant.catalog.schema import DocOverrideRow, DocumentRow, FeedbackRow, InteractionRow
+from assistant.catalog.schema import DocOverrideRow, DocumentRow, FeedbackRow, InteractionRow, UserRow
 from assistant.embedding.base import Embedder
 from assistant.errors import PermissionDeniedError
-from assistant.models import split_doc_id
+from assistant.models import User, split_doc_id
 from assistant.ops.stats import window_days
 from assistant.owners import owner_matches
 from assistant.settings import GapSettings
@@ -246,6 +248,9 @@ class GapFinder:
                 return (doc_owner or "").strip().lower() == owner.strip().lower()
             return owner_matches(doc_owner, viewer)
 
+        groups = source_groups(self.db)
+        askers: dict[str, set[str] | None] = {}  # asker -> sources they may read (None: everything/unknown)
+
         shown = []
         for topic in self.all_topics(days, now):
             nearest = topic.sources[:self.cfg.nearest_sources]
@@ -257,7 +262,7 @@ class GapFinder:
             for ex in topic.examples:
                 if len(examples) >= self.cfg.examples:
                     break
-                if per_owner and not self._may_show(ex.interaction_id, owned, readable):
+                if per_owner and not self._may_show(ex.interaction_id, owned, readable, groups, askers):
                     hidden += 1
                     continue
                 key = " ".join(ex.question.lower().split())
@@ -273,12 +278,25 @@ class GapFinder:
                                "interactions": sorted(e.interaction_id for t in shown for e in t.examples)})
         return shown
 
-    def _may_show(self, interaction_id: int, owned: set[str], readable: set[str] | None) -> bool:
+    def _may_show(self, interaction_id: int, owned: set[str], readable: set[str] | None,
+                  groups: Mapping[str, Sequence[str]], askers: dict[str, set[str] | None]) -> bool:
+        """Whether a non-admin viewer (``readable``) may see this gap question's text."""
         with self.db.session() as s:
-            retrieved = s.scalar(select(InteractionRow.retrieved).where(InteractionRow.id == interaction_id)) or []
+            row = s.execute(select(InteractionRow.retrieved, InteractionRow.user_name)
+                            .where(InteractionRow.id == interaction_id)).one_or_none()
+            if row is None:
+                return False
+            retrieved, asker = row[0] or [], row[1]
+            if asker not in askers:
+                account = s.execute(select(UserRow.groups, UserRow.is_admin).where(UserRow.name == asker)).one_or_none()
+                askers[asker] = None if account is None or account[1] else readable_sources(
+                    groups, User(asker, tuple(account[0] or ())))
         if not {str(p.get("doc_id") or "") for p in retrieved} & owned:
             return False
-        return readable is None or interaction_sources(retrieved) <= readable
+        if readable is None:
+            return True
+        asker_reads = askers[asker]
+        return interaction_sources(retrieved) <= readable and asker_reads is not None and asker_reads <= readable
 
     def _clean(self, question: str) -> str:
         if self.redact is None:

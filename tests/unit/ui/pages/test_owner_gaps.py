@@ -30,8 +30,11 @@ def _world(pages: Pages) -> dict[str, int]:
         assert ident is not None
         return ident
 
+    # carol may read the secret source too: her question may quote it, though its answer drew on payments only
+    c.users.create("carol", groups=["payments", "secops"])
     return {"only_pay": ask(KAFKA[0], [pay]), "both": ask(KAFKA[1] + " token=ghp_" + "A1b2" * 9, [pay, sec]),
-            "only_sec": ask(KAFKA[2], [sec]), "noise": ask("what colour is the logo?", ["web:logo.svg"])}
+            "only_sec": ask(KAFKA[2], [sec]), "noise": ask("what colour is the logo?", ["web:logo.svg"]),
+            "carol": ask("rotate kafka certificates like runbooks/kafka-certs.md step 4 says?", [pay], user="carol")}
 
 
 def _finder(pages: Pages) -> GapFinder:
@@ -52,15 +55,17 @@ def test_owner_sees_only_their_readable_share(pages: Pages) -> None:
     bob = pages.container.users.get("bob")
 
     admin = finder.topics(root, 7)
-    assert len(admin) == 1 and admin[0].count == 3  # the logo question stays alone (min size 2)
+    assert len(admin) == 1 and admin[0].count == 4  # the logo question stays alone (min size 2)
     assert {s.source for s in admin[0].sources} == {"payments", "secret"}
     assert "ghp_" not in " ".join(e.question for e in admin[0].examples)  # redacted even for admins
 
     mine = finder.topics(alice, 7)
-    assert len(mine) == 1 and mine[0].count == 3
+    assert len(mine) == 1 and mine[0].count == 4
     assert {s.source for s in mine[0].sources} == {"payments"}  # never a source she may not read
-    # only the question that drew on her document and nothing she may not read
-    assert [e.interaction_id for e in mine[0].examples] == [ids["only_pay"]] and mine[0].hidden_examples == 2
+    # only the question that drew on her document and nothing she may not read, asked by someone who
+    # reads nothing she may not (carol's question names a secret runbook)
+    assert [e.interaction_id for e in mine[0].examples] == [ids["only_pay"]] and mine[0].hidden_examples == 3
+    assert "kafka-certs" not in repr(mine)
     assert mine[0].member_ids == ()
 
     assert finder.topics(bob, 7) == []  # owns nothing near the topic
@@ -71,7 +76,7 @@ def test_owner_sees_only_their_readable_share(pages: Pages) -> None:
     else:
         raise AssertionError("bob read alice's gaps")
     as_admin = finder.topics(root, 7, owner="@alice")
-    assert len(as_admin) == 1 and len(as_admin[0].examples) == 3
+    assert len(as_admin) == 1 and len(as_admin[0].examples) == 4
 
     with pages.container.db.session() as s:
         views = list(s.scalars(select(AuditRow).where(AuditRow.action == "gaps.view")))
@@ -86,7 +91,7 @@ def test_owners_page_shows_the_gap_section(pages: Pages) -> None:
     body = pages.get("/owners").text
     assert 'id="gaps"' in body and KAFKA[0] in body
     assert KAFKA[2] not in body and "runbooks/kafka-certs.md" not in body and "secret:" not in body
-    assert "2 more questions not shown" in body
+    assert "3 more questions not shown" in body and "kafka-certs" not in body
     pages.as_user("bob")
     body = pages.get("/owners").text
     assert 'id="gaps"' not in body and "kafka" not in body
