@@ -12,7 +12,7 @@ see only those nearest documents in sources they may read, and only the example
 questions whose answers retrieved one of their own documents and drew on no source
 they may not read (as the owners' queue shows flagged questions), asked by someone who
 may read no source the viewer may not (a question is the asker's text: it may quote
-what only the asker can read). Example questions
+what only the asker can read); their own questions are counted, not shown. Example questions
 pass through the secret redactor the entry point hands in, and every view that shows
 question text writes an audit row.
 """
@@ -262,7 +262,7 @@ class GapFinder:
             for ex in topic.examples:
                 if len(examples) >= self.cfg.examples:
                     break
-                if per_owner and not self._may_show(ex.interaction_id, owned, readable, groups, askers):
+                if per_owner and not self._may_show(ex.interaction_id, viewer.name, owned, readable, groups, askers):
                     hidden += 1
                     continue
                 key = " ".join(ex.question.lower().split())
@@ -278,15 +278,19 @@ class GapFinder:
                                "interactions": sorted(e.interaction_id for t in shown for e in t.examples)})
         return shown
 
-    def _may_show(self, interaction_id: int, owned: set[str], readable: set[str] | None,
+    def _may_show(self, interaction_id: int, viewer: str, owned: set[str], readable: set[str] | None,
                   groups: Mapping[str, Sequence[str]], askers: dict[str, set[str] | None]) -> bool:
-        """Whether a non-admin viewer (``readable``) may see this gap question's text."""
+        """Whether an owner's view (``readable``) shows this gap question's text. Their own
+        questions are counted, not shown: they add nothing, and text the viewer typed
+        about sources since closed to them is not repeated back."""
         with self.db.session() as s:
             row = s.execute(select(InteractionRow.retrieved, InteractionRow.user_name)
                             .where(InteractionRow.id == interaction_id)).one_or_none()
             if row is None:
                 return False
             retrieved, asker = row[0] or [], row[1]
+            if asker == viewer:
+                return False
             if asker not in askers:
                 account = s.execute(select(UserRow.groups, UserRow.is_admin).where(UserRow.name == asker)).one_or_none()
                 askers[asker] = None if account is None or account[1] else readable_sources(

@@ -216,6 +216,8 @@ def test_documentation_gaps_through_every_door(world: World) -> None:
     by @pub)."""
     import os
 
+    from sqlalchemy import select
+
     from assistant.catalog.schema import FeedbackRow, InteractionRow
     from assistant.ops.gaps import GapFinder
     from indexers.redaction.redactor import Redactor
