@@ -32,7 +32,7 @@ from assistant.errors import ConfigError, NotFoundError, PermissionDeniedError
 from assistant.models import User, split_doc_id
 from assistant.notify import Notifier
 
-REASONS = ("wrong_answer", "wrong_source", "outdated_source", "other")
+REASONS = ("wrong_answer", "wrong_source", "outdated_source", "missing_source", "other")
 FLAG_KINDS = ("outdated", "wrong")
 MAX_COMMENT = 4000
 _LINES = re.compile(r"#L(\d+)(?:-L(\d+))?$")

@@ -733,6 +733,31 @@ class RoutingSettings(BaseModel):
                 raise ValueError(f"endpoint {name!r} (llamacpp) needs model (a .gguf path or bundled:smollm2)")
         return self
 
+class GapSettings(BaseModel):
+    """Documentation gaps (``assistant.ops.gaps``): the window's questions the corpus could
+    not answer, grouped into topics by embedding similarity for the doc owners."""
+
+    similarity: float = Field(
+        default=0.5, gt=0, le=1,
+        description="Mean cosine similarity (average linkage) at which gap questions join one topic; with the "
+        "bundled model paraphrases score about 0.5-0.8, unrelated questions below 0.35.",
+    )
+    min_cluster_size: int = Field(
+        default=2, ge=1, description="Questions a topic needs before it is shown (1: every lone question)."
+    )
+    weak_score: float = Field(
+        default=0.0, ge=0,
+        description="An answer whose best retrieved score is below this counts as a gap; scores are the "
+        "fused (RRF) ranks times the freshness formula, so tune it on your own log; 0: off.",
+    )
+    examples: int = Field(default=5, ge=1, le=50, description="Example questions shown per topic.")
+    nearest_sources: int = Field(
+        default=5, ge=1, le=50, description="Closest retrieved documents shown per topic, with their owners."
+    )
+    max_questions: int = Field(
+        default=2000, ge=10, description="Most recent gap questions of the window that are clustered."
+    )
+
 
 class Settings(BaseSettings):
     """Everything configurable. Build with ``Settings()`` in an entry point."""
@@ -758,6 +783,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = PolicySettings()
     alerts: AlertSettings = AlertSettings()
     routing: RoutingSettings = RoutingSettings()
+    gaps: GapSettings = GapSettings()
 
     @field_validator("home")
     @classmethod

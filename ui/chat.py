@@ -40,7 +40,8 @@ _ANSWER_POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="answer")
 ALL_SOURCES = "*"
 ASK_TIMEOUT_S = 600
 REASONS = {"wrong_answer": "Wrong answer", "wrong_source": "Wrong source",
-           "outdated_source": "Outdated source", "other": "Something else"}
+           "outdated_source": "Outdated source", "missing_source": "No source covers this",
+           "other": "Something else"}
 EMPTY_QUESTION = ("Type a question about the code or docs, e.g. *where do we retry failed payments?* "
                   "You can narrow it with `repo:NAME`, `path:GLOB`, `lang:X` or `kind:code|docs|wiki`.")
 APOLOGY = "Sorry, something went wrong while answering. It has been logged"

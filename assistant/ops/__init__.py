@@ -1,1 +1,2 @@
-"""Operations: alert rules, their scheduler and webhook posts (issue 18)."""
+"""Operations (issue 18): alert rules, their scheduler and webhook posts; window statistics
+for /admin/health; documentation gaps."""

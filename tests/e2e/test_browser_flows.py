@@ -213,7 +213,8 @@ def test_thumbs_down_asks_for_a_reason_and_is_recorded(server: Server, sign_in: 
     dialog.get_by_role("button", name="Submit feedback").click()
     expect(page.get_by_text("What was wrong with that answer?")).to_be_visible()
     for reason, label in (("wrong_answer", "Wrong answer"), ("wrong_source", "Wrong source"),
-                          ("outdated_source", "Outdated source"), ("other", "Something else")):
+                          ("outdated_source", "Outdated source"), ("missing_source", "No source covers this"),
+                          ("other", "Something else")):
         expect(page.locator(f"#sw-reason-{reason}")).to_have_text(label)
     choose(page, "sw-reason-wrong_answer")
     expect(page.get_by_text("Noted: wrong answer.")).to_be_visible()

@@ -209,6 +209,45 @@ def test_owners_queue_service_and_page(world: World) -> None:
     assert item.source == C["pub"].source and item.flags[0].hidden and item.flags[0].answer is None
 
 
+def test_documentation_gaps_through_every_door(world: World) -> None:
+    """Every question of the world counts as a gap (a thumbs-down "missing_source") and a
+    lone question is a topic: what the gap service, the owners' page and `sourcewise owners
+    gaps` show each user must name nothing they may not read (sec's trap document is owned
+    by @pub)."""
+    import os
+
+    from sqlalchemy import select
+
+    from assistant.catalog.schema import FeedbackRow, InteractionRow
+    from assistant.ops.gaps import GapFinder
+    from indexers.redaction.redactor import Redactor
+    from tests.integration.cli import run_cli
+
+    mark = len(world.violations)
+    c = world.container
+    with c.db.session() as s:
+        for (iid,) in s.execute(select(InteractionRow.id)):
+            s.add(FeedbackRow(interaction_id=iid, user_name="root", value="down", reason="missing_source"))
+    cfg = c.settings.gaps.model_copy(update={"min_cluster_size": 1, "examples": 50, "nearest_sources": 50})
+    finder = GapFinder(c.db, c.embedder, cfg, c.audit, redact=Redactor().redact_value)
+    world.client.app.state.gap_finder = finder
+    for user in USERS:
+        account = c.users.require(user)
+        world.check(user, "gaps-service", repr(finder.topics(account, 1)), "", AFTER[user])
+        world.who["name"] = user
+        page = world.client.get("/owners", follow_redirects=False)
+        assert page.status_code == 200
+        world.check(user, "gaps-owners-page", world._http(page), "", AFTER[user])
+        out = run_cli(world.home, "owners", "gaps", "--user", user, "--days", "1", "--json",
+                      env={**os.environ, "SOURCEWISE_GAPS__MIN_CLUSTER_SIZE": "1", "SOURCEWISE_GAPS__EXAMPLES": "50",
+                           "SOURCEWISE_GAPS__NEAREST_SOURCES": "50"})
+        world.check(user, "gaps-cli", out.stdout + out.stderr, "", AFTER[user])
+    world.assert_clean(mark)
+    admin_view = repr(finder.topics(c.users.require("root"), 1))
+    assert C["sec"].source in admin_view  # the admin sees all: the checks above were not vacuous
+    assert world.found[("pub", "gaps-service")] == {"pub"} and world.found[("sec", "gaps-service")]
+
+
 def _routes(router: Any) -> Iterator[Any]:
     """Every route of a router, through included routers (FastAPI may keep those lazily)."""
     for route in router.routes:

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ui.pages import admin, admin_eval, admin_people, admin_review, owner_findings, owners
+from ui.pages import admin, admin_eval, admin_health, admin_people, admin_review, owner_findings, owners
 from ui.pages.deps import PageRoute
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -22,6 +22,7 @@ router.include_router(admin.router)
 router.include_router(admin_people.router)
 router.include_router(admin_review.router)
 router.include_router(admin_eval.router)
+router.include_router(admin_health.router)
 
 
 def shutdown(app: Any, timeout: float = 5.0) -> None:

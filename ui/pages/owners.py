@@ -8,19 +8,21 @@ and the page follows its progress; the flags close only if the re-index succeeds
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from assistant.errors import ConfigError
+from assistant.errors import ConfigError, SourcewiseError
 from ui.pages.csrf import checked_account
 from ui.pages.deps import PageRoute, container_of, current_account
 from ui.pages.jobs import jobs_for
 from ui.pages.render import redirect, render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+log = logging.getLogger("sourcewise.ui.pages")
 
 Signed = Annotated[Any, Depends(current_account)]
 Checked = Annotated[Any, Depends(checked_account)]
@@ -39,10 +41,25 @@ def queue_page(request: Request, account: Signed, owner: str | None = None) -> H
     jobs = jobs_for(request.app)
     mine = [j for j in jobs.list(20) if j.label == "mark fixed" and (account.is_admin or j.requested_by == account.name)]
     findings = container.findings.queue(account, owner=owner)
+    gaps = owner_gaps(request, account, owner)
     return render(request, "owners.html", account=account, section="owners", items=items, owner=owner or "",
-                  findings=findings,
+                  findings=findings, gaps=gaps,
                   owners=container.owners.open_owners() if account.is_admin else [],
                   active_jobs=[j for j in mine if j.active], recent_jobs=[j for j in mine if not j.active][:5])
+
+
+def owner_gaps(request: Request, account: Any, owner: str | None) -> list[Any]:
+    """Documentation gap topics near the documents this owner owns (last 7 days); the
+    queue still shows when they cannot be computed."""
+    from ui.pages.admin_health import gap_finder
+
+    try:
+        return gap_finder(request).topics(account, 7, owner=owner, own=True, door="owners")
+    except SourcewiseError:
+        raise
+    except Exception:
+        log.exception("documentation gaps failed on the owners' queue")
+        return []
 
 
 @router.get("/owners/jobs/{job_id}")
