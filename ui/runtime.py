@@ -91,7 +91,8 @@ class UiRuntime:
 
                 cfg = self.settings.generation.model_copy(update={"generator": generator})
                 self._answerers[generator] = Answerer(
-                    self.services.retriever(), build_generator(cfg), self.container.catalog, self.settings)
+                    self.services.retriever(), build_generator(cfg), self.container.catalog, self.settings,
+                    metrics=getattr(self.container, "metrics", None))
             return self._answerers[generator]  # type: ignore[no-any-return]
 
 
@@ -106,7 +107,7 @@ def _feedback_service(container: Container) -> FeedbackService:
     from assistant.feedback import FeedbackService
 
     return FeedbackService(container.db, getattr(container, "audit", None) or AuditLog(container.db),
-                           getattr(container, "notifier", None))
+                           getattr(container, "notifier", None), metrics=getattr(container, "metrics", None))
 
 
 _current: UiRuntime | None = None
