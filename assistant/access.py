@@ -89,11 +89,13 @@ def hidden_interactions(db: Any, user: User, interaction_ids: Iterable[int]) -> 
 def access_epoch(db: Any) -> str:
     """Changes whenever who-may-read-what or what an answer shows changes without an index
     run: a source's groups, classification or status, an owner's deprecation, restoration
-    or reassignment. Part of the answer cache's index version."""
+    or reassignment, a flag raised, fixed or dismissed, a staleness finding dismissed
+    (the stale-source notes answers carry). Part of the answer cache's index version."""
     import hashlib
     import json
 
-    from assistant.catalog.schema import DocOverrideRow, SourceRow
+    from assistant.catalog.schema import DocOverrideRow, FlagRow, SourceRow
+    from assistant.catalog.staleness_schema import FindingRow
 
     with db.session() as s:
         sources = [[name, sorted(groups or ()), cls, status] for name, groups, cls, status in s.execute(
@@ -101,5 +103,8 @@ def access_epoch(db: Any) -> str:
             .order_by(SourceRow.name))]
         count, last = s.execute(select(func.count(), func.max(DocOverrideRow.updated_at))
                                 .select_from(DocOverrideRow)).one()
-    digest = hashlib.sha256(json.dumps(sources, default=str).encode()).hexdigest()[:16]
+        flags = s.execute(select(func.count(), func.max(FlagRow.id), func.max(FlagRow.resolved_at))
+                          .select_from(FlagRow)).one()
+        findings = s.execute(select(func.count(), func.max(FindingRow.updated_at)).select_from(FindingRow)).one()
+    digest = hashlib.sha256(json.dumps([sources, list(flags), list(findings)], default=str).encode()).hexdigest()[:16]
     return f"a{digest}:o{count}:{last.isoformat() if last is not None else '-'}"

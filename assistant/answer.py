@@ -35,6 +35,7 @@ from assistant.generation.llm import call_with_deadline
 from assistant.generation.prompts import PROMPT_VERSION
 from assistant.generation.routing import Router, RouteTrace, build_router
 from assistant.generation.sanitize import LinkHosts, sanitize_markdown
+from assistant.metrics import NullMetrics, answer_outcome, stale_counts
 from assistant.models import Answer, Passage, User
 from assistant.policy import ClassificationPolicy, source_classifications, withheld_note
 from assistant.settings import GenerationSettings, Settings
@@ -91,6 +92,7 @@ class Answerer:
         fallback: Generator | None = None,
         index_version: Callable[[], str] | None = None,
         router: Router | None | bool = True,
+        metrics: NullMetrics | None = None,
     ) -> None:
         self.retriever = retriever
         self.generator = generator
@@ -101,6 +103,7 @@ class Answerer:
         self.audit = AuditLog(self.interactions.db)  # one question row per interaction, every door
         self.index_version = index_version or self.interactions.index_version
         self.cache = AnswerCache(self.cfg.cache_size, self.cfg.cache_ttl_s)
+        self.metrics = metrics or NullMetrics()  # assistant.metrics: one row, one count, every door
         self._link_hosts = configured_hosts(settings)
         self._indexed_hosts = IndexedHosts(self.interactions.db)
         # Which generator may see which sources: read from the catalog per question.
@@ -158,6 +161,8 @@ class Answerer:
                 prompt_version=self._prompt_version(self.generator),
             )
             hit = self.cache.get(run.key)
+            if self.cache.max_entries > 0:
+                self.metrics.observe_cache(hit is not None)
             t = run.lap("cache", t)
             if hit is not None:
                 return run, self._cached(run, hit)
@@ -268,6 +273,8 @@ class Answerer:
 
         def emit(text: str) -> Iterator[dict[str, Any]]:
             if text:
+                if not shown:  # time to first token, for the interaction row and the metrics
+                    run.timings["first_token"] = round(time.perf_counter() - run.started, 6)
                 shown.append(text)
                 yield {"type": "delta", "text": text}
 
@@ -410,6 +417,14 @@ class Answerer:
             log.exception("could not write the question's audit row")
         log.info("answer %s", json.dumps({"interaction_id": interaction_id, **fields} |
                                          {"question": _clip(run.question, 2000), "answer": None}, default=str))
+        try:
+            stale, deprecated = stale_counts(answer, self.stale_threshold)
+            self.metrics.observe_answer(
+                channel=run.channel, generator=fields["generator"], model=fields["model"],
+                outcome=answer_outcome(answer, fields["error"]), timings=run.timings,
+                tokens=answer.tokens if answer is not None else None, stale=stale, deprecated=deprecated)
+        except Exception:  # like the audit row: a counting bug never costs the answer
+            log.exception("could not count the question in the metrics")
         return interaction_id
 
     def _fail(self, run: _Run, exc: BaseException) -> None:
@@ -491,4 +506,4 @@ def _filters_json(filters: Any) -> dict[str, Any]:
 def build_answerer(container: Any) -> Answerer:
     """An Answerer from ``assistant.container.Container``; needs ``container.retriever``."""
     return Answerer(container.retriever, build_generator(container.settings.generation), container.catalog,
-                    container.settings)
+                    container.settings, metrics=getattr(container, "metrics", None))

@@ -10,13 +10,19 @@ The index version also changes when access changes without an index run (a sourc
 groups or classification, a deprecation, restoration or reassignment, a removal); the
 first question after such a change drops every answer of the older version
 (``advance``), so an answer quoting a removed or narrowed source does not even stay in
-memory.
+memory. Owner actions that change what an answer says about a source (a finding
+dismissed, a flag dismissed or fixed, a deprecation) move the index version too
+(``assistant.access.access_epoch``).
+
+Near-identical questions share an entry (``normalise_question``): case of ordinary words,
+whitespace, punctuation, the order of filter tokens and of the values inside filters.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -24,6 +30,55 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from assistant.models import Answer
+
+
+_END_PUNCT = ".,;:!?"
+_QUOTES = "`'\""
+_FILTER = re.compile(r'(?<!\S)(repo|path|lang|kind):(?:"([^"]*+)"|(\S*+))', re.IGNORECASE)  # retrieval.query's
+
+
+def _ordinary(word: str) -> bool:
+    """A word of prose: letters (an apostrophe allowed), no capital after the first letter."""
+    letters = word.replace("'", "").replace("\u2019", "")
+    return letters.isalpha() and letters[1:] == letters[1:].lower()
+
+
+def normalise_question(question: str) -> str:
+    """The question as the cache compares it.
+
+    Folded: whitespace; sentence punctuation (``?``, ``,``, a trailing ``.``) and quotes or
+    backticks around a word; the case of ordinary words (``Where`` = ``where``); the order of
+    ``repo:``/``path:``/``lang:``/``kind:`` tokens (the retriever reads them wherever they stand).
+
+    Kept exactly: anything identifier-like, i.e. with a capital after its first letter, an
+    underscore, a digit, a dot, a slash, brackets or other symbols inside it
+    (``Foo.bar``, ``fooBar``, ``MAX_RETRIES``, ``HTTP``, ``--full``). Code identifiers are
+    case-sensitive, and ``Foo.bar`` and ``foobar`` are different questions: a wrong hit
+    returns someone else's answer, while a miss only costs one more retrieval. A lone
+    leading capital (``Config``) cannot be told apart from sentence case, so it is folded;
+    the sparse retriever matches terms case-insensitively, so both retrieve alike.
+    """
+    filters = sorted(f"{m.group(1).lower()}:{m.group(0).split(':', 1)[1]}" for m in _FILTER.finditer(question))
+    words: list[str] = []
+    for token in _FILTER.sub(" ", question).split():
+        token = token.rstrip(_END_PUNCT)
+        if len(token) > 1 and token[0] in _QUOTES and token[-1] == token[0]:
+            token = token[1:-1].rstrip(_END_PUNCT)
+        if not token or all(not c.isalnum() for c in token):
+            continue  # a lone "?", "-" or "..."
+        words.append(token.lower() if _ordinary(token) else token)
+    return " ".join(words + filters)
+
+
+def _canonical_filters(filters: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Lists inside filters sorted and de-duplicated: ``repos=[b, a]`` = ``repos=[a, b]``."""
+    out: dict[str, Any] = {}
+    for key, value in (filters or {}).items():
+        if isinstance(value, (list, tuple, set, frozenset)):
+            out[key] = sorted({str(v) for v in value})
+        else:
+            out[key] = value
+    return out
 
 
 def cache_key(
@@ -39,9 +94,9 @@ def cache_key(
 ) -> str:
     """A stable digest; ``groups=None`` means an admin (sees everything)."""
     payload = {
-        "q": " ".join(question.split()),
+        "q": normalise_question(question),
         "h": [[m.get("role"), m.get("content")] for m in history],
-        "f": filters or {},
+        "f": _canonical_filters(filters),
         "g": "*admin*" if groups is None else sorted(groups),
         "v": index_version,
         "gen": generator,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assistant.app_settings import AppSettings
 from assistant.audit import AuditLog
@@ -16,6 +16,7 @@ from assistant.embedding.sentence_transformers import SentenceTransformerEmbedde
 from assistant.embedding.sparse import SparseEncoder
 from assistant.feedback import FeedbackService
 from assistant.findings import FindingsService
+from assistant.metrics import NullMetrics, build_metrics
 from assistant.notify import Notifier
 from assistant.owners import OwnerQueue
 from assistant.settings import Settings
@@ -92,20 +93,25 @@ class Container:
         return Notifier(self.db, ui.webhook_url, digest=ui.digest_hour is not None, public_url=ui.public_url)
 
     @cached_property
+    def metrics(self) -> NullMetrics:
+        """This process's Prometheus registry (``assistant.metrics``); the catalog opens at scrape time."""
+        return build_metrics(self.settings, db=_LazyDb(self))
+
+    @cached_property
     def feedback(self) -> FeedbackService:
-        return FeedbackService(self.db, self.audit, self.notifier)
+        return FeedbackService(self.db, self.audit, self.notifier, metrics=self.metrics)
 
     @cached_property
     def owners(self) -> OwnerQueue:
         # The store opens only when an action needs it (reading the queue does not).
         return OwnerQueue(self.db, lambda: self.store, self.audit, self.notifier,
-                          citation_window_days=self.settings.ui.citation_window_days)
+                          citation_window_days=self.settings.ui.citation_window_days, metrics=self.metrics)
 
     @cached_property
     def findings(self) -> FindingsService:
         # Reading findings needs no store; dismissing one rescores its document's points.
         return FindingsService(self.db, self.audit, lambda: self.store,
-                               Weights.from_settings(self.settings.staleness))
+                               Weights.from_settings(self.settings.staleness), metrics=self.metrics)
 
     @cached_property
     def store(self) -> VectorStore:
@@ -124,6 +130,16 @@ class Container:
             self.store.close()
         if "db" in self.__dict__:
             self.db.close()
+
+
+class _LazyDb:
+    """The container's catalog, opened on first use (building the metrics must not open it)."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+
+    def session(self) -> Any:
+        return self._container.db.session()
 
 
 def build(settings: Settings) -> Container:

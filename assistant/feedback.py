@@ -29,6 +29,7 @@ from assistant.catalog.schema import (
     utcnow,
 )
 from assistant.errors import ConfigError, NotFoundError, PermissionDeniedError
+from assistant.metrics import NullMetrics
 from assistant.models import User, split_doc_id
 from assistant.notify import Notifier
 
@@ -81,10 +82,12 @@ def _own(row: InteractionRow | None, interaction_id: int, user: User) -> Interac
 
 
 class FeedbackService:
-    def __init__(self, db: Database, audit: AuditLog, notifier: Notifier | None = None) -> None:
+    def __init__(self, db: Database, audit: AuditLog, notifier: Notifier | None = None, *,
+                 metrics: NullMetrics | None = None) -> None:
         self.db = db
         self.audit = audit
         self.notifier = notifier
+        self.metrics = metrics or NullMetrics()
 
     def interaction(self, interaction_id: int, user: User) -> InteractionRow:
         """The interaction, if ``user`` may see it."""
@@ -109,7 +112,9 @@ class FeedbackService:
             row.value, row.reason, row.comment = value, reason if value == "down" else None, note
             row.created_at = utcnow()
             s.flush()
-            return row.id
+            feedback_id = row.id
+        self.metrics.observe_feedback(value)
+        return feedback_id
 
     def feedback_for(self, interaction_id: int, user: User) -> FeedbackRow | None:
         with self.db.session() as s:
@@ -169,6 +174,8 @@ class FeedbackService:
             s.flush()
             flag_id, label = row.id, f"{row.source_name}:{row.path}"
         self.audit.record(actor, "flag.create", label, {"flag_id": flag_id, "kind": kind, "owner": owner})
+        if origin == "user":  # automatic flags (findings) are not feedback
+            self.metrics.observe_feedback("flag")
         if self.notifier is not None:
             text = f"{label} was flagged as {kind} by {actor}" + (f": {comment}" if comment else "")
             self.notifier.flag_raised(owner, flag_id, text)
@@ -234,6 +241,7 @@ class FeedbackService:
             case_id = case.id
         self.audit.record(actor_name, "eval.promote", f"{kind}:{item_id}",
                           {"case_id": case_id, "set": set_name, "gold": gold})
+        self.metrics.observe_promotion(kind)
         return case_id
 
     def cited_sources(self, interaction_id: int) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ from assistant.catalog.schema import DocOverrideRow, DocumentRow, SourceRow, utc
 from assistant.catalog.staleness_schema import FindingRow
 from assistant.errors import ConfigError, NotFoundError, PermissionDeniedError
 from assistant.models import PUBLIC_GROUP, User
+from assistant.metrics import NullMetrics
 from assistant.owners import owner_matches
 from assistant.staleness import SEVERITY, WITHHELD, Weights, code_sources_of, refresh_scores
 from assistant.store.base import VectorStore
@@ -92,8 +93,9 @@ def may_read(viewer: Any, groups: Sequence[str] | None) -> bool:
 
 class FindingsService:
     def __init__(self, db: Database, audit: AuditLog, store: VectorStore | Callable[[], VectorStore] | None = None,
-                 weights: Weights | None = None) -> None:
+                 weights: Weights | None = None, *, metrics: NullMetrics | None = None) -> None:
         self.db = db
+        self.metrics = metrics or NullMetrics()
         self.audit = audit
         self._store = store
         self.weights = weights or Weights()
@@ -184,6 +186,7 @@ class FindingsService:
         self._rescore([view.doc_id])
         self.audit.record(actor.name, "finding.dismissed", f"{view.source}:{view.path}",
                           {"finding_id": finding_id, "kind": view.kind, "reference": view.reference, "note": note})
+        self.metrics.observe_owner_action("finding.dismissed")
         return self.get(finding_id, actor)
 
     def patch(self, finding_id: int, viewer: Any) -> tuple[str, str]:
@@ -208,6 +211,7 @@ class FindingsService:
         after = self.get(finding_id, actor)
         self.audit.record(actor.name, "finding.fixed", f"{view.source}:{view.path}",
                           {"finding_id": finding_id, "kind": view.kind, "status": after.status})
+        self.metrics.observe_owner_action("finding.fixed")
         return after
 
     # -- internals -------------------------------------------------------------------------

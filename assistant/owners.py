@@ -35,6 +35,7 @@ from assistant.catalog.schema import (
     utcnow,
 )
 from assistant.errors import ConfigError, NotFoundError, PermissionDeniedError
+from assistant.metrics import NullMetrics
 from assistant.notify import Notifier
 from assistant.store.base import EXCLUDED_FIELD, VectorStore
 from assistant.users import Account
@@ -86,13 +87,15 @@ def owner_matches(owner: str | None, account: Account) -> bool:
 
 class OwnerQueue:
     def __init__(self, db: Database, store: VectorStore | Callable[[], VectorStore], audit: AuditLog,
-                 notifier: Notifier | None = None, *, citation_window_days: int = 30) -> None:
+                 notifier: Notifier | None = None, *, citation_window_days: int = 30,
+                 metrics: NullMetrics | None = None) -> None:
         self.db = db
         self.catalog = Catalog(db)
         self._store = store
         self.audit = audit
         self.notifier = notifier
         self.window = timedelta(days=citation_window_days)
+        self.metrics = metrics or NullMetrics()
 
     @property
     def store(self) -> VectorStore:
@@ -216,6 +219,7 @@ class OwnerQueue:
         closed = self._close(doc_id, actor, "fixed", note)
         self.audit.record(actor.name, "owner.fixed", f"{source}:{path}", {"doc_id": doc_id, "closed": closed,
                                                                           "note": note})
+        self.metrics.observe_owner_action("fixed")
         return closed
 
     def dismiss(self, flag_id: int, actor: Account, note: str) -> None:
@@ -232,6 +236,7 @@ class OwnerQueue:
         _, source, path = self.authorise(doc_id, actor)
         self._close(doc_id, actor, "dismissed", note.strip(), flag_id)
         self.audit.record(actor.name, "owner.dismissed", f"{source}:{path}", {"flag_id": flag_id, "note": note})
+        self.metrics.observe_owner_action("dismissed")
 
     def deprecate(self, doc_id: str, actor: Account, note: str | None = None, *, deprecated: bool = True) -> int:
         """Exclude the document from retrieval (kept in the catalog); ``deprecated=False`` restores it."""
@@ -245,6 +250,7 @@ class OwnerQueue:
             if deprecated else 0
         self.audit.record(actor.name, "owner.deprecated" if deprecated else "owner.restored", f"{source}:{path}",
                           {"doc_id": doc_id, "note": note, "closed": closed})
+        self.metrics.observe_owner_action("deprecated" if deprecated else "restored")
         return closed
 
     def reassign(self, doc_id: str, actor: Account, new_owner: str) -> None:
@@ -264,6 +270,7 @@ class OwnerQueue:
             ids = [f.id for f in flags]
         self.audit.record(actor.name, "owner.reassigned", f"{source}:{path}",
                           {"doc_id": doc_id, "from": old, "to": new_owner})
+        self.metrics.observe_owner_action("reassigned")
         if self.notifier is not None and ids:
             self.notifier.flag_raised(new_owner, ids[0], f"{source}:{path} was reassigned to you by {actor.name} "
                                                          f"with {len(ids)} open flag(s)")

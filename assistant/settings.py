@@ -757,6 +757,50 @@ class GapSettings(BaseModel):
     max_questions: int = Field(
         default=2000, ge=10, description="Most recent gap questions of the window that are clustered."
     )
+class ModelPrice(BaseModel):
+    """Price of one model in currency units per million tokens."""
+
+    prompt: float = Field(default=0.0, ge=0, description="Price per 1M prompt tokens.")
+    completion: float = Field(default=0.0, ge=0, description="Price per 1M completion tokens.")
+
+
+class MetricsSettings(BaseModel):
+    """Prometheus metrics at ``/metrics`` (``assistant.metrics``).
+
+    Served by ``sourcewise serve`` to an admin's API token, or, when ``bind`` is set,
+    only on that separate address (no token: bind it to a network only Prometheus reaches).
+    """
+
+    enabled: bool = Field(default=True, description="Count questions, latency, tokens, feedback and index runs.")
+    bind: str | None = Field(
+        default=None,
+        description="host:port of a separate metrics listener; when set the main app no longer serves /metrics.",
+    )
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description="Model name -> {prompt, completion} price per 1M tokens (JSON); unknown models cost 0.",
+    )
+    latency_buckets: list[float] = Field(
+        default_factory=lambda: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0],
+        description="Upper bounds (seconds) of the latency histograms' buckets (JSON list).",
+    )
+
+    @field_validator("bind")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("use host:port, e.g. 127.0.0.1:9464")
+        return value
+
+    @field_validator("latency_buckets")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        if not value or any(b <= a for a, b in zip(value, value[1:], strict=False)) or value[0] <= 0:
+            raise ValueError("give increasing positive bounds in seconds, e.g. [0.1, 0.5, 1, 5]")
+        return value
 
 
 class Settings(BaseSettings):
@@ -784,6 +828,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     routing: RoutingSettings = RoutingSettings()
     gaps: GapSettings = GapSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @field_validator("home")
     @classmethod

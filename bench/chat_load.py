@@ -218,9 +218,10 @@ def build_world(args: argparse.Namespace, deadline: float) -> World:
         world.base_url = f"http://127.0.0.1:{port}"
         world.server_log = tmp / "server.log"
         t0 = time.perf_counter()
+        serve_env = {**env, **dict(kv.split("=", 1) for kv in args.server_env)}  # e.g. metrics on/off
         with world.server_log.open("wb") as log:
             world.server = subprocess.Popen(sourcewise_cmd() + ["serve", "--host", "127.0.0.1", "--port", str(port)],
-                                            env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
+                                            env=serve_env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
         wait_healthy(world, min(deadline, time.monotonic() + HEALTH_TIMEOUT_S))
         world.setup_s["serve"] = time.perf_counter() - t0
         world.questions, world.described = questions, described
@@ -615,6 +616,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="socket.io transports, comma-separated (the browser: polling,websocket)")
     p.add_argument("--time-budget", type=float, default=600.0, help="stop and report after this many s")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (server log, home)")
+    p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for the spawned server, e.g. SOURCEWISE_METRICS__ENABLED=false")
     p.add_argument("--profile", default=None, metavar="PATH",
                    help="write a py-spy profile (raw, GIL-holding samples) of the server's question phase")
     args = p.parse_args(argv)

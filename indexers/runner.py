@@ -38,7 +38,19 @@ def index_source(container: Any, name: str | SourceRow, *, full: bool = False,
         report = pipeline.index(row, make_source(row, settings, container.catalog), full=full)
         if report.status == "ok":
             detect_staleness(container, row, report, full=full)
+        _count_run(container, report)
         return report
+
+
+def _count_run(container: Any, report: RunReport) -> None:
+    """The run in the process's metrics (``assistant.metrics``), when the container has them."""
+    metrics = getattr(container, "metrics", None)
+    if metrics is None:
+        return
+    try:
+        metrics.observe_index_run(report)
+    except Exception:  # noqa: BLE001 - counting never fails a run
+        log.exception("could not count the index run in the metrics")
 
 
 def detect_staleness(container: Any, row: SourceRow, report: RunReport, *, full: bool = False) -> None:

@@ -92,7 +92,8 @@ class UiRuntime:
                 cfg = self.settings.generation.model_copy(update={"generator": generator})
                 self._answerers[generator] = Answerer(
                     self.services.retriever(), build_generator(cfg), self.container.catalog, self.settings,
-                    router=False)  # the user picked this generator: no route
+                    router=False,  # the user picked this generator: no route
+                    metrics=getattr(self.container, "metrics", None))
             return self._answerers[generator]  # type: ignore[no-any-return]
 
 
@@ -107,7 +108,7 @@ def _feedback_service(container: Container) -> FeedbackService:
     from assistant.feedback import FeedbackService
 
     return FeedbackService(container.db, getattr(container, "audit", None) or AuditLog(container.db),
-                           getattr(container, "notifier", None))
+                           getattr(container, "notifier", None), metrics=getattr(container, "metrics", None))
 
 
 _current: UiRuntime | None = None

@@ -20,6 +20,7 @@ from assistant.api import ask, openai_compat, search
 from assistant.api.auth import TokenVerifier, bearer_token
 from assistant.api.deps import Services
 from assistant.api.errors import ApiError, CatchAllMiddleware, install_error_handlers
+from assistant.api.metrics_route import install_metrics
 from assistant.container import Container
 
 
@@ -56,6 +57,7 @@ def create_app(
         never waits for a worker thread behind requests that are busy answering."""
         return {"status": "ok"}
 
+    install_metrics(app, container)  # /metrics for an admin's token, or on metrics.bind
     _docs(app)
     return app
 

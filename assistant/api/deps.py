@@ -94,7 +94,8 @@ def _build_answerer(container: Container, retriever: Retriever) -> Answerer:
     if _container_has_retriever(container):
         return build_answerer(container)
     settings = container.settings
-    return Answerer(retriever, build_generator(settings.generation), container.catalog, settings)
+    return Answerer(retriever, build_generator(settings.generation), container.catalog, settings,
+                    metrics=getattr(container, "metrics", None))
 
 
 def services(request: Request) -> Services:

@@ -6,6 +6,7 @@ Writing one must never cost the user their answer, so a failed write is logged a
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -60,7 +61,9 @@ class InteractionLog:
             ).one()
             docs = s.execute(select(func.count(), func.max(DocumentRow.indexed_at)).select_from(DocumentRow)).one()
         stamp = lambda v: v.isoformat() if v is not None else "-"  # noqa: E731
-        return f"r{run[0] or 0}:{stamp(run[1])}:d{docs[0]}:{stamp(docs[1])}:{access_epoch(self.db)}"
+        # Compact: the column holds 100 characters (PostgreSQL refuses longer values).
+        detail = f"{stamp(run[1])}:{stamp(docs[1])}:{access_epoch(self.db)}"
+        return f"r{run[0] or 0}:d{docs[0]}:{hashlib.sha256(detail.encode()).hexdigest()[:24]}"
 
     def document_count(self) -> int:
         with self.db.session() as s:

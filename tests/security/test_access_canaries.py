@@ -152,6 +152,34 @@ def test_models_endpoint_names_no_source(world: World) -> None:
     world.assert_clean(mark)
 
 
+def test_metrics_only_for_an_admin_and_free_of_content(world: World) -> None:
+    """/metrics (assistant.metrics): every non-admin token, an unknown one and no token get a
+    refusal with nothing in it; an admin's scrape names sources (an admin may know them all)
+    but never a question, a user, a path or a document's words."""
+    mark = len(world.violations)
+    callers = [(u, world.auth(u), 403) for u in USERS] + [
+        ("nobody", {}, 401), ("nobody", {"Authorization": "Bearer sw_not-a-token"}, 401),
+        ("nobody", {"Authorization": "Basic cm9vdA=="}, 401)]
+    for user, headers, status in callers:
+        r = world.client.get("/metrics", headers=headers)
+        assert r.status_code == status, (user, r.text)
+        assert "sourcewise_" not in r.text
+        world.check(user, "metrics", world._http(r), "/metrics", set())
+    from assistant.catalog.tokens import TokenStore
+
+    _, admin = TokenStore(world.container.db).create("t-metrics-admin", user="root", is_admin=True)
+    r = world.client.get("/metrics", headers={"Authorization": f"Bearer {admin}"})
+    assert r.status_code == 200 and "sourcewise_questions_total" in r.text
+    assert world.sent > 0 and 'entry="api"' in r.text  # the questions this module asked were counted
+    body = r.text.lower()
+    for key in C:
+        for token in (C[key].code, C[key].doc, C[key].path, C[key].title, C[key].mark):
+            assert token not in body, token
+    for user in USERS:
+        assert f'"{user}"' not in body  # no user name as a label value
+    world.assert_clean(mark)
+
+
 def test_thread_resume_shows_only_what_its_owner_may_still_read(world: World) -> None:
     mark = len(world.violations)
     from ui.chat import history_from_steps  # imported once the UI runtime is installed

@@ -60,3 +60,51 @@ def test_ttl_expires_entries_and_size_zero_disables() -> None:
     off = AnswerCache(max_entries=0)
     off.put("k", _answer())
     assert off.get("k") is None
+
+
+def test_near_identical_questions_share_a_key() -> None:
+    same = [
+        "Where do we retry failed payments?",
+        "where do we retry failed payments",
+        "  WHERE do we retry,  failed payments?? ",
+        "Where do we retry failed payments ?",
+    ]
+    keys = {cache_key(**BASE | {"question": q}) for q in same}
+    # "WHERE" is all capitals: kept as written (it could be a constant), so one key more
+    assert len(keys) == 2 and cache_key(**BASE) in keys
+    assert cache_key(**BASE | {"question": "what does `Foo.bar` do?"}) == \
+        cache_key(**BASE | {"question": "What does Foo.bar do"})
+    assert cache_key(**BASE | {"question": "repo:web repo:api how do we retry?"}) == \
+        cache_key(**BASE | {"question": "how do we retry Repo:api repo:web"})
+
+
+def test_identifiers_keep_their_case_and_punctuation() -> None:
+    pairs = [
+        ("what does Foo.bar do?", "what does foobar do?"),
+        ("what does fooBar do?", "what does foobar do?"),
+        ("where is MAX_RETRIES set?", "where is max_retries set?"),
+        ("is HTTP used?", "is http used?"),
+        ("what does foo_bar do?", "what does foobar do?"),
+        ("what does run() do?", "what does run do?"),
+        ("what does --full do?", "what does full do?"),
+        ("path:src/*.py where?", "where?"),
+    ]
+    for a, b in pairs:
+        assert cache_key(**BASE | {"question": a}) != cache_key(**BASE | {"question": b}), (a, b)
+
+
+def test_filter_order_does_not_matter_but_values_do() -> None:
+    a = cache_key(**BASE | {"filters": {"repos": ["web", "api"], "kinds": ["code"]}})
+    assert a == cache_key(**BASE | {"filters": {"kinds": ["code"], "repos": ["api", "web", "api"]}})
+    assert a != cache_key(**BASE | {"filters": {"repos": ["api"], "kinds": ["code"]}})
+
+
+def test_normalised_questions_never_cross_access_groups() -> None:
+    """Two users who ask "the same" question in different words but belong to different
+    groups never share an entry; neither does an admin and a user."""
+    eng = cache_key(**BASE | {"question": "Where do we retry failed payments?", "groups": ["eng", "everyone"]})
+    ops = cache_key(**BASE | {"question": "where do we retry failed payments", "groups": ["ops", "everyone"]})
+    admin = cache_key(**BASE | {"question": "where do we retry failed payments", "groups": None})
+    assert len({eng, ops, admin}) == 3
+    assert eng == cache_key(**BASE | {"question": "where do we retry failed payments",
+                                      "groups": ["everyone", "eng"]})
