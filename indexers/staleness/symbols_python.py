@@ -147,12 +147,20 @@ def _decorator_name(decorator: Node) -> str:
 
 
 def _assignment(node: Node, prefix: str, record: bool, out: list[Definition]) -> None:
-    left = node.child_by_field_name("left")
+    """``a = b = 1``: each target once, with the chain's value (a chain is walked, not
+    recursed: jinja has one 50 targets long, and recursing at every link was exponential)."""
+    targets = [node]
     right = node.child_by_field_name("right")
-    annotation = node.child_by_field_name("type")
-    while right is not None and right.type == "assignment":  # a = b = 1
-        _assignment(right, prefix, record, out)
+    while right is not None and right.type == "assignment":
+        targets.append(right)
         right = right.child_by_field_name("right")
+    for target in targets:
+        _target(target, right, prefix, record, out)
+
+
+def _target(node: Node, right: Node | None, prefix: str, record: bool, out: list[Definition]) -> None:
+    left = node.child_by_field_name("left")
+    annotation = node.child_by_field_name("type")
     if left is None:
         return
     first, last = rows(node)
