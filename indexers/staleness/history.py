@@ -162,7 +162,10 @@ class GitReader:
         parents = self.repo.git.rev_list("--parents", "-n", "1", commit).split()
         if len(parents) < 2:
             return None
-        out = self.repo.git.diff("-M", "--name-status", "--diff-filter=R", "-z", parents[1], commit)
+        try:
+            out = self.repo.git.diff("-M", "--name-status", "--diff-filter=R", "-z", parents[1], commit)
+        except git.GitCommandError:  # a blob missing from a partial clone: no rename known
+            return None
         fields = out.split("\0")
         i = 0
         while i + 2 < len(fields):

@@ -33,3 +33,22 @@ def test_pick_hunk_chooses_the_hunk_around_the_line() -> None:
                       "@@ -40,3 +40,3 @@", " ctx", "-old", "+new"])
     assert pick_hunk(diff, 41).startswith("@@ -40,3") and pick_hunk(diff, 41).endswith("+new")
     assert pick_hunk(diff, None).startswith("@@ -1,2") and pick_hunk("", 3) == ""
+
+
+def test_a_rename_lookup_on_a_partial_clone_is_no_rename() -> None:
+    """A mirror missing a large blob makes ``git diff -M`` fail ("unable to read"); the history
+    walk must treat that commit as no rename instead of failing the source's detection."""
+    import git
+
+    from indexers.staleness.history import GitReader
+
+    class FakeGit:
+        def rev_list(self, *args: str) -> str:
+            return "c1 p1"
+
+        def diff(self, *args: str) -> str:
+            raise git.GitCommandError(["git", "diff"], 128, b"fatal: unable to read 3891b8c")
+
+    reader = GitReader.__new__(GitReader)
+    reader.repo = type("Repo", (), {"git": FakeGit()})()
+    assert reader.renamed_to("c1", "docs/a.md") is None
