@@ -443,4 +443,3 @@ def test_aliases_plugin_attributes_shell_variables_and_anymore_stay_quiet(stale:
     repo.commit("drop the alias", "2024-04-01T09:00:00+00:00")
     stale.index("plug")
     assert [(f.kind, f.reference) for f in stale.findings()] == [("dead", "xfail_strict")]
-
