@@ -242,7 +242,6 @@ def test_documentation_gaps_through_every_door(world: World) -> None:
     lone question is a topic: what the gap service, the owners' page and `sourcewise owners
     gaps` show each user must name nothing they may not read (sec's trap document is owned
     by @pub)."""
-    import os
 
     from sqlalchemy import select
 
@@ -267,8 +266,8 @@ def test_documentation_gaps_through_every_door(world: World) -> None:
         assert page.status_code == 200
         world.check(user, "gaps-owners-page", world._http(page), "", AFTER[user])
         out = run_cli(world.home, "owners", "gaps", "--user", user, "--days", "1", "--json",
-                      env={**os.environ, "SOURCEWISE_GAPS__MIN_CLUSTER_SIZE": "1", "SOURCEWISE_GAPS__EXAMPLES": "50",
-                           "SOURCEWISE_GAPS__NEAREST_SOURCES": "50"})
+                      env={"SOURCEWISE_GAPS__MIN_CLUSTER_SIZE": "1", "SOURCEWISE_GAPS__EXAMPLES": "50",
+                           "SOURCEWISE_GAPS__NEAREST_SOURCES": "50"})  # run_cli adds os.environ and the home
         world.check(user, "gaps-cli", out.stdout + out.stderr, "", AFTER[user])
     world.assert_clean(mark)
     admin_view = repr(finder.topics(c.users.require("root"), 1))
