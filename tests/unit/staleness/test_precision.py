@@ -190,7 +190,8 @@ def test_a_name_kept_by_a_module_getattr_shim_is_not_dead(stale: StaleWorld, tmp
 
 
 def test_base_names_and_getattr_shims() -> None:
-    from indexers.staleness.resolve import _base_names, _python_exports
+    from indexers.staleness.python_exports import base_names as _base_names
+    from indexers.staleness.python_exports import python_exports as _python_exports
 
     assert _base_names("(sansio.App, Generic[T, U], metaclass=Meta)") == ["App", "Generic"]
     assert _base_names(None) == [] and _base_names("()") == []
