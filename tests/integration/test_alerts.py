@@ -6,10 +6,7 @@ raise and resolve has an audit row. Time is a fake clock; nothing sleeps."""
 
 from __future__ import annotations
 
-import json
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,39 +20,10 @@ from assistant.catalog.repo import Catalog
 from assistant.catalog.schema import AuditRow, FeedbackRow, IndexRunRow, InteractionRow
 from assistant.ops.alerts import AlertScheduler, AlertService, list_alerts, open_alerts
 from assistant.settings import Settings
+from tests.fixtures.webhook import Hook
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 PUBLIC = "https://sourcewise.example"
-
-
-class Hook:
-    """A webhook receiver that records every POST body; ``status`` is what it answers."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        self.status = 200
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                hook.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(hook.status)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def texts(self) -> list[str]:
-        return [b["text"] for b in self.bodies]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
