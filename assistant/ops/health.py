@@ -1,10 +1,10 @@
 """The ``/admin/health`` report: load one window's rows from the catalog, run ``stats`` on them.
 
 Admin-only data (question text included); the page and any other door check that the
-caller is an admin before calling ``health_report``. Settings owned by other parts of
-issue 18 are read through small seams that work whether or not those parts are merged:
-``prices`` (``metrics.prices``), the index schedule (``alerts.index_max_age_hours`` and
-its per-source overrides) and ``open_alerts`` (``assistant.ops.alerts``).
+caller is an admin before calling ``health_report``. It shares its settings with the
+rest of issue 18: the price table of /metrics (``metrics.prices``), the index schedule of
+the ``index_stale`` alert (``alerts.index_max_age_hours`` and its per-source overrides)
+and the open alerts (``assistant.ops.alerts``).
 """
 
 from __future__ import annotations
@@ -55,9 +55,8 @@ def check_window(days: Any) -> int:
 
 
 def prices_of(settings: Any) -> Mapping[str, Any]:
-    """The price table (``metrics.prices``, per million tokens per model), or none."""
-    prices = getattr(getattr(settings, "metrics", None), "prices", None)
-    return prices if isinstance(prices, Mapping) else {}
+    """The price table (``metrics.prices``: per million tokens per model, as /metrics uses)."""
+    return settings.metrics.prices
 
 
 def index_schedule(settings: Any) -> tuple[float, Mapping[str, float]]:

@@ -120,3 +120,11 @@ def test_overdue_sources_use_the_schedule_and_skip_paused() -> None:
     out = stats.overdue_sources(sources, NOW, 24, {"weekly": 168})
     assert [o.name for o in out] == ["never", "old"]
     assert stats.overdue_sources(sources, NOW, 24, {"weekly": 48})[-1].name == "old"
+
+
+def test_estimate_cost_reads_the_metrics_price_table() -> None:
+    """``/admin/health`` prices with ``metrics.prices`` (``ModelPrice`` rows), as /metrics does."""
+    from assistant.settings import ModelPrice
+
+    prices = {"gpt-x": ModelPrice(prompt=1.0, completion=2.0)}
+    assert stats.estimate_cost("gpt-x", 1_000_000, 1_000_000, prices) == pytest.approx(3.0)
