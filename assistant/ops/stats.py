@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from assistant.metrics import cost
+from assistant.settings import ModelPrice
+
 # The Answerer (assistant.answer._finish) appends this line before its stale-source notes.
 STALE_MARKER = "Check before relying on it:"
 # (dashboard name, key in the interaction row's ``timings``)
@@ -154,37 +157,10 @@ def latencies(rows: Iterable[Any], stages: Sequence[tuple[str, str]] = STAGES) -
     return [Latency(name, len(v), percentile(v, 50), percentile(v, 95)) for name, v in samples.items()]
 
 
-def _price_pair(price: Any) -> tuple[float, float] | None:
-    """(prompt, completion) USD per million tokens from a mapping or an object."""
-    def pick(*names: str) -> float | None:
-        for n in names:
-            v = price.get(n) if isinstance(price, Mapping) else getattr(price, n, None)
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                return float(v)
-        return None
-
-    prompt = pick("prompt", "prompt_per_million", "prompt_per_1m", "input")
-    completion = pick("completion", "completion_per_million", "completion_per_1m", "output")
-    if prompt is None and completion is None:
-        return None
-    return prompt or 0.0, completion or 0.0
-
-
-def estimate_cost(model: str | None, prompt_tokens: int, completion_tokens: int,
-                  prices: Mapping[str, Any] | None) -> float | None:
-    """USD for the tokens at ``prices[model]`` (per million prompt/completion tokens);
-    ``None`` when the model has no price (shown as tokens only, never as free)."""
-    if not model or not prices or model not in prices:
-        return None
-    pair = _price_pair(prices[model])
-    if pair is None:
-        return None
-    return (prompt_tokens * pair[0] + completion_tokens * pair[1]) / 1_000_000
-
-
-def usage(rows: Iterable[Any], prices: Mapping[str, Any] | None = None) -> list[ModelUsage]:
+def usage(rows: Iterable[Any], prices: Mapping[str, ModelPrice] | None = None) -> list[ModelUsage]:
     """Prompt/completion tokens (and cost where priced) per day and model; rows without
-    tokens (extractive, cached) are left out."""
+    tokens (extractive, cached) are left out. Cost is ``assistant.metrics.cost``, the same
+    arithmetic /metrics uses; ``None`` for an unpriced model (shown as tokens only, never as free)."""
     sums: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
     for r in rows:
         tokens = r.tokens or {}
@@ -194,7 +170,7 @@ def usage(rows: Iterable[Any], prices: Mapping[str, Any] | None = None) -> list[
         key = (_aware(r.created_at).astimezone(UTC).date(), r.model or r.generator or "?")
         sums[key][0] += prompt if isinstance(prompt, int) else 0
         sums[key][1] += completion if isinstance(completion, int) else 0
-    return [ModelUsage(d, m, p, c, estimate_cost(m, p, c, prices)) for (d, m), (p, c) in sorted(sums.items())]
+    return [ModelUsage(d, m, p, c, cost(prices or {}, m, p, c)) for (d, m), (p, c) in sorted(sums.items())]
 
 
 def worst_questions(rows: Sequence[Any], feedback: Sequence[Any], limit: int = 10) -> list[WorstQuestion]:

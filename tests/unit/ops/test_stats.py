@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from assistant.ops import stats
+from assistant.settings import ModelPrice
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -72,28 +73,17 @@ def test_latency_per_stage_reads_the_answerer_timing_keys() -> None:
     assert lat["generate"].p50 == pytest.approx(10.5) and lat["generate"].p95 == pytest.approx(19.05)
 
 
-def test_estimate_cost_prices_per_million_and_none_without_a_price() -> None:
-    prices = {"gpt-x": {"prompt": 2.0, "completion": 8.0}}
-    assert stats.estimate_cost("gpt-x", 500_000, 250_000, prices) == pytest.approx(3.0)
-    assert stats.estimate_cost("other", 1, 1, prices) is None
-    assert stats.estimate_cost("gpt-x", 1, 1, {}) is None
-
-    class Price:
-        prompt_per_million = 1.0
-        completion_per_million = 0.0
-    assert stats.estimate_cost("m", 2_000_000, 5, {"m": Price()}) == pytest.approx(2.0)
-
-
 def test_usage_sums_tokens_per_day_and_model() -> None:
     rows = [Row(1, model="gpt-x", tokens={"prompt": 100, "completion": 10}),
             Row(2, model="gpt-x", tokens={"prompt": 50, "completion": 5}),
             Row(3, model="llama", tokens={"completion": 7}),
             Row(4, created_at=NOW - timedelta(days=1), model="gpt-x", tokens={"prompt": 1, "completion": 1}),
             Row(5, tokens={})]
-    out = stats.usage(rows, {"gpt-x": {"prompt": 1_000_000, "completion": 0}})
+    out = stats.usage(rows, {"gpt-x": ModelPrice(prompt=1_000_000, completion=0)})
     assert [(u.day.day, u.model, u.prompt_tokens, u.completion_tokens) for u in out] == [
         (6, "gpt-x", 1, 1), (7, "gpt-x", 150, 15), (7, "llama", 0, 7)]
     assert out[1].cost == pytest.approx(150.0) and out[2].cost is None
+    assert stats.usage(rows, {})[1].cost is None  # no price table: tokens only, never free
 
 
 def test_worst_questions_most_downs_first_with_reasons() -> None:
@@ -120,11 +110,3 @@ def test_overdue_sources_use_the_schedule_and_skip_paused() -> None:
     out = stats.overdue_sources(sources, NOW, 24, {"weekly": 168})
     assert [o.name for o in out] == ["never", "old"]
     assert stats.overdue_sources(sources, NOW, 24, {"weekly": 48})[-1].name == "old"
-
-
-def test_estimate_cost_reads_the_metrics_price_table() -> None:
-    """``/admin/health`` prices with ``metrics.prices`` (``ModelPrice`` rows), as /metrics does."""
-    from assistant.settings import ModelPrice
-
-    prices = {"gpt-x": ModelPrice(prompt=1.0, completion=2.0)}
-    assert stats.estimate_cost("gpt-x", 1_000_000, 1_000_000, prices) == pytest.approx(3.0)

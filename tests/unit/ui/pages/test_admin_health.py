@@ -151,8 +151,9 @@ def test_cost_per_day_when_a_price_table_is_configured(pages: Pages, monkeypatch
     _use_fake_embedder(pages)
     pages.as_user("root")
     assert 'id="plot-cost"' not in pages.get("/admin/health").text  # no price table: tokens only
-    # the price table is `metrics.prices` (another part of issue 18); read through this seam
-    monkeypatch.setattr(health, "prices_of", lambda settings: {"gpt-x": {"prompt": 2.0, "completion": 10.0}})
+    from assistant.settings import ModelPrice
+
+    monkeypatch.setattr(health, "prices_of", lambda settings: {"gpt-x": ModelPrice(prompt=2.0, completion=10.0)})
     body = pages.get("/admin/health").text
     assert 'id="plot-cost"' in body
     assert "$0.0090" in body  # 3 answers x (1000 x $2 + 100 x $10) per million
