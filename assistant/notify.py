@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from assistant.catalog.db import Database
 from assistant.catalog.schema import NotificationRow, utcnow
+from assistant.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class Notifier:
         return sent
 
 
-class DigestScheduler:
+class DigestScheduler(PeriodicTask):
     """Sends the daily owner digest at ``hour`` (UTC) from inside the server.
 
     Checks once a minute; a digest missed while the server was down goes out at the next
@@ -128,15 +129,15 @@ class DigestScheduler:
     left to send. ``sourcewise owners digest`` does the same from cron.
     """
 
+    thread_name = "owner-digest"
+
     def __init__(self, notifier: Notifier, hour: int, *, clock: Callable[[], datetime] | None = None,
                  interval_s: float = 60.0) -> None:
+        super().__init__(interval_s)
         self.notifier = notifier
         self.hour = hour
         self._clock = clock or (lambda: datetime.now(UTC))
-        self.interval_s = interval_s
-        self._stop = threading.Event()
         self._last_day: date | None = None
-        self._thread: threading.Thread | None = None
 
     def tick(self) -> dict[str, int] | None:
         """Send if it is digest time and today's digest has not gone yet; returns what was sent."""
@@ -152,14 +153,3 @@ class DigestScheduler:
             return None
         return sent
 
-    def start(self) -> DigestScheduler:
-        def loop() -> None:
-            while not self._stop.wait(self.interval_s):
-                self.tick()
-
-        self._thread = threading.Thread(target=loop, daemon=True, name="owner-digest")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()

@@ -30,6 +30,7 @@ from assistant.catalog.alert_schema import AlertRow
 from assistant.catalog.db import Database
 from assistant.notify import Poster, post_json
 from assistant.ops.alert_rules import Signal, evaluate
+from assistant.periodic import PeriodicTask
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -243,7 +244,7 @@ class AlertService:
         return f"{slack_escape(text)}\n{self.link(row.id)}"
 
 
-class AlertScheduler:
+class AlertScheduler(PeriodicTask):
     """Checks the alert rules every ``interval_s`` from inside the server, and starts the
     canary eval when it is due (in its own thread; never two at once).
 
@@ -252,16 +253,16 @@ class AlertScheduler:
     last canary run from the catalog, so a restart does not re-run it).
     """
 
+    thread_name = "alerts"
+
     def __init__(self, service: AlertService, *, interval_s: float,
                  canary: Callable[[], Any] | None = None, canary_due: Callable[[datetime], bool] | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(interval_s)
         self.service = service
-        self.interval_s = interval_s
         self._canary = canary
         self._canary_due = canary_due
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._canary_thread: threading.Thread | None = None
         self._canary_lock = threading.Lock()
 
@@ -301,14 +302,3 @@ class AlertScheduler:
     def canary_running(self) -> bool:
         return self._canary_lock.locked()
 
-    def start(self) -> AlertScheduler:
-        def loop() -> None:
-            while not self._stop.wait(self.interval_s):
-                self.tick()
-
-        self._thread = threading.Thread(target=loop, daemon=True, name="alerts")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
