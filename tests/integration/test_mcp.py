@@ -26,7 +26,7 @@ import jsonschema
 import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
-from mcp.client.streamable_http import streamablehttp_client
+from mcp.client.streamable_http import streamable_http_client
 
 from assistant.audit import AuditLog
 from assistant.catalog.db import Database
@@ -125,8 +125,8 @@ async def stdio_session(world: World, *args: str, **env: str) -> AsyncIterator[C
 
 @asynccontextmanager
 async def http_session(url: str, token: str) -> AsyncIterator[ClientSession]:
-    async with streamablehttp_client(url, headers={"Authorization": f"Bearer {token}"},
-                                     timeout=TIMEOUT, sse_read_timeout=TIMEOUT) as (read, write, _), \
+    client = httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=httpx.Timeout(TIMEOUT))
+    async with client, streamable_http_client(url, http_client=client) as (read, write, _), \
             ClientSession(read, write) as session:
         await session.initialize()
         yield session
