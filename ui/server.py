@@ -329,10 +329,9 @@ def _logout_route(app: FastAPI, rt: runtime.UiRuntime) -> None:
 def _mount_mcp(app: FastAPI, container: Any) -> None:
     """The MCP server (streamable HTTP) at ``mcp.path``, before the chat's catch-all; it checks
     tokens with the API's verifier and shares the API's retriever and answerer."""
-    from assistant.mcp.server import McpHttpApp, build_server, mcp_tools
+    from assistant.mcp.server import http_endpoint
 
-    server = build_server(mcp_tools(container, app.state.services))
-    endpoint = McpHttpApp(server, app.state.verify_token, max_body_bytes=container.settings.api.max_body_bytes)
+    endpoint = http_endpoint(container, app.state.services, app.state.verify_token)
     app.add_route(container.settings.mcp.path, endpoint, methods=["GET", "POST", "DELETE"], include_in_schema=False)
 
 

@@ -149,6 +149,13 @@ def mcp_tools(container: Any, services: Any = None) -> McpTools:
                     feedback=lambda: container.feedback)
 
 
+def http_endpoint(container: Any, services: Any, verify: TokenVerifier) -> McpHttpApp:
+    """The ASGI endpoint ``sourcewise serve`` mounts at ``mcp.path`` (HTTP only: no stdio caller),
+    sharing the API's services and token verifier."""
+    return McpHttpApp(build_server(mcp_tools(container, services)), verify,
+                      max_body_bytes=container.settings.api.max_body_bytes)
+
+
 def token_verifier(container: Any) -> TokenVerifier:
     """Tokens checked against the catalog on every request (``TokenStore.verify``: a revoked
     token, or a user disabled since it was made, gets nothing)."""
