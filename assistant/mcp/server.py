@@ -10,6 +10,7 @@ outlives a request, so no session can be taken over with another credential.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -65,8 +66,6 @@ def build_server(tools: McpTools, caller: Callable[[], Caller] | None = None) ->
 
     @server.call_tool(validate_input=False)  # McpTools validates (strict pydantic), with clearer messages
     async def call_tool(name: str, arguments: dict[str, Any]) -> types.CallToolResult:
-        import json
-
         try:
             me = who()
             out = await run_in_threadpool(tools.call, name, arguments, me)
