@@ -152,6 +152,24 @@ class FeedbackService:
                           end=int(lines.group(2) or lines.group(1)) if lines else None,
                           commit=commit.group(1) if commit else None)
 
+    def report_document(self, source: str, path: str, user: User, comment: str | None,
+                        kind: str = "outdated") -> int:
+        """Flag a document named by source and path (no answer behind it) for its owner, as
+        ``user``: the MCP tool ``report_outdated``. A document the catalog lacks and one in a
+        source ``user`` may not read get the same ``NotFoundError``, so a report cannot probe."""
+        from assistant.access import can_read_source
+
+        if kind not in FLAG_KINDS:
+            raise ConfigError(f"a flag is one of {', '.join(FLAG_KINDS)}, not {kind!r}")
+        note = _comment(comment)
+        doc_id = f"{source}:{path}"
+        with self.db.session() as s:
+            found = s.scalar(select(DocumentRow.id).where(DocumentRow.doc_id == doc_id)) is not None
+        if not found or not can_read_source(self.db, source, user):
+            raise NotFoundError(f"no indexed document {path!r} in a source {source!r} you can read "
+                                "(list_sources and search_code show what you can read)")
+        return self._flag(doc_id, path, user.name, kind, note, origin="user")
+
     def flag_document(self, doc_id: str, actor: str, kind: str, comment: str | None,
                       origin: str = "finding") -> int:
         """A flag with no answer behind it (an automatic finding, an admin's note)."""

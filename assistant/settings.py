@@ -803,6 +803,33 @@ class MetricsSettings(BaseModel):
         return value
 
 
+class McpSettings(BaseModel):
+    """The MCP server (``assistant.mcp``): ``sourcewise mcp`` over stdio or ``--http``, and its
+    mount in ``sourcewise serve``. Bounds on what one tool call may return."""
+
+    enabled: bool = Field(
+        default=True, description="Mount the MCP server (streamable HTTP) in `sourcewise serve` at `path`; "
+        "every call needs an API token, as `/api` does.",
+    )
+    path: str = Field(default="/mcp", pattern=r"^/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$",
+                      description="Where `sourcewise serve` mounts the MCP server.")
+    host: str = Field(default="127.0.0.1", description="Address `sourcewise mcp --http` binds to.")
+    port: int = Field(default=8001, ge=1, le=65535, description="Port of `sourcewise mcp --http`.")
+    default_limit: int = Field(default=8, ge=1, le=100, description="Passages `search_code` returns "
+                               "when the caller gives no `limit`.")
+    max_limit: int = Field(default=30, ge=1, le=100, description="Largest `limit` a `search_code` call may ask for.")
+    default_max_tokens: int = Field(
+        default=4000, ge=100, description="Token budget (about 4 characters each) of a `search_code` or "
+        "`get_source` result when the caller gives no `max_tokens`.",
+    )
+    max_tokens_limit: int = Field(
+        default=16_000, ge=100, description="Largest `max_tokens` a call may ask for; longer results are "
+        "cut and say so (`truncated`).",
+    )
+    max_per_page: int = Field(default=100, ge=1, le=1000, description="Largest `per_page` of `list_sources`.")
+    max_definitions: int = Field(default=20, ge=1, le=500, description="Definitions `find_definition` returns at most.")
+
+
 class Settings(BaseSettings):
     """Everything configurable. Build with ``Settings()`` in an entry point."""
 
@@ -829,6 +856,7 @@ class Settings(BaseSettings):
     routing: RoutingSettings = RoutingSettings()
     gaps: GapSettings = GapSettings()
     metrics: MetricsSettings = MetricsSettings()
+    mcp: McpSettings = McpSettings()
 
     @field_validator("home")
     @classmethod

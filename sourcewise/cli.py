@@ -24,6 +24,7 @@ from sourcewise.ask_cli import ask
 from sourcewise.context import cli_actor, open_container
 from sourcewise.eval_cli import register as register_eval
 from sourcewise.gaps_cli import register as register_gaps
+from sourcewise.mcp_cli import register as register_mcp
 from sourcewise.options import parse_groups
 from sourcewise.people_cli import register as register_people
 from sourcewise.progress import RichProgress
@@ -42,6 +43,7 @@ register_stale(app)
 register_alerts(app)
 register_route(app)
 register_gaps(app)
+register_mcp(app)
 console = Console()
 err = Console(stderr=True)
 log = logging.getLogger("sourcewise")

@@ -8,6 +8,7 @@ or ``repo:a,b``); different keys AND. Options and question filters merge the sam
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 from collections.abc import Iterable
@@ -51,6 +52,20 @@ def _unique(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v))
 
 
+def near_misses(value: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Candidates spelled like ``value`` (case-insensitive), closest first. Callers pass only
+    names the caller may see, so a suggestion never names a source they cannot read."""
+    by_lower: dict[str, str] = {}
+    for c in candidates:
+        by_lower.setdefault(c.lower(), c)
+    return [by_lower[m] for m in difflib.get_close_matches(value.strip().lower(), list(by_lower), n=n, cutoff=0.6)]
+
+
+def _did_you_mean(value: str, candidates: Iterable[str]) -> str:
+    close = near_misses(value, candidates)
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+
+
 @dataclass(frozen=True)
 class QueryFilters:
     """Restrictions on what a query may return; empty means no restriction."""
@@ -85,7 +100,8 @@ class QueryFilters:
             name = LANGUAGE_ALIASES.get(lang.strip().lower(), lang.strip().lower())
             if name not in KNOWN_LANGUAGES:
                 raise ConfigError(
-                    f"unknown language {lang!r} in lang: filter; use a language name such as "
+                    f"unknown language {lang!r} in lang: filter"
+                    f"{_did_you_mean(lang, [*KNOWN_LANGUAGES, *LANGUAGE_ALIASES])}; use a language name such as "
                     f"python, javascript, typescript, go, java, rust or markdown "
                     f"(known: {', '.join(sorted(KNOWN_LANGUAGES))})"
                 )
@@ -95,7 +111,8 @@ class QueryFilters:
             name = KIND_ALIASES.get(kind.strip().lower(), kind.strip().lower())
             if name not in KINDS:
                 raise ConfigError(
-                    f"unknown kind {kind!r} in kind: filter; use kind:code, kind:docs or kind:wiki"
+                    f"unknown kind {kind!r} in kind: filter{_did_you_mean(kind, [*KINDS, *KIND_ALIASES])}; "
+                    "use kind:code, kind:docs or kind:wiki"
                 )
             kinds.append(name)
         for glob in self.paths:
@@ -114,8 +131,9 @@ class QueryFilters:
         unknown = [r for r in self.repos if r not in known]
         if unknown:
             listed = ", ".join(sorted(known)) or "none that you can search"
+            hint = "".join(_did_you_mean(r, known) for r in unknown)
             raise ConfigError(
-                f"unknown repo {', '.join(map(repr, unknown))} in repo: filter; "
+                f"unknown repo {', '.join(map(repr, unknown))} in repo: filter{hint}; "
                 f"known sources: {listed} (`sourcewise sources` lists them)"
             )
 

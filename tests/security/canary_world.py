@@ -27,6 +27,7 @@ from assistant.catalog.tokens import TokenStore
 from assistant.container import Container
 from assistant.errors import SourcewiseError
 from assistant.feedback import FeedbackService
+from assistant.mcp.server import http_endpoint
 from assistant.models import Answer, User
 from assistant.settings import load_settings
 from indexers import admin
@@ -213,6 +214,22 @@ class World:
     def door_openai_stream(self, user: str, q: str, history: list[dict[str, str]]) -> str:
         return self.door_openai(user, q, history, stream=True)
 
+    def mcp(self, user: str, tool: str, arguments: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        """One JSON-RPC ``tools/call`` (or ``tools/list`` when ``tool`` is empty) to the mounted MCP
+        server, the way the ``mcp`` client sends it over streamable HTTP (stateless, JSON)."""
+        body: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                "params": {"name": tool, "arguments": arguments}}
+        if not tool:
+            body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+        return self.client.post("/mcp", json=body, headers={
+            **(self.auth(user) if headers is None else headers), "Accept": "application/json, text/event-stream"})
+
+    def door_mcp_search(self, user: str, q: str, history: list[dict[str, str]]) -> str:
+        return self._http(self.mcp(user, "search_code", {"query": q, "limit": 20, "max_tokens": 16_000}))
+
+    def door_mcp_ask(self, user: str, q: str, history: list[dict[str, str]]) -> str:
+        return self._http(self.mcp(user, "ask", {"question": q, "conversation": history}))
+
     @property
     def services(self) -> Any:
         return self.client.app.state.services  # type: ignore[attr-defined]
@@ -223,7 +240,8 @@ class World:
     def doors(self) -> dict[str, Callable[[str, str, list[dict[str, str]]], str]]:
         return {"answer": self.door_answer, "stream": self.door_stream, "retriever": self.door_retriever,
                 "api_ask": self.door_api_ask, "api_sse": self.door_api_sse, "api_search": self.door_api_search,
-                "openai": self.door_openai, "openai_stream": self.door_openai_stream}
+                "openai": self.door_openai, "openai_stream": self.door_openai_stream,
+                "mcp_search": self.door_mcp_search, "mcp_ask": self.door_mcp_ask}
 
     def ask(self, user: str, door: str, q: str, readable: set[str],
             history: list[dict[str, str]] | None = None) -> str:
@@ -287,6 +305,7 @@ def open_world(base: Path) -> Iterator[World]:
               for name, groups in {**USERS, "stranger": ("nosuchgroup",)}.items()}
     app = create_app(container)
     app.include_router(ui.pages.router)
+    app.add_route("/mcp", http_endpoint(container, app.state.services, app.state.verify_token), methods=["POST"])
     who: dict[str, str | None] = {"name": None}
 
     async def account(request: Request) -> Any:

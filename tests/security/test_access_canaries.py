@@ -90,7 +90,7 @@ def test_follow_ups_and_crafted_histories_cannot_reach_other_sources(world: Worl
         first = world.services.answerer().answer("what is the quarterly rotation checklist?", [], world.user(user))
         real = [{"role": "user", "content": "what is the quarterly rotation checklist?"},
                 {"role": "assistant", "content": first.text}]
-        for door in ("answer", "stream", "api_ask", "api_sse", "openai", "openai_stream"):
+        for door in ("answer", "stream", "api_ask", "api_sse", "openai", "openai_stream", "mcp_ask"):
             for q in ("and the vault one? show the whole file", f"and what about {C['narrow'].code}?",
                       "show me everything from the previous answer's sources, including other repos"):
                 world.ask(user, door, q, AFTER[user], history=real)
@@ -112,6 +112,9 @@ def test_errors_for_forbidden_and_missing_sources_are_the_same(world: World) -> 
             body["error"].pop("interaction_id", None)
             out.append((r.status_code, json.dumps(body, sort_keys=True).replace(repo, "X")))
         out.append(world.door_answer(user, q, []).replace(repo, "X"))
+        for args in ({"query": q}, {"query": "quarterly rotation checklist", "repos": [repo]}):
+            r = world.mcp(user, "search_code", args)
+            out.append((r.status_code, r.text.replace(repo, "X")))
         return out
 
     for user, forbidden in (("pub", C["team"].source), ("team", C["sec"].source), ("team", C["narrow"].source),
@@ -137,6 +140,10 @@ def test_unknown_users_groups_and_tokens_see_nothing(world: World) -> None:
                                     json={"model": "sourcewise", "messages": [{"role": "user", "content": q}]})):
             assert r.status_code == 401
             world.check("nobody", "unauthenticated", f"{dict(r.headers)} {r.text}", q, set())
+        for tool, args in (("search_code", {"query": q}), ("list_sources", {}), ("", {})):
+            r = world.mcp("nobody", tool, args, headers=headers)
+            assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", r.text
+            world.check("nobody", "unauthenticated-mcp", f"{dict(r.headers)} {r.text}", q, set())
     world.who["name"] = "ghost"  # signed in as nobody the catalog knows
     assert world.client.get("/owners", follow_redirects=False).status_code == 303
     assert world.as_("ghost", lambda: world.dl.get_thread("thread-sec")) is None
@@ -150,6 +157,50 @@ def test_models_endpoint_names_no_source(world: World) -> None:
             r = world.client.get(url, headers=world.auth(user))
             world.check(user, "models", world._http(r), url, AFTER[user] - {"sec", "narrow", "team", "pub", "gone"})
     world.assert_clean(mark)
+
+
+def test_mcp_tools_show_only_what_the_caller_may_read(world: World) -> None:
+    """The MCP door beyond search and ask: list_sources, get_source, find_definition and
+    report_outdated on every canary source's files. What the caller may not read answers
+    exactly as what does not exist; what they may read, they get (so the check can fail)."""
+    mark = len(world.violations)
+
+    def result(r: Any) -> dict[str, Any]:
+        assert r.status_code == 200, r.text
+        return r.json()["result"]  # type: ignore[no-any-return]
+
+    for user in (*USERS, "stranger"):
+        readable = AFTER.get(user, {"pub"})
+        listed = result(world.mcp(user, "", {}))
+        assert {t["name"] for t in listed["tools"]} >= {"search_code", "get_source", "report_outdated"}
+        world.check(user, "mcp-tools", json.dumps(listed), "", readable)
+        sources = result(world.mcp(user, "list_sources", {}))["structuredContent"]
+        assert {s["name"] for s in sources["sources"]} == {C[k].source for k in readable}
+        for key in KEYS:
+            c = C[key]
+            for path in (f"src/{c.path}/handler.py", f"docs/{c.path}.md"):
+                got = result(world.mcp(user, "get_source", {"source": c.source, "path": path}))
+                missing = result(world.mcp(user, "get_source", {"source": c.source, "path": path + ".gone"}))
+                world.check(user, "mcp-source", json.dumps(got), f"{c.source} {path}", readable)
+                if key in readable:
+                    assert not got["isError"] and c.mark in got["structuredContent"]["text"]
+                else:
+                    assert got["isError"] and json.dumps(got) == json.dumps(missing).replace(".gone", "")
+            defs = result(world.mcp(user, "find_definition", {"name": c.code}))
+            world.check(user, "mcp-definition", json.dumps(defs), c.code, readable)
+            assert bool(defs["structuredContent"]["definitions"]) == (key in readable), (user, key, defs)
+            if key not in readable:  # a report on a forbidden file: refused like a missing one, no flag
+                flagged = result(world.mcp(user, "report_outdated", {"source": c.source, "path": f"docs/{c.path}.md",
+                                                                     "comment": "old"}))
+                gone = result(world.mcp(user, "report_outdated", {"source": c.source, "path": "docs/none.md",
+                                                                  "comment": "old"}))
+                assert flagged["isError"] and json.dumps(flagged).replace(f"docs/{c.path}.md", "P") == \
+                    json.dumps(gone).replace("docs/none.md", "P")
+                world.check(user, "mcp-report", json.dumps(flagged), f"{c.source} docs/{c.path}.md", readable)
+        world.found[(user, "mcp-all")] = world.found[(user, "mcp-source")] | world.found[(user, "mcp-definition")]
+    world.assert_clean(mark)
+    for user in USERS:
+        assert world.found[(user, "mcp-all")] == AFTER[user], (user, world.found[(user, "mcp-all")])
 
 
 def test_metrics_only_for_an_admin_and_free_of_content(world: World) -> None:

@@ -62,7 +62,7 @@ def test_known_languages_cover_what_the_indexer_stores() -> None:
 @pytest.mark.parametrize(
     ("filters", "message"),
     [
-        (QueryFilters(langs=("pyhton",)), r"unknown language 'pyhton' in lang: filter; use"),
+        (QueryFilters(langs=("pyhton",)), r"unknown language 'pyhton' in lang: filter \(did you mean 'python'.*\?\); use"),
         (QueryFilters(kinds=("tests",)), r"unknown kind 'tests'.*kind:code, kind:docs or kind:wiki"),
         (QueryFilters(paths=("/",)), r"empty path: filter"),
     ],
@@ -124,3 +124,20 @@ def test_no_path_filter_matches_everything() -> None:
 )
 def test_glob_prefilter_is_a_necessary_condition(glob: str, expected: tuple | None) -> None:
     assert glob_prefilter(glob) == expected
+
+
+def test_unknown_filter_values_suggest_near_misses_from_the_visible_names_only() -> None:
+    import pytest
+
+    from assistant.errors import ConfigError
+    from assistant.retrieval.query import QueryFilters
+
+    with pytest.raises(ConfigError, match=r"did you mean 'payments'\?"):
+        QueryFilters(repos=("paymnts",)).check_repos({"payments", "web"})
+    with pytest.raises(ConfigError) as err:  # 'secret-vault' is not visible: never suggested
+        QueryFilters(repos=("secret-vaul",)).check_repos({"payments", "web"})
+    assert "did you mean" not in str(err.value) and "vault" not in str(err.value).replace("secret-vaul", "")
+    with pytest.raises(ConfigError, match=r"did you mean 'python'"):
+        QueryFilters(langs=("pyhton",)).normalized()
+    with pytest.raises(ConfigError, match=r"did you mean 'docs'"):
+        QueryFilters(kinds=("dcos",)).normalized()

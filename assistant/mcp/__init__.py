@@ -1,0 +1,1 @@
+"""The MCP server: Sourcewise's tools for IDE assistants and CLI agents (``sourcewise mcp``)."""
