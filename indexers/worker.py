@@ -41,6 +41,7 @@ log = logging.getLogger("sourcewise.worker")
 # (container, source name, full=..., progress=...) -> RunReport; tests give a fake
 Reindex = Callable[..., Any]
 Handler = Callable[["JobContext"], "dict[str, Any] | None"]
+PROGRESS_MIN_S = 1.0  # progress moves reach the catalog at most this often (and every heartbeat)
 
 
 class JobInterrupted(Exception):
@@ -60,6 +61,7 @@ class JobProgress:
         self.tasks: dict[str, dict[str, int]] = {}
         self.current: str | None = None
         self.stop_reason: str | None = None
+        self.changed = threading.Event()  # wakes the heartbeat for a (throttled) progress write
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -74,12 +76,14 @@ class JobProgress:
         with self._lock:
             self.tasks[task] = {"done": 0, "total": int(total or 0)}
             self.current = task
+        self.changed.set()
 
     def advance(self, task: str, amount: int = 1) -> None:
         self.check()
         with self._lock:
             entry = self.tasks.setdefault(task, {"done": 0, "total": 0})
             entry["done"] += int(amount)
+        self.changed.set()
 
     def finish(self, task: str) -> None:
         with self._lock:
@@ -311,13 +315,23 @@ class _Heartbeat:
 
     def stop(self) -> None:
         self._done.set()
+        self.progress.changed.set()
         self._thread.join(timeout=self.cfg.heartbeat_s + 5)
 
     def _run(self) -> None:
         # A lease is safe while a heartbeat got through within its first 80 %: past that,
         # another worker may take the job, so this one stops before it could.
         safe_s = self.cfg.lease_s * 0.8
-        while not self._done.wait(self.cfg.heartbeat_s):
+        throttle = min(PROGRESS_MIN_S, self.cfg.heartbeat_s)
+        last_write = 0.0
+        while True:
+            # Every heartbeat_s, or sooner when the progress moved, but at most every `throttle`.
+            self.progress.changed.wait(self.cfg.heartbeat_s)
+            gap = throttle - (time.monotonic() - last_write)
+            if self._done.is_set() or (gap > 0 and self._done.wait(gap)):
+                return
+            self.progress.changed.clear()
+            last_write = time.monotonic()
             try:
                 state = self.queue.heartbeat(self.job, self.progress.snapshot())
             except (OperationalError, DBAPIError) as exc:
