@@ -43,6 +43,10 @@ def worker(
     write = load_settings().store.backend == "edge"
     with open_container(write=write) as c:
         c.db  # noqa: B018 - migrations before the first claim
+        if write:
+            # The embedded store admits one process: fail now (LockedError's advice, e.g. while
+            # `serve` holds it and runs the jobs itself), not on each job claimed.
+            c.store  # noqa: B018
         w = Worker(c, name=name or default_name())
         install_signal_handlers(w)
         err.print(f"worker {w.name}: claiming indexing jobs from {c.db.engine.url.render_as_string(hide_password=True)}"

@@ -118,3 +118,22 @@ def test_worker_once_runs_a_queued_real_index_job(tmp_path: Path) -> None:
     assert [j["id"] for j in listed] == [queued["id"]]
     refused = run_cli(home, "jobs", "cancel", str(queued["id"]), check=False)
     assert refused.returncode == 2 and "already done" in refused.stderr
+
+
+def test_cli_cancels_a_queued_job_and_refuses_paused_sources(tmp_path: Path) -> None:
+    repo = make_sample_repo(tmp_path / "repo")
+    home = tmp_path / "home"
+    run_cli(home, "source", "add", "app", "--git", str(repo.path))
+    [queued] = run_json(home, "index", "app", "--queue", "--full")
+    assert queued["full"] is True
+    out = run_cli(home, "jobs", "cancel", str(queued["id"]))
+    assert "cancelled" in out.stdout
+    assert run_json(home, "jobs", "show", str(queued["id"]))["state"] == "cancelled"
+    assert run_json(home, "jobs", "list", "--state", "queued") == []
+    audit = run_cli(home, "audit", "--action", "job.cancel").stdout
+    assert "job.cancel" in audit and "app" in audit
+    run_cli(home, "source", "pause", "app")
+    refused = run_cli(home, "index", "app", "--queue", check=False)
+    assert refused.returncode == 2 and "paused" in refused.stderr
+    missing = run_cli(home, "jobs", "show", "999", check=False)
+    assert missing.returncode == 2 and "no job 999" in missing.stderr
