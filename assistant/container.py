@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.app_settings import AppSettings
 from assistant.audit import AuditLog
 from assistant.catalog.db import Database
+from assistant.catalog.jobs import JobQueue
 from assistant.catalog.repo import Catalog
 from assistant.embedding.base import Embedder
 from assistant.embedding.sentence_transformers import SentenceTransformerEmbedder
@@ -49,6 +50,11 @@ class Container:
     @cached_property
     def catalog(self) -> Catalog:
         return Catalog(self.db)
+
+    @cached_property
+    def jobs(self) -> JobQueue:
+        """The indexing job queue every door enqueues on and every worker claims from."""
+        return JobQueue(self.db, max_attempts=self.settings.workers.max_attempts)
 
     @cached_property
     def embedder(self) -> Embedder:

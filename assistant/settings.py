@@ -830,6 +830,31 @@ class McpSettings(BaseModel):
     max_definitions: int = Field(default=20, ge=1, le=500, description="Definitions `find_definition` returns at most.")
 
 
+class WorkerSettings(BaseModel):
+    """Indexing workers (``sourcewise worker``, ``indexers.worker``): how they share the job
+    queue in the catalog, and whether ``sourcewise serve`` runs one inside."""
+
+    in_serve: Literal["auto", "always", "never"] = Field(
+        default="auto", description="Run a worker thread inside `sourcewise serve`: `auto` when the catalog is "
+        "SQLite or the store is the embedded edge store (one process holds them), `always`, or `never` (app "
+        "replicas that leave indexing to `sourcewise worker` processes).")
+    heartbeat_s: float = Field(
+        default=5.0, gt=0, description="Seconds between a running job's heartbeats (with its progress).")
+    lease_s: float = Field(
+        default=60.0, gt=0, description="A running job whose last heartbeat is older than this is taken over "
+        "by another worker (its worker is presumed dead); keep it several heartbeats long.")
+    poll_s: float = Field(default=1.0, gt=0, description="Seconds an idle worker waits between looks at the queue.")
+    max_attempts: int = Field(
+        default=3, ge=1, le=100, description="Claims of one job (takeovers and connection losses included) "
+        "before it is marked failed.")
+
+    @model_validator(mode="after")
+    def _lease_outlives_heartbeats(self) -> "WorkerSettings":
+        if self.lease_s < 2 * self.heartbeat_s:
+            raise ValueError("lease_s must be at least twice heartbeat_s, or live jobs get taken over")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything configurable. Build with ``Settings()`` in an entry point."""
 
@@ -857,6 +882,7 @@ class Settings(BaseSettings):
     gaps: GapSettings = GapSettings()
     metrics: MetricsSettings = MetricsSettings()
     mcp: McpSettings = McpSettings()
+    workers: WorkerSettings = WorkerSettings()
 
     @field_validator("home")
     @classmethod

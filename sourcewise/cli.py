@@ -31,6 +31,8 @@ from sourcewise.progress import RichProgress
 from sourcewise.reports import print_redactions, print_report, status_table
 from sourcewise.route_cli import register as register_route
 from sourcewise.stale_cli import register as register_stale
+from sourcewise.worker_cli import enqueue_index
+from sourcewise.worker_cli import register as register_workers
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sourcewise: answers from your code and docs.")
 source_app = typer.Typer(no_args_is_help=True, help="Add, change, list and remove sources.")
@@ -44,6 +46,7 @@ register_alerts(app)
 register_route(app)
 register_gaps(app)
 register_mcp(app)
+register_workers(app)
 console = Console()
 err = Console(stderr=True)
 log = logging.getLogger("sourcewise")
@@ -149,8 +152,13 @@ def index(
     names: Annotated[Optional[list[str]], typer.Argument(help="Sources to index (default: all).")] = None,
     full: Annotated[bool, typer.Option("--full", help="Re-embed everything and sweep orphans.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print run reports as JSON.")] = False,
+    queue: Annotated[bool, typer.Option(
+        "--queue", help="Enqueue a job per source for the workers instead of indexing here.")] = False,
 ) -> None:
     """Index sources incrementally: only what changed is re-embedded."""
+    if queue:
+        enqueue_index(names, full=full, as_json=as_json)
+        return
     reports: list[RunReport] = []
     with open_container(write=True) as c:
         rows = [c.catalog.get_source(n) for n in names] if names else c.catalog.list_sources()

@@ -386,10 +386,16 @@ def create_server_app(container: Any, *, answerer: Any = None, retriever: Any = 
             digest.start()
         if alerts is not None:
             alerts.start()
+        from indexers.worker import runs_in_serve
+
+        if runs_in_serve(settings):  # workers.in_serve: indexing jobs run in this process
+            from ui.pages.jobs import start_worker
+
+            start_worker(app, container)
 
     @app.on_event("shutdown")
     def _stop_jobs() -> None:
-        """Let a running index job finish before the container (store, catalog) closes."""
+        """Let a running indexing job finish before the container (store, catalog) closes."""
         from ui.pages import shutdown
 
         if digest is not None:

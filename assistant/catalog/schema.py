@@ -390,3 +390,4 @@ from assistant.catalog import identity_schema as _identity_schema  # noqa: E402,
 from assistant.catalog import redaction_schema as _redaction_schema  # noqa: E402,F401
 from assistant.catalog import staleness_schema as _staleness_schema  # noqa: E402,F401
 from assistant.catalog import alert_schema as _alert_schema  # noqa: E402,F401
+from assistant.catalog import job_schema as _job_schema  # noqa: E402,F401

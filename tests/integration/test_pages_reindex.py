@@ -1,5 +1,6 @@
-"""The admin page adds and indexes a real git repository in the serving process, with the
-real model and EdgeStore; an owner's "mark fixed" re-indexes it again and closes the flag."""
+"""The admin page adds and indexes a real git repository through the catalog's job queue and
+the serving process's worker thread, with the real model and EdgeStore; an owner's "mark
+fixed" re-indexes it again and closes the flag."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from assistant.models import User
 from assistant.settings import load_settings
 from tests.fixtures.gitrepo import make_sample_repo
 from ui.pages.deps import LoginRequired, current_account
-from ui.pages.jobs import jobs_for
+from ui.pages.jobs import jobs_for, start_worker
 
 pytestmark = pytest.mark.slow
 
@@ -47,6 +48,7 @@ def test_add_index_and_mark_fixed_through_the_pages(tmp_path: Path) -> None:
         return found
 
     app.dependency_overrides[current_account] = account
+    start_worker(app, container)  # as `sourcewise serve` does with SQLite and the embedded store
     try:
         with TestClient(app) as client:
             r = client.post("/admin/sources", data={
@@ -55,7 +57,8 @@ def test_add_index_and_mark_fixed_through_the_pages(tmp_path: Path) -> None:
             assert r.status_code == 303 and r.headers["location"] == "/admin/sources/app"
             jobs = jobs_for(app)
             [job] = jobs.list()
-            assert jobs.wait(job.id, 600).state == "done", job.error
+            job = jobs.wait(job.id, 600)
+            assert job.state == "done", job.error
             snap = client.get(f"/admin/jobs/{job.id}").json()
             assert snap["report"]["status"] == "ok" and snap["report"]["new"] == 7
             assert snap["tasks"]["embed"]["done"] == snap["tasks"]["embed"]["total"] > 0
@@ -81,7 +84,9 @@ def test_add_index_and_mark_fixed_through_the_pages(tmp_path: Path) -> None:
                             follow_redirects=False)
             assert r.status_code == 303
             fix = jobs.list()[0]
-            assert fix.label == "mark fixed" and jobs.wait(fix.id, 600).state == "done", fix.error
+            assert fix.label == "mark fixed"
+            fix = jobs.wait(fix.id, 600)
+            assert fix.state == "done", fix.error
             assert fix.report["changed"] == 1 and fix.report["new"] == 0
             assert container.owners.open_flags(doc_id) == []
             assert container.catalog.get_source("app").last_version == fixed_commit

@@ -405,8 +405,12 @@ def pages(container: Container) -> Iterator[tuple[TestClient, dict[str, str]]]:
         return found
 
     app.dependency_overrides[current_account] = account
+    from ui.pages.jobs import start_worker
+
+    start_worker(app, container)  # access changes are indexing jobs: run them as `serve` does
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client, who
+    ui.pages.shutdown(app)
 
 
 def _csrf(client: TestClient, url: str) -> str:

@@ -2,8 +2,8 @@
 
 ``router`` carries every route (``/owners...`` and ``/admin...``); the chat server
 includes it with ``app.include_router(ui.pages.router)``. Re-index jobs started from
-these pages run in the serving process (see ``ui.pages.jobs``); call
-``ui.pages.shutdown(app)`` from the app's lifespan to let a running one finish cleanly.
+these pages are rows in the catalog's job queue (see ``ui.pages.jobs``); when the app runs a
+worker thread, call ``ui.pages.shutdown(app)`` from its lifespan to let a running job finish.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ router.include_router(admin_health.router)
 
 
 def shutdown(app: Any, timeout: float = 5.0) -> None:
-    """Stop the app's index job worker (if one was started), waiting briefly for it."""
-    jobs = getattr(app.state, "index_jobs", None)
-    if jobs is not None:
-        jobs.close(timeout)
+    """Stop the app's indexing worker thread (if one was started), waiting briefly for it."""
+    worker = getattr(app.state, "index_worker", None)
+    if worker is not None:
+        worker.close(timeout)
 
 
 __all__ = ["router", "shutdown"]

@@ -1,8 +1,9 @@
 """Admin console, sources: health, add, pause/resume, access groups, re-index, remove.
 
-Re-indexing and removal run on the app's one job worker (``ui.pages.jobs``), because
-the embedded store lives in this process and must not be written from two threads at
-once; the page polls the job's JSON for live progress. Every change is audited.
+Re-indexing, access changes and removal are jobs in the catalog's queue (``ui.pages.jobs``),
+run by an indexing worker (a thread in this process with the embedded store, or
+``sourcewise worker`` processes); the page polls the job's JSON for live progress. Every
+change is audited.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
+from assistant.catalog.jobs import JobQueue, JobView
 from assistant.errors import ConfigError
 from ui.pages.csrf import checked_admin
 from ui.pages.deps import PageRoute, admin_account, container_of
 from ui.pages.health import BUCKETS, last_failures, source_health
-from ui.pages.jobs import IndexJobs, Job, jobs_for
+from ui.pages.jobs import jobs_for
 from ui.pages.render import redirect, render
 from ui.pages.sources import add_from_form, form_groups
 
@@ -31,16 +33,16 @@ def _audit(request: Request, actor: Any, action: str, target: str, **details: An
     container_of(request).audit.record(actor.name, action, target, details or None)
 
 
-def _jobs(request: Request) -> IndexJobs:
+def _jobs(request: Request) -> JobQueue:
     return jobs_for(request.app)
 
 
-def queue_reindex(request: Request, actor: Any, name: str, *, full: bool = False) -> Job:
+def queue_reindex(request: Request, actor: Any, name: str, *, full: bool = False) -> JobView:
     """Queue a re-index of a registered, active source (refused for paused ones)."""
     row = container_of(request).catalog.get_source(name)
     if row.status == "paused":
         raise ConfigError(f"{name} is paused; resume it before re-indexing")
-    return _jobs(request).submit(name, requested_by=actor.name, full=full)
+    return _jobs(request).enqueue("index", name, requested_by=actor.name, params={"full": bool(full)})
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -112,18 +114,21 @@ def source_groups(
     request: Request, name: str, actor: CheckedAdmin, groups: Annotated[str, Form()] = "",
     public: Annotated[bool, Form()] = False, classification: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    """New access groups (and classification): written into the index at once, on the job
-    worker, so no re-index of this source runs with the old groups meanwhile."""
-    from indexers.admin import check_groups, update_source
+    """New access groups (and classification): written into the index by a job of this
+    source, so no re-index of it runs with the old groups meanwhile."""
+    from indexers.admin import check_groups
 
     container = container_of(request)
     container.catalog.get_source(name)
     wanted = check_groups(form_groups(groups, public))  # refuse a blank before queueing anything
+    if classification:
+        from assistant.policy import check_classification
+
+        check_classification(classification)
     jobs = _jobs(request)
-    job = jobs.submit(name, requested_by=actor.name, label="access",
-                      work=lambda _index: update_source(container, name, actor=actor.name, groups=wanted,
-                                                        classification=classification or None))
-    jobs.wait(job.id, timeout=REMOVE_WAIT_S)
+    job = jobs.enqueue("access", name, requested_by=actor.name, dedupe=False,
+                       params={"groups": wanted, "classification": classification or None})
+    job = jobs.wait(job.id, timeout=REMOVE_WAIT_S)
     if job.state == "done":
         return redirect(f"/admin/sources/{name}", notice="Access saved and applied: the next question sees "
                                                          "the new groups.")
@@ -152,12 +157,9 @@ def source_remove(
     container.catalog.get_source(name)
     if confirm.strip() != name:
         raise ConfigError(f"type the source name ({name}) to confirm removing it")
-    from indexers.admin import remove_source
-
     jobs = _jobs(request)
-    job = jobs.submit(name, requested_by=actor.name, label="remove",
-                      work=lambda _index: remove_source(container, name, actor=actor.name))
-    jobs.wait(job.id, timeout=REMOVE_WAIT_S)
+    job = jobs.enqueue("remove", name, requested_by=actor.name, dedupe=False)
+    job = jobs.wait(job.id, timeout=REMOVE_WAIT_S)
     if job.state == "done":
         return redirect("/admin", notice=f"Removed {name} and purged its points and catalog rows.")
     if job.state == "failed":
@@ -167,13 +169,21 @@ def source_remove(
 
 @router.get("/admin/jobs")
 def jobs_json(request: Request, account: Admin) -> JSONResponse:
-    jobs = _jobs(request)
-    return JSONResponse([jobs.snapshot(j.id) for j in jobs.list(50)], headers={"Cache-Control": "no-store"})
+    return JSONResponse([j.as_json() for j in _jobs(request).list(50)], headers={"Cache-Control": "no-store"})
 
 
 @router.get("/admin/jobs/{job_id}")
 def job_json(request: Request, job_id: int, account: Admin) -> JSONResponse:
-    snap = _jobs(request).snapshot(job_id)
-    if snap is None:
-        raise HTTPException(404, f"no job {job_id} (jobs are kept in memory until the server restarts)")
-    return JSONResponse(snap, headers={"Cache-Control": "no-store"})
+    job = _jobs(request).get(job_id)
+    if job is None:
+        raise HTTPException(404, f"no job {job_id}")
+    return JSONResponse(job.as_json(), headers={"Cache-Control": "no-store"})
+
+
+@router.post("/admin/jobs/{job_id}/cancel")
+def job_cancel(request: Request, job_id: int, actor: CheckedAdmin) -> RedirectResponse:
+    """Cancel a queued job at once, or ask a running one to stop at its next step (audited)."""
+    job = _jobs(request).cancel(job_id)
+    _audit(request, actor, "job.cancel", job.source or "-", job=job.id, kind=job.kind, state=job.state)
+    what = "cancelled" if job.state == "cancelled" else "asked to stop; it stops at its next step"
+    return redirect("/admin", notice=f"Job #{job.id} ({job.label} {job.source or ''}) {what}.")

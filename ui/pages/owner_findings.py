@@ -54,9 +54,7 @@ def mark_fixed(
     view = findings.authorise(finding_id, actor)  # refuse now, not in the background
     if container.catalog.get_source(view.source).status == "paused":
         raise ConfigError(f"{view.source} is paused, so it cannot be re-indexed to pick up the fix; ask an admin")
-    job = jobs_for(request.app).submit(
-        view.source, requested_by=actor.name, label="mark fixed",
-        work=lambda index_now: findings.mark_fixed(finding_id, actor, index_now),
-    )
+    job = jobs_for(request.app).enqueue("finding_fixed", view.source, requested_by=actor.name, dedupe=False,
+                                        params={"finding_id": int(finding_id)})
     return redirect(_back(owner), notice=f"Re-indexing {view.source} to check the fix to {view.path} (job #{job.id}); "
                                          "the finding closes if the reference resolves.")

@@ -2,8 +2,9 @@
 
 The queue comes from ``assistant.owners.OwnerQueue``, which also decides who may act
 (the owner or an admin) and writes the audit log. "Mark fixed" re-indexes the
-document's source before closing its flags, so it runs on the app's index job worker
-and the page follows its progress; the flags close only if the re-index succeeds.
+document's source before closing its flags, so it is a job in the catalog's queue (run by
+an indexing worker, which checks the person's rights again) and the page follows its
+progress; the flags close only if the re-index succeeds.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def queue_page(request: Request, account: Signed, owner: str | None = None) -> H
     container = container_of(request)
     owner = (owner or "").strip() or None
     items = container.owners.queue(account, owner=owner)
-    jobs = jobs_for(request.app)
-    mine = [j for j in jobs.list(20) if j.label == "mark fixed" and (account.is_admin or j.requested_by == account.name)]
+    jobs = jobs_for(request.app).list(20, label="mark fixed")
+    mine = [j for j in jobs if account.is_admin or j.requested_by == account.name]
     findings = container.findings.queue(account, owner=owner)
     gaps = owner_gaps(request, account, owner)
     return render(request, "owners.html", account=account, section="owners", items=items, owner=owner or "",
@@ -65,10 +66,10 @@ def owner_gaps(request: Request, account: Any, owner: str | None) -> list[Any]:
 @router.get("/owners/jobs/{job_id}")
 def job_json(request: Request, job_id: int, account: Signed) -> JSONResponse:
     """Progress of a 'mark fixed' re-index, for the person who asked (or an admin)."""
-    snap = jobs_for(request.app).snapshot(job_id)
-    if snap is None or not (account.is_admin or snap["requested_by"] == account.name):
+    job = jobs_for(request.app).get(job_id)
+    if job is None or job.label != "mark fixed" or not (account.is_admin or job.requested_by == account.name):
         raise HTTPException(404, f"no job {job_id}")
-    return JSONResponse(snap, headers={"Cache-Control": "no-store"})
+    return JSONResponse(job.as_json(), headers={"Cache-Control": "no-store"})
 
 
 @router.post("/owners/fixed")
@@ -82,10 +83,8 @@ def mark_fixed(
     if container.catalog.get_source(source).status == "paused":
         raise ConfigError(f"{source} is paused, so it cannot be re-indexed to pick up the fix; ask an admin")
     text = note.strip() or None
-    job = jobs_for(request.app).submit(
-        source, requested_by=actor.name, label="mark fixed",
-        work=lambda index_now: queue.mark_fixed(doc_id, actor, index_now, note=text),
-    )
+    job = jobs_for(request.app).enqueue("mark_fixed", source, requested_by=actor.name, dedupe=False,
+                                        params={"doc_id": doc_id, "note": text})
     return redirect(_back(owner), notice=f"Re-indexing {source} to pick up the fix to {path} (job #{job.id}); "
                                          "its flags close when that succeeds.")
 

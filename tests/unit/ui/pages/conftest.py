@@ -2,8 +2,8 @@
 
 Identity is the one thing replaced through ``app.dependency_overrides``: a test names
 the caller with ``pages.as_user("alice")``. Indexing would load the embedding model, so
-the job worker gets ``FakeReindex`` (which reports progress like the pipeline) and the
-container gets ``FakeStore``; ``tests/integration/test_pages_reindex.py`` does it for real.
+the app's indexing worker thread (``indexers.worker``, on the real catalog queue) gets
+``FakeReindex`` (which reports progress like the pipeline) and the container gets ``FakeStore``; ``tests/integration/test_pages_reindex.py`` does it for real.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from assistant.catalog.interactions import InteractionLog
 from assistant.container import Container
 from assistant.settings import load_settings
 from ui.pages.deps import LoginRequired, current_account
-from ui.pages.jobs import IndexJobs
+from assistant.catalog.jobs import JobQueue
+from assistant.settings import WorkerSettings
+from ui.pages.jobs import start_worker
 
 NOW = datetime.now(UTC)
 
@@ -95,7 +97,7 @@ class Pages:
     container: Container
     reindex: FakeReindex
     store: FakeStore
-    jobs: IndexJobs
+    jobs: JobQueue
     user: dict[str, str | None]
 
     def as_user(self, name: str | None) -> None:
@@ -127,7 +129,7 @@ class Pages:
 
     def wait_jobs(self) -> None:
         for job in self.jobs.list(100):
-            assert self.jobs.wait(job.id, timeout=30).done.is_set(), f"job {job.id} never finished"
+            assert not self.jobs.wait(job.id, timeout=30).active, f"job {job.id} never finished"
 
     def flash(self, response: Any) -> str:
         """The message a redirect carries to the next page."""
@@ -150,8 +152,9 @@ def pages(tmp_path: Path) -> Iterator[Pages]:
     app = create_app(container)
     app.include_router(ui.pages.router)
     reindex = FakeReindex()
-    jobs = IndexJobs(container, reindex=reindex)
-    app.state.index_jobs = jobs
+    jobs = container.jobs
+    start_worker(app, container, reindex=reindex,
+                 settings=WorkerSettings(poll_s=0.02, heartbeat_s=0.1, lease_s=30))
     who: dict[str, str | None] = {"name": None}
 
     async def test_account(request: Request) -> Any:
@@ -163,7 +166,7 @@ def pages(tmp_path: Path) -> Iterator[Pages]:
     app.dependency_overrides[current_account] = test_account
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Pages(client, container, reindex, store, jobs, who)
-    jobs.close()
+    ui.pages.shutdown(app)
     container.close()
 
 

@@ -72,6 +72,28 @@ def test_non_admins_get_403_on_every_admin_page_and_action(pages: Pages) -> None
     assert pages.container.app_settings.get("allow_anonymous") is None
 
 
+def test_jobs_are_for_admins_only(pages: Pages) -> None:
+    """Seeing and cancelling indexing jobs is an admin action; an owner sees their own
+    'mark fixed' jobs only, and any other job looks as if it did not exist."""
+    job = pages.jobs.enqueue("not-run-here", "app", requested_by="root")  # no worker claims this kind
+    pages.as_user("alice")
+    token = pages.csrf("/owners")
+    assert pages.get(f"/admin/jobs/{job.id}").status_code == 403
+    assert pages.post(f"/admin/jobs/{job.id}/cancel", {}, token=token).status_code == 403
+    missing = pages.get(f"/owners/jobs/{job.id}")
+    assert missing.status_code == 404 and "app" not in missing.text
+    assert pages.get("/owners/jobs/999").status_code == 404  # the same answer as for a job that exists
+    assert pages.jobs.get(job.id).state == "queued" and not pages.jobs.get(job.id).cancel_requested
+    assert pages.container.audit.entries(action="job.cancel") == []
+    pages.as_user("root")
+    assert pages.get(f"/admin/jobs/{job.id}").json()["state"] == "queued"
+    r = pages.post(f"/admin/jobs/{job.id}/cancel", {})
+    assert r.status_code == 303 and "cancelled" in pages.flash(r)
+    assert pages.jobs.get(job.id).state == "cancelled"
+    [entry] = pages.container.audit.entries(action="job.cancel")
+    assert entry.actor == "root" and entry.details["job"] == job.id
+
+
 def test_posts_without_or_with_a_wrong_csrf_token_are_refused(pages: Pages, tmp_path: Path) -> None:
     pages.as_user("root")
     form = {"name": "app", "kind": "git", "location": str(make_sample_repo(tmp_path / "srv" / "app").path),
