@@ -53,8 +53,6 @@ def create_app(
     app.include_router(openai_compat.router)
 
     store_health = _store_health(container)
-    if store_health is not None:
-        app.add_event_handler("shutdown", store_health.close)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

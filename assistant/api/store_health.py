@@ -3,8 +3,9 @@
 Only a Qdrant *server* is probed (the embedded store lives in the process: it is up when
 the process is). ``/healthz`` is unauthenticated and polled by load balancers, so:
 
-- the probe runs on its own single thread, never on the worker threads that answer
-  questions (``/healthz`` must answer while they are all busy);
+- the probe runs on a thread of its own (a daemon: a hung server never holds up shutdown),
+  never on the worker threads that answer questions (``/healthz`` must answer while they
+  are all busy);
 - at most one probe is in flight and a result is reused for ``ttl_s``, so a flood of
   ``/healthz`` calls cannot become a flood of requests to Qdrant;
 - the route waits at most ``wait_s``: a server that does not answer by then is down;
@@ -18,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from assistant.errors import SourcewiseError
 
@@ -34,7 +36,6 @@ class StoreHealth:
         self._probe = probe
         self._ttl_s = ttl_s
         self._wait_s = wait_s
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-health")
         self._inflight: Future[bool] | None = None
         self._state: tuple[float, bool] | None = None  # (monotonic time, up)
 
@@ -43,7 +44,10 @@ class StoreHealth:
         if self._state is not None and now - self._state[0] < self._ttl_s:
             return self._state[1]
         if self._inflight is None or self._inflight.done():
-            self._inflight = self._executor.submit(self._run)
+            future: Future[bool] = Future()
+            threading.Thread(target=lambda: future.set_result(self._run()), name="store-health",
+                             daemon=True).start()
+            self._inflight = future
         try:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._inflight)), self._wait_s)
         except TimeoutError:
@@ -61,6 +65,3 @@ class StoreHealth:
             up = False
         self._state = (time.monotonic(), up)
         return up
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -199,9 +199,9 @@ def test_a_hanging_server_is_down_without_blocking_healthz() -> None:
     try:
         assert asyncio.run(health.up()) is False
         assert asyncio.run(health.up()) is False  # the one probe in flight is awaited, not a second
+        assert len([t for t in threading.enumerate() if t.name == "store-health"]) == 1
     finally:
         release.set()
-        health.close()
 
 
 def test_a_real_client_on_a_dead_port_is_down() -> None:
