@@ -125,8 +125,10 @@ class Container:
         name = collection_name(cfg.collection_prefix, self.embedder.model_id)
         if cfg.backend == "server":
             from assistant.store.server import QdrantServerStore
+            from assistant.store.server_config import CollectionConfig
 
-            return QdrantServerStore(name, url=cfg.url, api_key=cfg.api_key)
+            return QdrantServerStore(name, url=cfg.url, api_key=cfg.api_key, timeout_s=cfg.timeout_s,
+                                     config=CollectionConfig.from_settings(cfg))
         from assistant.store.edge import EdgeStore
 
         return EdgeStore(self.settings.store_dir / name)

@@ -43,3 +43,21 @@ class PermissionDeniedError(SourcewiseError):
 
 class NotFoundError(SourcewiseError):
     """A named thing (interaction, flag, user, source) does not exist."""
+
+
+class DimensionMismatchError(ConfigError, StoreError):
+    """The embedding model's vectors and an existing collection's disagree in size.
+
+    A ``ConfigError`` (the settings must change: a new collection) that is also a
+    ``StoreError``, so every door that already reports store trouble reports this too.
+    """
+
+    def __init__(self, where: str, have: int, got: int) -> None:
+        super().__init__(
+            f"{where} holds {have}-dimensional vectors but the embedding model makes {got}-dimensional "
+            f"ones — collection has dim {have}, got {got}; the embedding model changed. Keep the model "
+            "that built it, or index into a new collection: set a new store.collection_prefix "
+            "(SOURCEWISE_STORE__COLLECTION_PREFIX) and run `sourcewise index --full`"
+        )
+        self.have = have
+        self.got = got

@@ -40,6 +40,60 @@ class StoreSettings(BaseModel):
     collection_prefix: str = Field(
         default="sourcewise", description="Collection name prefix; the model id is appended."
     )
+    # Collection settings of a Qdrant server (backend=server): applied when Sourcewise creates
+    # the collection; an existing collection that differs is reported, never changed.
+    shards: int = Field(
+        default=1, ge=1, le=1000,
+        description="Shards of a new collection on a Qdrant server/cluster (spread over its nodes).",
+    )
+    replication_factor: int = Field(
+        default=1, ge=1, le=100,
+        description="Copies of each shard on a Qdrant cluster (2+ survives a node loss).",
+    )
+    write_consistency_factor: int = Field(
+        default=1, ge=1, le=100,
+        description="Replicas that must confirm a write before it returns (at most replication_factor).",
+    )
+    on_disk_vectors: bool = Field(
+        default=False,
+        description="Keep the original dense vectors on disk (memmap) on the Qdrant server; with "
+        "quantization the small quantized copy answers from RAM.",
+    )
+    on_disk_payload: bool = Field(
+        default=True,
+        description="Keep payloads on disk on the Qdrant server (payload indexes stay in RAM); "
+        "Qdrant's own default.",
+    )
+    quantization: Literal["none", "scalar", "binary"] = Field(
+        default="none",
+        description="Dense-vector quantization on the Qdrant server: `scalar` (int8, 4x smaller), "
+        "`binary` (1 bit, 32x; for models of 512+ dimensions), `none`.",
+    )
+    quantization_always_ram: bool = Field(
+        default=True, description="Keep the quantized vectors in RAM even when the originals are on disk."
+    )
+    rescore: bool = Field(
+        default=True,
+        description="With quantization: rescore the top candidates with the original vectors.",
+    )
+    oversampling: float = Field(
+        default=2.0, ge=1.0, le=16.0,
+        description="With quantization: fetch this many times the candidates from the quantized "
+        "index before rescoring.",
+    )
+    timeout_s: int = Field(
+        default=10, ge=1, le=600,
+        description="Seconds a request to the Qdrant server may take before it counts as down.",
+    )
+
+    @model_validator(mode="after")
+    def _consistency(self) -> "StoreSettings":
+        if self.write_consistency_factor > self.replication_factor:
+            raise ValueError(
+                f"write_consistency_factor ({self.write_consistency_factor}) cannot exceed "
+                f"replication_factor ({self.replication_factor})"
+            )
+        return self
 
 
 class EmbeddingSettings(BaseModel):

@@ -28,7 +28,7 @@ from sourcewise.mcp_cli import register as register_mcp
 from sourcewise.options import parse_groups
 from sourcewise.people_cli import register as register_people
 from sourcewise.progress import RichProgress
-from sourcewise.reports import print_redactions, print_report, status_table
+from sourcewise.reports import print_redactions, print_report, status_table, store_config_warnings
 from sourcewise.route_cli import register as register_route
 from sourcewise.stale_cli import register as register_stale
 from sourcewise.worker_cli import enqueue_index
@@ -222,6 +222,7 @@ def status(
                 run = c.catalog.last_run(src.id)
                 fails[src.name] = [(f.path, f.reason, f.message) for f in c.catalog.failures(run.id)] if run else []
                 redacted[src.name] = log_.for_source(src.id)
+        store_warnings = store_config_warnings(c)
     if as_json:
         print(json.dumps([r.__dict__ | {"last_indexed_at": r.last_indexed_at.isoformat() if r.last_indexed_at else None}
                           for r in rows], indent=2))
@@ -234,6 +235,8 @@ def status(
     for name, found in redacted.items():
         if found:
             print_redactions(console, name, found)
+    for line in store_warnings:  # stderr: `--json` output stays parseable
+        err.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
 
 
 @app.command("shell")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -93,3 +94,19 @@ def status_table(rows: list[SourceStatus]) -> Table:
             str(s.failures), s.last_error or "",
         )
     return table
+
+
+def store_config_warnings(container: Any) -> list[str]:
+    """What ``status`` warns about the vector store: a Qdrant server that does not answer, or
+    a collection whose settings differ from ``store.*`` (reported, never changed)."""
+    if container.settings.store.backend != "server":
+        return []
+    from assistant.errors import StoreError
+
+    store = container.store
+    try:
+        drift = store.config_drift()
+    except StoreError as exc:
+        return [str(exc)]
+    return [f"the Qdrant collection {store.collection!r} differs from the settings and was not changed "
+            f"(recreate it to apply them, or change the settings): {d}" for d in drift]

@@ -21,6 +21,7 @@ from assistant.api.auth import TokenVerifier, bearer_token
 from assistant.api.deps import Services
 from assistant.api.errors import ApiError, CatchAllMiddleware, install_error_handlers
 from assistant.api.metrics_route import install_metrics
+from assistant.api.store_health import StoreHealth
 from assistant.container import Container
 
 
@@ -51,11 +52,18 @@ def create_app(
     app.include_router(search.router)
     app.include_router(openai_compat.router)
 
+    store_health = _store_health(container)
+
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
-        """Liveness, without auth (for load balancers); touches no backend. Async, so it
-        never waits for a worker thread behind requests that are busy answering."""
-        return {"status": "ok"}
+        """Liveness, without auth (for load balancers): 200 while the process runs. With a
+        Qdrant server it also says whether the store answers (``"store": "down"`` and status
+        ``degraded`` while it does not: questions get a 503 then, and the app stays up). Async,
+        and the probe has its own thread, so it never waits behind requests busy answering."""
+        if store_health is None:
+            return {"status": "ok"}
+        up = await store_health.up()
+        return {"status": "ok" if up else "degraded", "store": "up" if up else "down"}
 
     install_metrics(app, container)  # /metrics for an admin's token, or on metrics.bind
     _docs(app)
@@ -85,6 +93,19 @@ def _docs(app: FastAPI) -> None:
     async def docs(request: Request) -> HTMLResponse:
         await viewer(request)
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Sourcewise API")
+
+
+def _store_health(container: Container) -> StoreHealth | None:
+    """A probe of the Qdrant server (``store.backend = server``); none for the embedded store."""
+    if container.settings.store.backend != "server":
+        return None
+
+    def probe() -> None:
+        ping = getattr(container.store, "ping", None)
+        if ping is not None:
+            ping()
+
+    return StoreHealth(probe)
 
 
 def _lazy_verifier(container: Container) -> TokenVerifier:

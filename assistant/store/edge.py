@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import qdrant_edge as qe
 
-from assistant.errors import LockedError, StoreError
+from assistant.errors import DimensionMismatchError, LockedError, StoreError
 from assistant.models import Filter, Hit, Point, SparseVector
 from assistant.store.base import (
     DENSE,
@@ -132,10 +132,7 @@ class EdgeStore(ScrollReads):
             self._shard = self._open(lambda: qe.EdgeShard.create(str(self._path), config))
             self._dim = dense_dim
         elif self._dim is not None and self._dim != dense_dim:
-            raise StoreError(
-                f"the vector store at {self._path} has dim {self._dim}, got {dense_dim}; "
-                "the embedding model changed — use a new collection (a new store directory)"
-            )
+            raise DimensionMismatchError(f"the vector store at {self._path}", self._dim, dense_dim)
         shard = self._shard
         existing = set(self._call(lambda: shard.info().payload_schema, "read shard info"))
         wanted = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
@@ -329,10 +326,7 @@ class EdgeStore(ScrollReads):
 
     def _check_dim(self, got: int) -> None:
         if self._dim is not None and got != self._dim:
-            raise StoreError(
-                f"collection has dim {self._dim}, got {got}; the embedding model changed — "
-                "use a new collection"
-            )
+            raise DimensionMismatchError(f"the vector store at {self._path}", self._dim, got)
 
     def _update(self, op: qe.UpdateOperation, what: str) -> None:
         """Deletes and payload updates before any collection exists have nothing to change."""

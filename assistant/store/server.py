@@ -12,14 +12,16 @@ queries take hundreds of milliseconds at 20k points).
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from assistant.errors import ConfigError, StoreError
+from assistant.errors import ConfigError, DimensionMismatchError, StoreError
 from assistant.models import Filter, Hit, Point, SparseVector
 from assistant.store.base import (
     DENSE,
@@ -34,6 +36,9 @@ from assistant.store.base import (
     filter_conditions,
     matches_nothing,
 )
+from assistant.store.server_config import CollectionConfig, Drift
+
+log = logging.getLogger("sourcewise.store")
 
 UPSERT_BATCH = 256
 SCROLL_PAGE = 1000
@@ -123,11 +128,22 @@ def _to_point(point: Point) -> models.PointStruct:
     return models.PointStruct(id=point.id, vector=vector, payload=_plain(point.payload))
 
 
-def _dim_error(have: int, got: int) -> StoreError:
-    return StoreError(
-        f"collection has dim {have}, got {got}; the embedding model changed — "
-        "use a new collection"
-    )
+def _public_url(url: str) -> str:
+    """The URL without user:password (error messages reach users and logs)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # IPv6
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _unreachable(exc: Exception) -> bool:
+    """Transport trouble (refused, timed out, reset) or a gateway/cluster saying it cannot serve."""
+    if isinstance(exc, UnexpectedResponse):
+        return exc.status_code in (502, 503, 504)
+    return isinstance(exc, (ResponseHandlingException, OSError))
 
 
 def _is_missing(exc: Exception) -> bool:
@@ -137,7 +153,12 @@ def _is_missing(exc: Exception) -> bool:
 
 
 class QdrantServerStore(ScrollReads):
-    """``VectorStore`` on one collection of a Qdrant server (or qdrant-client local mode)."""
+    """``VectorStore`` on one collection of a Qdrant server (or qdrant-client local mode).
+
+    Holds no failure state: a call while the server is down raises a ``StoreError`` naming
+    the URL, and the next call after it returns simply works (the HTTP client opens a new
+    connection per failed one), so answers resume without a restart.
+    """
 
     def __init__(
         self,
@@ -146,6 +167,8 @@ class QdrantServerStore(ScrollReads):
         api_key: str | None = None,
         location: str | None = None,
         client: QdrantClient | None = None,
+        config: CollectionConfig | None = None,
+        timeout_s: int | None = None,
     ) -> None:
         if client is None:
             if url is None and location is None:
@@ -153,15 +176,24 @@ class QdrantServerStore(ScrollReads):
                     "QdrantServerStore needs a server url (e.g. http://localhost:6333), "
                     "a location, or a client"
                 )
-            client = QdrantClient(url=url, api_key=api_key, location=location)
+            # No version check at construction: it is a request, and building the store
+            # must not wait on (or warn about) a server that is down.
+            client = QdrantClient(url=url, api_key=api_key, location=location, timeout=timeout_s,
+                                  check_compatibility=False)
         self._client = client
         self._collection = collection
-        self._where = url or location or "the configured client"
+        self._where = _public_url(url) if url else (location or "the configured client")
+        self._config = config or CollectionConfig()
         self._dim: int | None = None
+        self._drift: list[Drift] = []
 
     @property
     def collection(self) -> str:
         return self._collection
+
+    @property
+    def config(self) -> CollectionConfig:
+        return self._config
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -170,22 +202,15 @@ class QdrantServerStore(ScrollReads):
         name = self._collection
         if not self._call(lambda: self._client.collection_exists(name), "check collection"):
             try:
-                self._client.create_collection(
-                    name,
-                    vectors_config={
-                        DENSE: models.VectorParams(size=dense_dim, distance=models.Distance.COSINE)
-                    },
-                    sparse_vectors_config={
-                        SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
-                    },
-                )
+                self._client.create_collection(name, **self._config.create_kwargs(dense_dim))
             except _CLIENT_ERRORS as exc:  # another writer may have created it meanwhile
                 if not self._client.collection_exists(name):
                     raise self._error("create collection", exc) from exc
         info = self._call(lambda: self._client.get_collection(name), "read collection")
         self._dim = self._dense_size(info)
         if self._dim is not None and self._dim != dense_dim:
-            raise _dim_error(self._dim, dense_dim)
+            raise self._dim_error(self._dim, dense_dim)
+        self._report_drift(info)
         existing = set(info.payload_schema or {})
         wanted = [(f, models.PayloadSchemaType.KEYWORD) for f in KEYWORD_FIELDS]
         wanted += [(f, models.PayloadSchemaType.INTEGER) for f in INTEGER_FIELDS]
@@ -201,6 +226,19 @@ class QdrantServerStore(ScrollReads):
                         ),
                         f"create payload index {field!r}",
                     )
+
+    def config_drift(self) -> list[Drift]:
+        """Settings the existing collection has otherwise than ``store.*`` asks (empty when it
+        matches or does not exist yet); each is logged as a warning, nothing is changed."""
+        name = self._collection
+        info = self._unless_missing(lambda: self._client.get_collection(name), "read collection")
+        if info is None:
+            return []
+        return self._report_drift(info)
+
+    def ping(self) -> None:
+        """One cheap request; a ``StoreError`` naming the URL when the server cannot answer."""
+        self._call(self._client.get_collections, "health check")
 
     def flush(self) -> None:
         """Writes use ``wait=True``: the server has applied (and WAL-logged) them on return."""
@@ -219,7 +257,7 @@ class QdrantServerStore(ScrollReads):
         dim = self._require_dim()
         for p in points:  # validate all before writing any batch
             if len(p.dense) != dim:
-                raise _dim_error(dim, len(p.dense))
+                raise self._dim_error(dim, len(p.dense))
         for start in range(0, len(points), UPSERT_BATCH):
             batch = [_to_point(p) for p in points[start : start + UPSERT_BATCH]]
             self._call(
@@ -293,8 +331,10 @@ class QdrantServerStore(ScrollReads):
         if request.lexical:
             return self._lexical(request, qflt, depth, payload)
         dense = _floats(request.dense)
+        self._check_query_dim(len(dense))
+        params = self._config.search_params()
         prefetch = [
-            models.Prefetch(query=vector, using=DENSE, limit=depth, filter=qflt)
+            models.Prefetch(query=vector, using=DENSE, limit=depth, filter=qflt, params=params)
             for vector in [dense, *(_floats(v.vector) for v in request.active_views())]
         ]
         if request.sparse.indices:
@@ -304,7 +344,8 @@ class QdrantServerStore(ScrollReads):
             prefetch.append(models.Prefetch(query=vec, using=SPARSE, limit=depth, filter=qflt))
         for leg in request.active_legs():
             leg_filter = _to_filter(request.flt, (leg.field, leg.values))
-            prefetch.append(models.Prefetch(query=dense, using=DENSE, limit=depth, filter=leg_filter))
+            prefetch.append(models.Prefetch(query=dense, using=DENSE, limit=depth, filter=leg_filter,
+                                            params=params))
         fusion = _fusion(request.rrf_k, request.weights())
         query: models.Query = fusion
         if request.formula is not None:
@@ -382,6 +423,32 @@ class QdrantServerStore(ScrollReads):
         params = vectors.get(DENSE) if isinstance(vectors, dict) else None
         return None if params is None else int(params.size)
 
+    def _report_drift(self, info: Any) -> list[Drift]:
+        drift = self._config.drift(info)
+        if drift != self._drift:  # once per change, not on every call
+            for d in drift:
+                log.warning("Qdrant collection %r at %s differs from the settings (not changed; "
+                            "recreate it or change the settings to silence this): %s",
+                            self._collection, self._where, d)
+        self._drift = drift
+        return drift
+
+    def _dim_error(self, have: int, got: int) -> DimensionMismatchError:
+        return DimensionMismatchError(f"the Qdrant collection {self._collection!r} at {self._where}", have, got)
+
+    def _check_query_dim(self, got: int) -> None:
+        """A question embedded by another model than the collection's is refused by name, not
+        answered with the engine's bare 'dimension error'. The size is read once (a collection's
+        size never changes); a failed read caches nothing."""
+        if self._dim is None:
+            name = self._collection
+            info = self._unless_missing(lambda: self._client.get_collection(name), "read collection")
+            if info is None:
+                return
+            self._dim = self._dense_size(info)
+        if self._dim is not None and got != self._dim:
+            raise self._dim_error(self._dim, got)
+
     def _require_dim(self) -> int:
         if self._dim is None:
             name = self._collection
@@ -425,9 +492,10 @@ class QdrantServerStore(ScrollReads):
             return StoreError(
                 f"{what} failed: {message}; the embedding model changed — use a new collection"
             )
-        if isinstance(exc, (ResponseHandlingException, OSError)):
+        if _unreachable(exc):
             return StoreError(
-                f"cannot reach Qdrant at {self._where} ({what}): {message}; "
-                "is the server running?"
+                f"the Qdrant server at {self._where} is not answering ({what}: {message}); "
+                "answers resume by themselves as soon as it is back, no restart needed. "
+                "Check that it is running and reachable from here."
             )
         return StoreError(f"Qdrant {what} on collection {self._collection!r} failed: {message}")

@@ -2,7 +2,9 @@
 
 Small hand-made vectors (dim 4) so every expected id is known. The server adapter runs on
 qdrant-client's in-process ``:memory:`` mode; the same suite runs against a real server
-by pointing the fixture at one.
+by pointing the fixture at one. It runs twice on the server adapter: plain, and with int8
+quantization, on-disk vectors and rescoring (local mode accepts those settings and searches
+exactly anyway; ``test_server_collection_reports_its_settings`` checks what it recorded).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from assistant.store.base import (
 )
 from assistant.store.edge import EdgeStore
 from assistant.store.server import QdrantServerStore
+from assistant.store.server_config import CollectionConfig, Drift
 
 DIM = 4
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -78,12 +81,16 @@ def ids(points: list[Point]) -> set[str]:
     return {p.id for p in points}
 
 
-@pytest.fixture(params=["edge", "server"])
+QUANTIZED = CollectionConfig(quantization="scalar", on_disk_vectors=True, rescore=True, oversampling=3.0)
+
+
+@pytest.fixture(params=["edge", "server", "server-int8"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
     if request.param == "edge":
         s: VectorStore = EdgeStore(tmp_path / "shard")
     else:
-        s = QdrantServerStore(f"contract-{uuid.uuid4().hex}", location=":memory:")
+        config = QUANTIZED if request.param == "server-int8" else CollectionConfig()
+        s = QdrantServerStore(f"contract-{uuid.uuid4().hex}", location=":memory:", config=config)
     yield s
     s.close()
 
@@ -121,8 +128,18 @@ def test_ensure_collection_is_idempotent(store: VectorStore) -> None:
 
 
 def test_ensure_collection_rejects_a_different_dim(filled: VectorStore) -> None:
-    with pytest.raises(StoreError, match="has dim 4, got 8"):
+    with pytest.raises(ConfigError, match="has dim 4, got 8") as err:
         filled.ensure_collection(8)
+    message = str(err.value)
+    assert "4-dimensional" in message and "8-dimensional" in message
+    assert "SOURCEWISE_STORE__COLLECTION_PREFIX" in message and "sourcewise index --full" in message
+    assert isinstance(err.value, StoreError)  # every door that reports store trouble reports it
+    assert filled.count() == len(CORPUS)  # refused, nothing dropped
+
+
+def test_query_with_another_models_vectors_is_refused_by_name(filled: VectorStore) -> None:
+    with pytest.raises(ConfigError, match="has dim 4, got 8"):
+        filled.query([1.0] * 8, sparse({1: 1.0}), None, 5)
 
 
 def test_upsert_wrong_dim_says_the_model_changed(filled: VectorStore) -> None:
@@ -559,6 +576,71 @@ def test_server_store_needs_a_target() -> None:
         QdrantServerStore("c")
 
 
+@pytest.mark.parametrize(("config", "kind", "always_ram"), [
+    (CollectionConfig(), None, None),
+    (CollectionConfig(quantization="scalar", quantization_always_ram=True), "scalar", True),
+    (CollectionConfig(quantization="scalar", quantization_always_ram=False, on_disk_vectors=True), "scalar", False),
+    (CollectionConfig(quantization="binary", quantization_always_ram=True), "binary", True),
+])
+def test_server_collection_reports_its_settings(config: CollectionConfig, kind: str | None,
+                                                always_ram: bool | None) -> None:
+    """The collection is created with the settings; local mode records the dense vector's."""
+    from qdrant_client import QdrantClient
+
+    client = QdrantClient(location=":memory:")
+    s = QdrantServerStore("configured", client=client, config=config)
+    s.ensure_collection(DIM)
+    dense = client.get_collection("configured").config.params.vectors["dense"]
+    assert dense.size == DIM
+    assert bool(dense.on_disk) is config.on_disk_vectors
+    quant = dense.quantization_config
+    if kind is None:
+        assert quant is None
+    else:
+        inner = getattr(quant, kind)
+        assert inner.always_ram is always_ram
+        if kind == "scalar":
+            assert inner.type.value == "int8"
+    assert s.config_drift() == []
+    s.upsert(CORPUS)  # and it answers with the search parameters of that config
+    assert s.query([1.0, 3.0, 0.5, 0.0], EMPTY, None, 1)[0].id == point_id("repo:a.py", 3)
+
+
+def test_server_existing_collection_that_differs_is_reported_not_changed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from qdrant_client import QdrantClient
+
+    client = QdrantClient(location=":memory:")
+    QdrantServerStore("live", client=client).ensure_collection(DIM)
+    wanted = CollectionConfig(quantization="scalar", on_disk_vectors=True)
+    s = QdrantServerStore("live", client=client, config=wanted)
+    with caplog.at_level("WARNING", logger="sourcewise.store"):
+        s.ensure_collection(DIM)
+    drift = s.config_drift()
+    assert set(drift) == {Drift("store.on_disk_vectors", True, False), Drift("store.quantization", "scalar", "none")}
+    assert "store.quantization: settings want 'scalar', the collection has 'none'" in caplog.text
+    dense = client.get_collection("live").config.params.vectors["dense"]
+    assert dense.quantization_config is None and not dense.on_disk  # untouched
+
+
+def test_server_store_refuses_an_existing_collection_of_another_dim() -> None:
+    """A new store (a restarted app, another model) meets a collection built at another size."""
+    from qdrant_client import QdrantClient
+
+    client = QdrantClient(location=":memory:")
+    first = QdrantServerStore("built", client=client)
+    first.ensure_collection(DIM)
+    first.upsert(CORPUS)
+    again = QdrantServerStore("built", client=client)
+    with pytest.raises(ConfigError, match=r"'built' at the configured client holds 4-dimensional vectors "
+                                          r"but the embedding model makes 8-dimensional"):
+        again.ensure_collection(8)
+    with pytest.raises(ConfigError, match="has dim 4, got 8"):
+        QdrantServerStore("built", client=client).query([0.5] * 8, EMPTY, None, 3)
+    assert again.count() == len(CORPUS)
+
+
 def test_edge_close_and_reopen_keeps_everything(tmp_path: Path) -> None:
     path = tmp_path / "shard"
     s = EdgeStore(path)
@@ -577,7 +659,7 @@ def test_edge_close_and_reopen_keeps_everything(tmp_path: Path) -> None:
         assert {h.id for h in reopened.points()} == ids(A[:3] + B + W)
         assert reopened.count(Filter({"access_groups": ["ops"]})) == 2
         reopened.ensure_collection(DIM)  # same dim: fine, indexes already there
-        with pytest.raises(StoreError, match="has dim 4, got 8"):
+        with pytest.raises(ConfigError, match="vector store at .* holds 4-dimensional vectors .* has dim 4, got 8"):
             reopened.ensure_collection(8)
         with pytest.raises(StoreError, match="collection has dim 4, got 3"):
             reopened.upsert([Point(point_id("x", 0), [1.0, 0.0, 0.0], EMPTY, {})])
