@@ -74,6 +74,8 @@ def test_a_new_store_is_quantized_with_links_only_for_filter_fields(optimized) -
     assert {f for f, on in links.items() if on} == set(DENSE_FILTER_FIELDS)
     assert set(KEYWORD_FIELDS) <= set(links)  # every field still has its index
     assert store._shard.info().indexed_vectors_count >= N  # HNSW built over the int8 vectors
+    quantized = list((store.path / "segments").glob("*/vector_storage-dense/quantized.data"))
+    assert quantized and all(q.stat().st_size >= DIM for q in quantized)  # the int8 copy exists
 
 
 @pytest.mark.parametrize("flt", [
