@@ -23,7 +23,10 @@ and 100k, ``--time-bound-1m`` for 1M); a size that does not finish is reported w
 stage it reached; a size whose process passes ``--max-rss-gb`` of anonymous memory
 (default 10; mmapped segment files are left out) is stopped the same way, since the
 machine is shared. Stores live under ``--dir`` (default ``bench/.cache/latency``, deleted
-after each size unless ``--keep``). Prints numbers; asserts nothing.
+after each size unless ``--keep``). ``--tuning`` picks the store layout (``default``:
+today's ``EdgeTuning``; ``legacy``: the layout before 2026-12-07; or a JSON object of
+``EdgeTuning`` fields), and each size also reports recall@10 of filtered dense queries
+against an exact scan with the same filter. Prints numbers; asserts nothing.
 
     .venv/bin/python bench/retrieval_latency.py --sizes 10000,100000 [--queries 200]
 """
