@@ -130,8 +130,10 @@ class Container:
             return QdrantServerStore(name, url=cfg.url, api_key=cfg.api_key, timeout_s=cfg.timeout_s,
                                      config=CollectionConfig.from_settings(cfg))
         from assistant.store.edge import EdgeStore
+        from assistant.store.edge_config import tuning_from
 
-        return EdgeStore(self.settings.store_dir / name)
+        tuning = tuning_from(cfg.edge_quantization, cfg.edge_oversampling, cfg.edge_payload_hnsw)
+        return EdgeStore(self.settings.store_dir / name, tuning)
 
     def close(self) -> None:
         if "store" in self.__dict__:

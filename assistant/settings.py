@@ -86,6 +86,24 @@ class StoreSettings(BaseModel):
         description="Seconds a request to the Qdrant server may take before it counts as down.",
     )
 
+    edge_quantization: Literal["int8", "none"] = Field(
+        default="int8",
+        description="Embedded store, new stores only: `int8` keeps an int8 copy of the dense vectors in RAM "
+        "for the HNSW graph and search and the float originals on disk for rescoring (about 4x less "
+        "memory, 4x faster index build); `none`: float vectors in RAM. An existing store keeps its layout.",
+    )
+    edge_oversampling: float = Field(
+        default=2.0, ge=1.0, le=16.0,
+        description="Embedded store with `int8`: int8 candidates fetched per result, rescored with the "
+        "float originals.",
+    )
+    edge_payload_hnsw: list[str] = Field(
+        default_factory=lambda: ["access_groups", "source"],
+        description="Embedded store, new stores only: payload fields whose values get their own HNSW links "
+        "(filtered dense search on a selective value). Every other field keeps its index without links, "
+        "which is what made a 1M-chunk `optimize()` take an hour.",
+    )
+
     @model_validator(mode="after")
     def _consistency(self) -> "StoreSettings":
         if self.write_consistency_factor > self.replication_factor:

@@ -23,7 +23,10 @@ and 100k, ``--time-bound-1m`` for 1M); a size that does not finish is reported w
 stage it reached; a size whose process passes ``--max-rss-gb`` of anonymous memory
 (default 10; mmapped segment files are left out) is stopped the same way, since the
 machine is shared. Stores live under ``--dir`` (default ``bench/.cache/latency``, deleted
-after each size unless ``--keep``). Prints numbers; asserts nothing.
+after each size unless ``--keep``). ``--tuning`` picks the store layout (``default``:
+today's ``EdgeTuning``; ``legacy``: the layout before 2026-12-07; or a JSON object of
+``EdgeTuning`` fields), and each size also reports recall@10 of filtered dense queries
+against an exact scan with the same filter. Prints numbers; asserts nothing.
 
     .venv/bin/python bench/retrieval_latency.py --sizes 10000,100000 [--queries 200]
 """
@@ -131,7 +134,44 @@ def dir_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
-def child(size: int, directory: Path, queries: int, seed: int) -> None:
+def tuning_of(spec: str) -> Any:
+    """``--tuning``: ``default`` (today's ``EdgeTuning()``), ``legacy`` (the layout before
+    2026-12-07) or a JSON object of ``EdgeTuning`` fields over the default."""
+    from assistant.store.edge_config import EdgeTuning
+
+    if spec == "legacy":
+        return EdgeTuning.legacy()
+    if spec == "default":
+        return EdgeTuning()
+    fields = json.loads(spec)
+    if "payload_hnsw_fields" in fields:
+        fields["payload_hnsw_fields"] = tuple(fields["payload_hnsw_fields"])
+    return EdgeTuning(**fields)
+
+
+def filtered_recall(store: Any, rng: Any, flt: Any, n: int = 50) -> float:
+    """Recall@10 of the store's filtered dense query against an exact scan (same filter)."""
+    import numpy as np
+    import qdrant_edge as qe
+
+    from assistant.models import SparseVector
+    from assistant.store.edge import _to_filter
+
+    shard, found, total = store._shard, 0, 0
+    for _ in range(n):
+        dense = rng.standard_normal(DIM).astype(np.float32)
+        dense /= np.linalg.norm(dense)
+        got = {h.id for h in store.query(dense, SparseVector((), ()), flt, 10)}
+        exact = shard.query(qe.QueryRequest(
+            limit=10, query=qe.Query.Nearest(dense.tolist(), using="dense"), filter=_to_filter(flt),
+            params=qe.SearchParams(exact=True)))
+        want = {str(p.id) for p in exact}
+        found += len(got & want)
+        total += len(want)
+    return found / max(total, 1)
+
+
+def child(size: int, directory: Path, queries: int, seed: int, tuning: str = "default") -> None:
     """Load ``size`` points, optimize, time queries; reports progress as JSON lines."""
     import numpy as np
 
@@ -145,7 +185,8 @@ def child(size: int, directory: Path, queries: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     if directory.exists():
         shutil.rmtree(directory)
-    store = EdgeStore(directory)
+    store = EdgeStore(directory, tuning_of(tuning))
+    emit("tuning", spec=tuning)
     store.ensure_collection(DIM)
     t0 = time.perf_counter()
     gen_s = 0.0
@@ -162,7 +203,8 @@ def child(size: int, directory: Path, queries: int, seed: int) -> None:
     t1 = time.perf_counter()
     store.optimize()
     opt_s = time.perf_counter() - t1
-    emit("optimized", seconds=opt_s, rss_mb=rss_mb(), disk_mb=dir_mb(directory), count=store.count())
+    emit("optimized", seconds=opt_s, rss_mb=rss_mb(), disk_mb=dir_mb(directory), count=store.count(),
+         segments=store._shard.info().segments_count)
 
     flt = Filter({"source": ["repo3"], "access_groups": ["everyone", "payments"]})
     kinds = {
@@ -182,7 +224,11 @@ def child(size: int, directory: Path, queries: int, seed: int) -> None:
                 lat.append(time.perf_counter() - s0)
         results[name] = {"p50_ms": 1e3 * pct(lat, 50), "p95_ms": 1e3 * pct(lat, 95), "hits": len(hits)}
         emit("queried", kind=name, **results[name])
+    rrng = np.random.default_rng(seed + 2)
+    for name, f in (("repo3+groups", flt), ("payments", Filter({"access_groups": ["payments"]}))):
+        emit("recall", filter=name, recall_at_10=filtered_recall(store, rrng, f))
     retriever_latency(store, qrng, queries)
+    emit("done", rss_mb=rss_mb())
     store.close()
 
 
@@ -271,7 +317,7 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
     bound = args.time_bound_1m if size >= 1_000_000 else args.time_bound
     directory = Path(args.dir) / f"n{size}"
     cmd = [sys.executable, __file__, "--_child", str(size), "--dir", str(directory),
-           "--queries", str(args.queries), "--seed", str(args.seed)]
+           "--queries", str(args.queries), "--seed", str(args.seed), "--tuning", args.tuning]
     out: dict[str, Any] = {"size": size, "bound": bound, "events": []}
     started = time.time()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -336,10 +382,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--model", action="store_true", help="also time the real model's embed_query")
+    parser.add_argument("--tuning", default="default",
+                        help="store layout: default, legacy (before 2026-12-07) or JSON EdgeTuning fields")
     parser.add_argument("--_child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child is not None:
-        child(args._child, Path(args.dir), args.queries, args.seed)
+        child(args._child, Path(args.dir), args.queries, args.seed, args.tuning)
         return
 
     started = time.time()

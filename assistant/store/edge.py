@@ -28,9 +28,6 @@ from assistant.errors import DimensionMismatchError, LockedError, StoreError
 from assistant.models import Filter, Hit, Point, SparseVector
 from assistant.store.base import (
     DENSE,
-    FLOAT_FIELDS,
-    INTEGER_FIELDS,
-    KEYWORD_FIELDS,
     SPARSE,
     Condition,
     ScoreFormula,
@@ -39,6 +36,7 @@ from assistant.store.base import (
     filter_conditions,
     matches_nothing,
 )
+from assistant.store.edge_config import EdgeTuning
 
 # Qdrant's own default RRF constant, so edge and server rank (and score) alike.
 RRF_K = 2
@@ -105,8 +103,9 @@ def _floats(vector: Sequence[float]) -> list[float]:
 class EdgeStore(ScrollReads):
     """``VectorStore`` on an embedded qdrant-edge shard in one directory."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tuning: EdgeTuning | None = None) -> None:
         self._path = Path(path)
+        self._tuning = tuning or EdgeTuning()
         self._path.mkdir(parents=True, exist_ok=True)
         self._shard: qe.EdgeShard | None = None
         self._dim: int | None = None
@@ -122,23 +121,19 @@ class EdgeStore(ScrollReads):
         return self._path
 
     def ensure_collection(self, dense_dim: int) -> None:
-        """Create the shard (dense cosine + sparse IDF) and its payload indexes if missing."""
+        """Create the shard (dense cosine + sparse IDF) and its payload indexes if missing.
+
+        A new shard gets ``EdgeTuning``'s layout; an existing one keeps its own."""
         self._check_open()
         if self._shard is None:
-            config = qe.EdgeConfig(
-                vectors={DENSE: qe.EdgeVectorParams(size=dense_dim, distance=qe.Distance.Cosine)},
-                sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-            )
+            config = self._tuning.edge_config(dense_dim)
             self._shard = self._open(lambda: qe.EdgeShard.create(str(self._path), config))
             self._dim = dense_dim
         elif self._dim is not None and self._dim != dense_dim:
             raise DimensionMismatchError(f"the vector store at {self._path}", self._dim, dense_dim)
         shard = self._shard
         existing = set(self._call(lambda: shard.info().payload_schema, "read shard info"))
-        wanted = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
-        wanted += [(f, qe.PayloadSchemaType.Integer) for f in INTEGER_FIELDS]
-        wanted += [(f, qe.PayloadSchemaType.Float) for f in FLOAT_FIELDS]
-        for field, schema in wanted:
+        for field, schema in self._tuning.payload_indexes():
             if field not in existing:
                 op = qe.UpdateOperation.create_field_index(field, schema)
                 self._call(lambda: shard.update(op), f"create payload index {field!r}")
@@ -241,8 +236,10 @@ class EdgeStore(ScrollReads):
         for vector in [request.dense, *(v.vector for v in request.active_views())]:
             self._check_dim(len(vector))
         dense = _floats(request.dense)
+        params = self._tuning.search_params()
         prefetches = [
-            qe.Prefetch(limit=depth, query=qe.Query.Nearest(vector, using=DENSE), filter=qflt)
+            qe.Prefetch(limit=depth, query=qe.Query.Nearest(vector, using=DENSE), filter=qflt,
+                        params=params)
             for vector in [dense, *(_floats(v.vector) for v in request.active_views())]
         ]
         if request.sparse.indices:
@@ -253,7 +250,7 @@ class EdgeStore(ScrollReads):
         for leg in request.active_legs():
             prefetches.append(qe.Prefetch(
                 limit=depth, query=qe.Query.Nearest(dense, using=DENSE),
-                filter=_to_filter(request.flt, (leg.field, leg.values)),
+                filter=_to_filter(request.flt, (leg.field, leg.values)), params=params,
             ))
         weights = request.weights()
         fusion = qe.Fusion.Rrf(

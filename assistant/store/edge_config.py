@@ -1,0 +1,103 @@
+"""How a new qdrant-edge shard is laid out: ``EdgeTuning`` and the engine config it builds.
+
+Why it exists: at a million chunks the 2026-12-05 layout spent 58 min in ``optimize()``
+and 16.6 GB resident. gdb put the time in Qdrant's *payload-block* HNSW links: with
+``payload_m`` left at its default, every keyword index builds an extra HNSW graph per
+value block large enough to matter (``kind=code``, ``language=python``, ``status``,
+``model_id``, ``owner`` ... each a near-full copy of the main graph). Only the filters a
+dense query actually carries need them (the caller's ``access_groups`` and ``source``);
+every other field keeps its index for filtering, deletes and counts but builds no links.
+Dense vectors are kept as int8 (scalar quantization, in RAM) for the graph and the
+search, and the float originals stay on disk (mmap) for rescoring the candidates.
+
+The tuning applies when a shard is *created*; an existing shard keeps its persisted
+layout (``EdgeShard.load`` without a config), so old stores keep working unchanged and
+pick the new layout up on a rebuild into a new store directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import qdrant_edge as qe
+
+from assistant.store.base import DENSE, FLOAT_FIELDS, INTEGER_FIELDS, KEYWORD_FIELDS, SPARSE
+
+# The filters every retrieval's dense prefetches carry (``scoring.build_filter``); a
+# selective value of these (one repository, a small group) is where the main graph alone
+# loses recall, so their value blocks get their own HNSW links.
+DENSE_FILTER_FIELDS = ("access_groups", "source")
+
+
+@dataclass(frozen=True)
+class EdgeTuning:
+    """Layout of a new shard. ``legacy()`` is the layout before 2026-12-07 (for benchmarks)."""
+
+    quantization: Literal["int8", "none"] = "int8"
+    oversampling: float = 2.0  # int8 candidates per result, rescored with the float originals
+    payload_hnsw_fields: tuple[str, ...] = DENSE_FILTER_FIELDS
+    hnsw_m: int = 16
+    ef_construct: int = 100
+    payload_m: int | None = 16  # None: Qdrant's default (= m)
+    vectors_on_disk: bool = True  # float originals mmapped; only the int8 copy is pinned
+    legacy_indexes: bool = False  # plain ``PayloadSchemaType`` indexes, links for all
+
+    @classmethod
+    def legacy(cls) -> EdgeTuning:
+        """The layout every shard had before: float vectors in RAM, links on every index."""
+        return cls(quantization="none", payload_m=None, vectors_on_disk=False, legacy_indexes=True,
+                   payload_hnsw_fields=tuple(KEYWORD_FIELDS))
+
+    def edge_config(self, dense_dim: int) -> qe.EdgeConfig:
+        """The ``EdgeConfig`` a new shard is created with."""
+        if self.legacy_indexes and self.quantization == "none" and not self.vectors_on_disk:
+            return qe.EdgeConfig(
+                vectors={DENSE: qe.EdgeVectorParams(size=dense_dim, distance=qe.Distance.Cosine)},
+                sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            )
+        quant = (
+            qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, memory=qe.Memory.Pinned)
+            if self.quantization == "int8" else None
+        )
+        memory = qe.Memory.Cold if self.vectors_on_disk and quant is not None else None
+        return qe.EdgeConfig(
+            vectors={DENSE: qe.EdgeVectorParams(
+                size=dense_dim, distance=qe.Distance.Cosine, quantization_config=quant, memory=memory,
+            )},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            hnsw_config=qe.HnswIndexConfig(
+                m=self.hnsw_m, ef_construct=self.ef_construct, full_scan_threshold=10_000,
+                payload_m=self.payload_m,
+            ),
+            payload_memory=qe.Memory.Cold,
+        )
+
+    def search_params(self) -> qe.SearchParams | None:
+        """Dense-prefetch params: rescore int8 candidates with the float originals."""
+        if self.quantization == "none":
+            return None
+        return qe.SearchParams(quantization=qe.QuantizationSearchParams(
+            rescore=True, oversampling=float(self.oversampling)))
+
+    def payload_indexes(self) -> list[tuple[str, object]]:
+        """``(field, schema)`` for every payload index, HNSW links only where wanted."""
+        if self.legacy_indexes:
+            out: list[tuple[str, object]] = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
+            out += [(f, qe.PayloadSchemaType.Integer) for f in INTEGER_FIELDS]
+            return out + [(f, qe.PayloadSchemaType.Float) for f in FLOAT_FIELDS]
+        links = set(self.payload_hnsw_fields)
+        out = [(f, qe.KeywordIndexParams(enable_hnsw=f in links)) for f in KEYWORD_FIELDS]
+        out += [(f, qe.IntegerIndexParams(lookup=True, range=True, enable_hnsw=False))
+                for f in INTEGER_FIELDS]
+        return out + [(f, qe.FloatIndexParams(enable_hnsw=False)) for f in FLOAT_FIELDS]
+
+
+def tuning_from(
+    quantization: str = "int8", oversampling: float = 2.0,
+    payload_hnsw_fields: Sequence[str] = DENSE_FILTER_FIELDS,
+) -> EdgeTuning:
+    """``EdgeTuning`` from the ``store.edge_*`` settings."""
+    return EdgeTuning(quantization="none" if quantization == "none" else "int8",
+                      oversampling=oversampling, payload_hnsw_fields=tuple(payload_hnsw_fields))

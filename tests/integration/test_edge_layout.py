@@ -1,0 +1,150 @@
+"""The embedded store's layout for large indexes (``EdgeTuning``), on the real qdrant-edge engine.
+
+A new store gets int8 quantization (float originals on disk, rescored) and HNSW payload
+links only for the fields dense queries filter on; an existing store keeps the layout it
+was created with; and after ``optimize()`` builds the HNSW graph, filtered queries still
+return exactly the points the filter allows, ranked as a brute-force scan ranks them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.models import Filter, Point, SparseVector, point_id
+from assistant.settings import Settings
+from assistant.store.base import KEYWORD_FIELDS
+from assistant.store.edge import EdgeStore
+from assistant.store.edge_config import DENSE_FILTER_FIELDS, EdgeTuning, tuning_from
+
+DIM = 384
+N = 14_000  # two segments above qdrant's indexing threshold, so HNSW and quantization are built
+SOURCES = ("alpha", "beta", "gamma", "delta")
+
+
+def _config(path: Path) -> dict:
+    return json.loads((path / "edge_config.json").read_text())
+
+
+def _links(store: EdgeStore) -> dict[str, bool]:
+    """Per indexed field, whether its value blocks get HNSW links (no params: qdrant's default, yes)."""
+    schema = store._shard.info().payload_schema  # type: ignore[union-attr]
+    return {name: getattr(info.params, "enable_hnsw", None) is not False for name, info in schema.items()}
+
+
+def _corpus(seed: int = 3) -> tuple[np.ndarray, list[dict]]:
+    """Dense vectors with a low-dimensional structure (as real embeddings have), so an
+    approximate index can be held to a brute-force scan; payloads with a broad group
+    (``payments``: 1 in 5) and selective sources."""
+    rng = np.random.default_rng(seed)
+    latent = rng.standard_normal((N, 12)).astype(np.float32)
+    vectors = latent @ rng.standard_normal((12, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    payloads = [
+        {"source": SOURCES[i % 4] if i % 50 else "rare", "doc_id": f"doc{i}", "kind": "code",
+         "access_groups": ["payments"] if i % 5 == 0 else ["everyone"],
+         "excluded": "deprecated" if i % 97 == 0 else None}
+        for i in range(N)
+    ]
+    return vectors, payloads
+
+
+@pytest.fixture(scope="module")
+def optimized(tmp_path_factory: pytest.TempPathFactory) -> tuple[EdgeStore, np.ndarray, list[dict], list[str]]:
+    path = tmp_path_factory.mktemp("edge") / "store"
+    store = EdgeStore(path)
+    store.ensure_collection(DIM)
+    vectors, payloads = _corpus()
+    ids = [point_id(p["doc_id"], 0) for p in payloads]
+    store.upsert([Point(ids[i], vectors[i], SparseVector((), ()), payloads[i]) for i in range(N)])
+    store.optimize()
+    yield store, vectors, payloads, ids
+    store.close()
+
+
+def test_a_new_store_is_quantized_with_links_only_for_filter_fields(optimized) -> None:
+    store, *_ = optimized
+    dense = _config(store.path)["vectors"]["dense"]
+    assert dense["quantization_config"]["scalar"]["type"] == "int8"
+    assert dense["memory"] == "cold"  # float originals on disk, for rescoring
+    links = _links(store)
+    assert {f for f, on in links.items() if on} == set(DENSE_FILTER_FIELDS)
+    assert set(KEYWORD_FIELDS) <= set(links)  # every field still has its index
+    assert store._shard.info().indexed_vectors_count >= N  # HNSW built over the int8 vectors
+    quantized = list((store.path / "segments").glob("*/vector_storage-dense/quantized.data"))
+    assert quantized and all(q.stat().st_size >= DIM for q in quantized)  # the int8 copy exists
+
+
+@pytest.mark.parametrize("flt", [
+    None,
+    Filter({"access_groups": ["payments"]}),  # broad: searched through the HNSW graph
+    Filter({"source": ["alpha"], "access_groups": ["everyone", "payments"]}),
+    Filter({"source": ["rare"]}),  # selective: the payload index, then an exact scan
+    Filter({"access_groups": ["everyone"]}, {"excluded": ["deprecated"]}),
+], ids=["none", "payments", "alpha", "rare", "not-deprecated"])
+def test_filtered_queries_return_the_brute_force_ids(optimized, flt: Filter | None) -> None:
+    store, vectors, payloads, ids = optimized
+
+    def allowed(p: dict) -> bool:
+        if flt is None:
+            return True
+        for key, values in flt.any_of.items():
+            have = p.get(key)
+            have = have if isinstance(have, list) else [have]
+            if not set(have) & set(values):
+                return False
+        return all(p.get(key) not in values for key, values in flt.none_of.items())
+
+    mask = np.array([allowed(p) for p in payloads])
+    rng = np.random.default_rng(11)
+    found = wanted = 0
+    for target in rng.choice(N, size=25, replace=False):
+        query = vectors[target] + 0.05 * rng.standard_normal(DIM).astype(np.float32)
+        query /= np.linalg.norm(query)
+        hits = store.query(query, SparseVector((), ()), flt, 10)
+        got = [h.id for h in hits]
+        assert all(allowed(h.payload) for h in hits)  # never a point the filter excludes
+        scores = np.where(mask, vectors @ query, -np.inf)
+        truth = [ids[i] for i in np.argsort(-scores)[:10]]
+        assert got[0] == truth[0]
+        found += len(set(got) & set(truth))
+        wanted += len(truth)
+    assert found / wanted >= 0.97, f"recall@10 {found / wanted:.3f} against a brute-force scan"
+
+
+def test_an_existing_store_keeps_its_layout(tmp_path: Path) -> None:
+    path = tmp_path / "old"
+    vectors, payloads = _corpus()
+    old = EdgeStore(path, EdgeTuning.legacy())
+    old.ensure_collection(DIM)
+    old.upsert([Point(point_id(p["doc_id"], 0), vectors[i], SparseVector((), ()), p)
+                for i, p in enumerate(payloads[:500])])
+    old.close()
+    before = _config(path)
+    reopened = EdgeStore(path)  # today's default tuning
+    reopened.ensure_collection(DIM)
+    reopened.optimize()
+    assert "quantization_config" not in _config(path)["vectors"]["dense"]
+    after = _config(path)
+    assert after["vectors"] == before["vectors"] and after.get("hnsw_config") == before.get("hnsw_config")
+    assert all(_links(reopened).values())  # the old indexes, links and all
+    hits = reopened.query(vectors[7], SparseVector((), ()), Filter({"source": [payloads[7]["source"]]}), 3)
+    assert hits[0].id == point_id("doc7", 0)
+    reopened.close()
+
+
+def test_settings_choose_the_layout_of_new_stores(tmp_path: Path) -> None:
+    settings = Settings(store={"edge_quantization": "none", "edge_payload_hnsw": ["source"]})
+    tuning = tuning_from(settings.store.edge_quantization, settings.store.edge_oversampling,
+                         settings.store.edge_payload_hnsw)
+    store = EdgeStore(tmp_path / "s", tuning)
+    store.ensure_collection(8)
+    assert "quantization_config" not in _config(store.path)["vectors"]["dense"]
+    assert {f for f, on in _links(store).items() if on} == {"source"}
+    assert tuning.search_params() is None
+    store.close()
+    assert Settings().store.edge_quantization == "int8"
+    assert set(Settings().store.edge_payload_hnsw) == set(DENSE_FILTER_FIELDS)
