@@ -1,4 +1,5 @@
-"""Catalog: migrations match the models; WAL; round trips keep UTC."""
+"""Catalog: migrations match the models; WAL; round trips keep UTC; on SQLite and PostgreSQL
+(``catalog_url`` runs each test on both); a bad PostgreSQL URL is a clear error without the password."""
 
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,20 +12,28 @@ from sqlalchemy import text
 from assistant.catalog.db import Database
 from assistant.catalog.repo import Catalog
 from assistant.catalog.schema import Base
-from assistant.errors import ConfigError
+from assistant.errors import ConfigError, StoreError
+from tests.fixtures.postgres import PostgresServer, catalog_url, pg_server  # noqa: F401 - fixtures
 
 
-def test_migrations_match_models(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path}/c.db")
+def test_migrations_match_models(catalog_url: str) -> None:
+    db = Database(catalog_url)
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
     with db.engine.connect() as conn:
-        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        if db.engine.dialect.name == "sqlite":
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        else:  # every *_at column keeps its time zone (aware UTC in, aware UTC out)
+            naive = conn.execute(text(
+                "SELECT table_name || '.' || column_name FROM information_schema.columns "
+                "WHERE table_schema = 'public' AND data_type = 'timestamp without time zone'")).scalars().all()
+            assert naive == []
+    db.close()
 
 
-def test_source_crud_and_documents(tmp_path: Path) -> None:
-    cat = Catalog(Database(f"sqlite:///{tmp_path}/c.db"))
+def test_source_crud_and_documents(catalog_url: str) -> None:
+    cat = Catalog(Database(catalog_url))
     row = cat.add_source("app", "git", "/x", ref="main", access_groups=["eng"])
     with pytest.raises(ConfigError, match="exists"):
         cat.add_source("app", "git", "/y")
@@ -49,3 +58,27 @@ def test_source_crud_and_documents(tmp_path: Path) -> None:
     assert (status.documents, status.chunks) == (1, 2)
     cat.remove_source(row.id)
     assert cat.doc_states(row.id) == {}
+
+
+def test_an_unreachable_postgresql_url_names_the_host_never_the_password() -> None:
+    with pytest.raises(StoreError) as err:
+        Database("postgresql+psycopg://sourcewise:hunter2-secret@127.0.0.1:1/catalog")
+    message = str(err.value)
+    assert "127.0.0.1:1" in message and "SOURCEWISE_CATALOG__URL" in message
+    assert "hunter2" not in message and "hunter2" not in repr(err.value.__cause__ or "")
+
+
+def test_a_malformed_or_driverless_url_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="not a database URL"):
+        Database("postgres//sourcewise:hunter2@db/x")
+    with pytest.raises(ConfigError, match="no database driver") as err:
+        Database("postgresql+nosuchdriver://sourcewise:hunter2@db.internal/x")
+    assert "db.internal" in str(err.value) and "hunter2" not in str(err.value)
+
+
+@pytest.mark.postgres
+def test_a_missing_postgresql_database_is_a_store_error_naming_it(pg_server: PostgresServer) -> None:
+    url = pg_server.url("no_such_catalog").replace("sw@", "sw:hunter2@")
+    with pytest.raises(StoreError, match="no_such_catalog") as err:
+        Database(url)
+    assert "hunter2" not in str(err.value)
