@@ -24,7 +24,7 @@ from assistant.catalog.chat_schema import ChatThreadRow
 from assistant.catalog.tokens import TokenStore
 from assistant.users import UserStore
 from tests.fixtures.gitrepo import make_sample_repo
-from tests.fixtures.postgres import PostgresServer, pg_server  # noqa: F401 - fixture
+from tests.fixtures.postgres import PostgresServer, database_name, pg_server  # noqa: F401 - fixture
 from tests.integration.cli import run_cli, run_json
 from tests.integration.test_ui_server import chat_round_trip, login
 
@@ -80,7 +80,7 @@ def ask(base: str, token: str) -> dict:
 
 def test_index_ask_chat_feedback_and_resume_on_postgresql(tmp_path: Path, pg_server: PostgresServer) -> None:
     url = pg_server.create_database()
-    dbname = url.split("/")[-1].split("?")[0]
+    dbname = database_name(url)
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCEWISE_", "CHAINLIT_"))}
     env.update(SOURCEWISE_HOME=str(home), SOURCEWISE_CATALOG__URL=url)
@@ -104,7 +104,14 @@ def test_index_ask_chat_feedback_and_resume_on_postgresql(tmp_path: Path, pg_ser
         outsider = ask(server.base, bob)  # a source outside bob's groups does not exist for him
         assert outsider["citations"] == [] and outsider["supported"] is False
 
+        backends = f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{dbname}'"
+        assert int(pg_server.psql(backends)) > 0  # the server's pool holds connections
         pg_server.terminate_connections(dbname)  # PostgreSQL restarted or a proxy dropped the pool
+        for _ in range(100):  # pg_terminate_backend signals; the backends exit a moment later
+            if int(pg_server.psql(backends)) == 0:
+                break
+            time.sleep(0.1)
+        assert int(pg_server.psql(backends)) == 0
         again = ask(server.base, alice)
         assert "payments/retry.py" in [c["path"] for c in again["citations"]]
 
