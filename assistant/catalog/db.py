@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.errors import ConfigError, StoreError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+T = TypeVar("T")
 
 
 class PoolOptions(Protocol):
@@ -112,6 +113,19 @@ class Database:
             raise
         finally:
             session.close()
+
+    def write_retrying(self, work: Callable[[Session], T], attempts: int = 3) -> T:
+        """Run a read-then-insert unit of work, again from a fresh read when a concurrent writer
+        inserted the same unique key first (two requests at once; PostgreSQL runs them in
+        parallel, and SQLite's deferred transactions read before they lock)."""
+        for attempt in range(attempts):
+            try:
+                with self.session() as s:
+                    return work(s)
+            except IntegrityError:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self.engine.dispose()

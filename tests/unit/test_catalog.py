@@ -82,3 +82,45 @@ def test_a_missing_postgresql_database_is_a_store_error_naming_it(pg_server: Pos
     with pytest.raises(StoreError, match="no_such_catalog") as err:
         Database(url)
     assert "hunter2" not in str(err.value)
+
+
+def test_concurrent_first_writes_of_one_key_lose_nothing_and_fail_nothing(catalog_url: str) -> None:
+    """Regression (PostgreSQL runs writers in parallel): two admins saving a run-time setting, or
+    two owners deciding about one document, at once; both read "no row yet" and insert."""
+    import threading
+
+    from assistant.app_settings import KNOWN, AppSettings
+    from assistant.catalog.schema import AppSettingRow
+
+    db = Database(catalog_url)
+    cat, settings = Catalog(db), AppSettings(db)
+    key = next(k for k, (kind, *_) in KNOWN.items() if kind is bool)
+    errors: list[BaseException] = []
+
+    def race(fns: list) -> None:
+        start = threading.Barrier(len(fns))
+
+        def run(fn) -> None:
+            start.wait()
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(fn,)) for fn in fns]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    for n in range(3):
+        with db.session() as s:
+            s.query(AppSettingRow).delete()
+        race([lambda i=i: settings.set(key, bool(i % 2), f"admin{i}") for i in range(6)])
+        race([lambda i=i, n=n: cat.set_doc_override(f"app:doc{n}.md", f"owner{i}", owner=f"@o{i}")
+                 for i in range(6)])
+    assert errors == []
+    assert isinstance(settings.get(key), bool)
+    overrides = cat.doc_overrides()
+    assert sorted(overrides) == ["app:doc0.md", "app:doc1.md", "app:doc2.md"]
+    db.close()
