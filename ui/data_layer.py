@@ -441,7 +441,8 @@ class CatalogDataLayer(BaseDataLayer):
             "step_id": element.for_id, "type": _short(element.type, 40), "name": element.name or "",
             "display": _short(element.display, 20), "mime": _short(element.mime, 200),
             "language": _short(getattr(element, "language", None), 40),
-            "size": _short(getattr(element, "size", None), 20), "page": getattr(element, "page", None), "url": element.url,
+            "size": _short(getattr(element, "size", None), 20), "page": getattr(element, "page", None),
+            "url": element.url,
             "content": _clip(content, MAX_ELEMENT) if content is not None else None,
             "props": dict(getattr(element, "props", None) or {}),
         }
