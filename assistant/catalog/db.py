@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +16,7 @@ from assistant.errors import ConfigError, StoreError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 T = TypeVar("T")
+MIGRATION_LOCK_KEY = 0x5357_0001  # PostgreSQL advisory lock held while the schema is upgraded ("SW", 1)
 
 
 class PoolOptions(Protocol):
@@ -86,6 +87,13 @@ def migrate(engine: Engine) -> None:
     with conn:
         try:
             with conn.begin():
+                # Processes starting at once (replicas, workers, CLI runs) migrate one after the
+                # other: the first holds the lock while it upgrades, the others then find the
+                # schema current. A per-dialect lock, taken before Alembic reads the version.
+                if engine.dialect.name == "sqlite":
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                elif engine.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except SQLAlchemyError as exc:

@@ -124,3 +124,37 @@ def test_concurrent_first_writes_of_one_key_lose_nothing_and_fail_nothing(catalo
     overrides = cat.doc_overrides()
     assert sorted(overrides) == ["app:doc0.md", "app:doc1.md", "app:doc2.md"]
     db.close()
+
+
+OPENER = """
+import sys
+from assistant.catalog.db import Database
+print("ready", flush=True)
+sys.stdin.readline()
+Database(sys.argv[1]).close()
+"""
+
+
+def test_processes_starting_at_once_migrate_one_schema(catalog_url: str) -> None:
+    """Regression (PostgreSQL): app replicas and workers start together against an empty
+    database; each runs the migrations, and all but one failed on tables the first had made."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    procs = [subprocess.Popen([sys.executable, "-c", OPENER, catalog_url], cwd=root, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(root)}) for _ in range(4)]
+    for p in procs:
+        assert p.stdout.readline().strip() == "ready"
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    assert [rc for rc, _ in results] == [0] * 4, "\n".join(err for _, err in results)
+    db = Database(catalog_url, run_migrations=False)
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    db.close()
