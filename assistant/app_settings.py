@@ -31,6 +31,7 @@ class AppSettings:
         kind = KNOWN[key][0]
         if not isinstance(value, kind):
             raise ConfigError(f"{key} takes a {kind.__name__}, not {value!r}")
+
         def write(s: Any) -> None:
             row = s.get(AppSettingRow, key)
             if row is None:

@@ -57,6 +57,8 @@ log = logging.getLogger("sourcewise.ui")
 MAX_TEXT = 200_000  # characters of a step's input/output kept
 MAX_ELEMENT = 1_000_000
 MAX_ID = 64  # thread, step and element ids (Chainlit's are UUIDs); the columns' length
+ELEMENT_URL = "/chat-element/{id}"
+REFUSED = "that conversation belongs to someone else"
 
 
 def _short(value: Any, limit: int) -> str | None:
@@ -67,8 +69,6 @@ def _short(value: Any, limit: int) -> str | None:
 
 def _id_ok(value: Any) -> bool:
     return value is not None and len(str(value)) <= MAX_ID
-ELEMENT_URL = "/chat-element/{id}"
-REFUSED = "that conversation belongs to someone else"
 
 
 class RefusedError(PermissionDeniedError, HTTPException):
