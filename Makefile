@@ -61,7 +61,8 @@ browser:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
-# The audit chain's PostgreSQL test starts its own server from Debian's binaries.
+# The PostgreSQL tests (catalog, chat history, migrations, audit chain, workers) start their own
+# throwaway server from Debian's binaries, as the current user (as `postgres` when run as root).
 postgres:
 	@ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || { \
 		echo "installing Debian's postgresql for the PostgreSQL tests"; \

@@ -31,12 +31,16 @@ class AppSettings:
         kind = KNOWN[key][0]
         if not isinstance(value, kind):
             raise ConfigError(f"{key} takes a {kind.__name__}, not {value!r}")
-        with self.db.session() as s:
+
+        def write(s: Any) -> None:
             row = s.get(AppSettingRow, key)
             if row is None:
                 s.add(AppSettingRow(key=key, value=value, updated_by=actor))
+                s.flush()
             else:
                 row.value, row.updated_by, row.updated_at = value, actor, utcnow()
+
+        self.db.write_retrying(write)  # two admins saving at once: the later one wins, no error
 
     def all(self) -> dict[str, Any]:
         with self.db.session() as s:

@@ -45,7 +45,7 @@ class Container:
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.settings.catalog_url)
+        return Database(self.settings.catalog_url, pool=self.settings.catalog)
 
     @cached_property
     def catalog(self) -> Catalog:

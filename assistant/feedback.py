@@ -103,7 +103,8 @@ class FeedbackService:
         if reason is not None and reason not in REASONS:
             raise ConfigError(f"unknown reason {reason!r}; one of: {', '.join(REASONS)}")
         note = _comment(comment)
-        with self.db.session() as s:
+
+        def write(s: Any) -> int:
             _own(s.get(InteractionRow, interaction_id), interaction_id, user)
             row = _mine(s, interaction_id, user)
             if row is None:
@@ -112,7 +113,9 @@ class FeedbackService:
             row.value, row.reason, row.comment = value, reason if value == "down" else None, note
             row.created_at = utcnow()
             s.flush()
-            feedback_id = row.id
+            return row.id
+
+        feedback_id = self.db.write_retrying(write)  # a double-clicked thumb: one row, no error
         self.metrics.observe_feedback(value)
         return feedback_id
 

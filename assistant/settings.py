@@ -27,7 +27,20 @@ from assistant.errors import ConfigError
 class CatalogSettings(BaseModel):
     url: str | None = Field(
         default=None,
-        description="SQLAlchemy URL of the metadata catalog; default SQLite (WAL) in the data dir.",
+        description="SQLAlchemy URL of the metadata catalog; default SQLite (WAL) in the data dir. "
+        "PostgreSQL: `postgresql+psycopg://USER:PASSWORD@HOST:5432/DBNAME`.",
+    )
+    pool_size: int = Field(
+        default=5, ge=1, le=1000,
+        description="Connections each process keeps open to a PostgreSQL catalog (not used on SQLite).",
+    )
+    max_overflow: int = Field(
+        default=10, ge=0, le=1000,
+        description="Extra connections a process may open above `pool_size` under load (PostgreSQL).",
+    )
+    pool_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="Seconds a request waits for a free catalog connection before it fails (PostgreSQL).",
     )
 
 

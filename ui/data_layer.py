@@ -56,8 +56,19 @@ log = logging.getLogger("sourcewise.ui")
 
 MAX_TEXT = 200_000  # characters of a step's input/output kept
 MAX_ELEMENT = 1_000_000
+MAX_ID = 64  # thread, step and element ids (Chainlit's are UUIDs); the columns' length
 ELEMENT_URL = "/chat-element/{id}"
 REFUSED = "that conversation belongs to someone else"
+
+
+def _short(value: Any, limit: int) -> str | None:
+    """A client-sent label cut to its column's length: PostgreSQL refuses a longer one (SQLite
+    would keep it), so both keep the same prefix."""
+    return None if value is None else str(value)[:limit]
+
+
+def _id_ok(value: Any) -> bool:
+    return value is not None and len(str(value)) <= MAX_ID
 
 
 class RefusedError(PermissionDeniedError, HTTPException):
@@ -327,6 +338,8 @@ class CatalogDataLayer(BaseDataLayer):
         remember its owner, so later writes are checked without reading it again."""
         if thread_id in self.writer.owners:
             return
+        if not _id_ok(thread_id):
+            raise RefusedError()  # no thread has such an id; none may be made with it
         with self.db.session() as s:
             row = s.get(ChatThreadRow, thread_id)
             if row is not None:
@@ -381,6 +394,8 @@ class CatalogDataLayer(BaseDataLayer):
         self._ensure_thread(thread_id, who)
         self._check_owner(thread_id, who)
         step_id = str(d["id"])
+        if not _id_ok(step_id):
+            raise RefusedError()
         earlier = self.writer.step_threads.get(step_id)
         if earlier is not None and earlier != thread_id:
             raise RefusedError()  # a step id cannot move to another thread
@@ -419,11 +434,15 @@ class CatalogDataLayer(BaseDataLayer):
             return
         self._ensure_thread(element.thread_id, who)
         self._check_owner(element.thread_id, who)
+        if not _id_ok(element.id) or not _id_ok(element.for_id):
+            raise RefusedError()
         content = element.content if isinstance(element.content, str) else None
         fields = {  # read now: the element object may change after this returns
-            "step_id": element.for_id, "type": element.type, "name": element.name or "",
-            "display": element.display, "mime": element.mime, "language": getattr(element, "language", None),
-            "size": getattr(element, "size", None), "page": getattr(element, "page", None), "url": element.url,
+            "step_id": element.for_id, "type": _short(element.type, 40), "name": element.name or "",
+            "display": _short(element.display, 20), "mime": _short(element.mime, 200),
+            "language": _short(getattr(element, "language", None), 40),
+            "size": _short(getattr(element, "size", None), 20), "page": getattr(element, "page", None),
+            "url": element.url,
             "content": _clip(content, MAX_ELEMENT) if content is not None else None,
             "props": dict(getattr(element, "props", None) or {}),
         }
@@ -496,17 +515,20 @@ def _apply_thread(name: str | None, metadata: dict | None, tags: list[str] | Non
 def _apply_step(d: dict[str, Any], thread_id: str, s: Session, row: ChatStepRow | None) -> ChatStepRow | None:
     """A queued step create/update: fields that are set overwrite, metadata merges."""
     if row is None:
-        row = ChatStepRow(id=d["id"], thread_id=thread_id, type=d.get("type") or "run", meta={},
+        row = ChatStepRow(id=d["id"], thread_id=thread_id, type=_short(d.get("type") or "run", 40), meta={},
                           created_at=_parse(d.get("createdAt")) or utcnow())
         s.add(row)
     elif row.thread_id != thread_id:
         log.warning("refused a write of step %s (thread %s) into thread %s", row.id, row.thread_id, thread_id)
         return row
     if d.get("type") and d["type"] != "run":
-        row.type = d["type"]
-    for attr, key in (("parent_id", "parentId"), ("name", "name"), ("language", "language")):
-        if d.get(key) is not None:
-            setattr(row, attr, d[key])
+        row.type = _short(d["type"], 40)
+    if d.get("parentId") is not None:
+        row.parent_id = str(d["parentId"]) if _id_ok(d["parentId"]) else None  # longer: no such step
+    if d.get("name") is not None:
+        row.name = d["name"]
+    if d.get("language") is not None:
+        row.language = _short(d["language"], 40)
     for attr, key in (("input", "input"), ("output", "output")):
         if d.get(key) not in (None, ""):
             setattr(row, attr, _clip(d[key]))

@@ -175,7 +175,7 @@ class Catalog:
 
     def set_doc_override(self, doc_id: str, actor: str, **fields: Any) -> None:
         """Set ``owner``/``deprecated``/``note`` for a document (kept across re-indexing)."""
-        with self.db.session() as s:
+        def write(s: Session) -> None:
             row = s.get(DocOverrideRow, doc_id)
             if row is None:
                 row = DocOverrideRow(doc_id=doc_id, updated_by=actor)
@@ -183,6 +183,9 @@ class Catalog:
             for key, value in fields.items():
                 setattr(row, key, value)
             row.updated_by, row.updated_at = actor, utcnow()
+            s.flush()
+
+        self.db.write_retrying(write)  # two owners deciding at once: the later one wins, no error
 
     def documents(self, source_id: int) -> list[DocumentRow]:
         with self.db.session() as s:

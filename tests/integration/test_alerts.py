@@ -20,6 +20,7 @@ from assistant.catalog.repo import Catalog
 from assistant.catalog.schema import AuditRow, FeedbackRow, IndexRunRow, InteractionRow
 from assistant.ops.alerts import AlertScheduler, AlertService, list_alerts, open_alerts
 from assistant.settings import Settings
+from tests.fixtures.postgres import catalog_url, pg_server  # noqa: F401 - fixtures
 from tests.fixtures.webhook import Hook
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -34,8 +35,9 @@ def hook():
 
 
 class World:
-    def __init__(self, tmp: Path, hook: Hook, **alerts: Any) -> None:
-        self.db = Database(f"sqlite:///{tmp}/catalog.db")
+    def __init__(self, tmp: Path, hook: Hook, url: str | None = None, **alerts: Any) -> None:
+        self.url = url or f"sqlite:///{tmp}/catalog.db"
+        self.db = Database(self.url)
         self.catalog = Catalog(self.db)
         self.clock = [NOW]
         self.settings = Settings(home=tmp, ui={"public_url": PUBLIC}, alerts={"webhook_url": hook.url, **alerts})
@@ -68,9 +70,10 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path, hook: Hook, request: pytest.FixtureRequest) -> World:
-    """A catalog and alert service; a test's ``ALERTS`` attribute (``with_alerts``) sets ``alerts.*``."""
-    w = World(tmp_path, hook, **getattr(request.function, "ALERTS", {}))
+def world(tmp_path: Path, hook: Hook, request: pytest.FixtureRequest, catalog_url: str) -> World:
+    """A catalog (each test on SQLite and on PostgreSQL) and alert service; a test's ``ALERTS``
+    attribute (``with_alerts``) sets ``alerts.*``."""
+    w = World(tmp_path, hook, catalog_url, **getattr(request.function, "ALERTS", {}))
     yield w
     w.db.close()
 
@@ -268,7 +271,7 @@ def test_source_names_cannot_ping_the_channel(world: World, hook: Hook) -> None:
 def test_one_open_row_per_key_even_when_two_checks_race(world: World, hook: Hook, tmp_path: Path) -> None:
     src = world.catalog.add_source("payments", "git", "/p")
     world.catalog.finish_run(world.catalog.start_run(src.id), status="failed")
-    other = AlertService(Database(f"sqlite:///{tmp_path}/catalog.db"), world.settings, clock=lambda: world.clock[0])
+    other = AlertService(Database(world.url), world.settings, clock=lambda: world.clock[0])
     from assistant.ops.alert_rules import evaluate
 
     found = evaluate(world.db, world.settings.alerts, NOW)

@@ -28,8 +28,10 @@ FAST_HASH = {"scrypt_n": 2**14}
 OUTSIDE = ("192.0.2.10", 50000)  # TEST-NET-1: never a configured proxy here
 
 
-def make_container(home: Path, *, ui: dict[str, Any] | None = None, auth: dict[str, Any] | None = None) -> Container:
-    return Container(load_settings(home=home, ui=ui or {}, auth={**FAST_HASH, **(auth or {})}))
+def make_container(home: Path, *, ui: dict[str, Any] | None = None, auth: dict[str, Any] | None = None,
+                   catalog: dict[str, Any] | None = None) -> Container:
+    return Container(load_settings(home=home, ui=ui or {}, auth={**FAST_HASH, **(auth or {})},
+                                   catalog=catalog or {}))
 
 
 @contextmanager

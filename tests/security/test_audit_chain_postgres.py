@@ -1,18 +1,13 @@
 """The audit chain on PostgreSQL: ``SELECT ... FOR UPDATE`` on the chain head keeps one
-chain under threads of one process and other processes at once. A throwaway server is
-started from the machine's PostgreSQL binaries (as the ``postgres`` user, on a Unix
-socket only); skipped where there are none, no psycopg, or no root to switch users."""
+chain under threads of one process and other processes at once. The throwaway server of
+``tests/fixtures/postgres.py`` (skipped, with the reason, where there are no binaries)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,44 +15,11 @@ from sqlalchemy import text
 
 from assistant.audit import AuditLog
 from assistant.catalog.db import Database
+from tests.fixtures.postgres import pg_server, pg_url  # noqa: F401 - fixtures
 from tests.security.test_audit_chain import WRITER  # the same second-process writer as on SQLite
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None) \
-    if Path("/usr/lib/postgresql").is_dir() else None
-
-
-def _as_postgres(*args: str) -> None:
-    proc = subprocess.run(["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    pytest.importorskip("psycopg")
-    if PG_BIN is None or os.geteuid() != 0 or shutil.which("runuser") is None:
-        pytest.skip("needs PostgreSQL server binaries and root (to run them as the postgres user)")
-    try:
-        import pwd
-
-        pwd.getpwnam("postgres")
-    except KeyError:
-        pytest.skip("no postgres user")
-    base = Path(tempfile.mkdtemp(prefix="sw-pg-", dir="/tmp"))
-    base.chmod(0o755)
-    shutil.chown(base, "postgres", "postgres")
-    with socket.socket() as s:  # a free port number for the socket's name; no TCP listener
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = base / "data"
-    _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "sw")
-    _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", f"-k {base} -p {port} -c listen_addresses=''",
-                 "-l", str(base / "log"), "-w", "start")
-    try:
-        yield f"postgresql+psycopg://sw@/postgres?host={base}&port={port}"
-    finally:
-        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(base, ignore_errors=True)
+pytestmark = pytest.mark.postgres
 
 
 def test_threads_and_processes_keep_one_chain_on_postgresql(pg_url: str) -> None:

@@ -21,12 +21,13 @@ from assistant.container import Container
 from assistant.errors import ConfigError
 from assistant.models import User
 from sourcewise import api_cli
+from tests.fixtures.postgres import catalog_url, pg_server  # noqa: F401 - fixtures
 from tests.security.identity_support import make_container
 
 
 @pytest.fixture
-def container(tmp_path: Path) -> Iterator[Container]:
-    c = make_container(tmp_path / "home")
+def container(tmp_path: Path, catalog_url: str) -> Iterator[Container]:
+    c = make_container(tmp_path / "home", catalog={"url": catalog_url})  # on SQLite and on PostgreSQL
     c.users.create("alice", groups=["payments", "web"])
     c.users.create("root", is_admin=True)
     yield c
@@ -104,6 +105,7 @@ def test_token_create_refuses_a_disabled_user(container: Container) -> None:
 def home(container: Container, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SOURCEWISE_HOME", str(container.settings.home))
+    monkeypatch.setenv("SOURCEWISE_CATALOG__URL", container.settings.catalog_url)
     return container.settings.home
 
 

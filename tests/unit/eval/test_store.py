@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from assistant.catalog.db import Database
 from assistant.errors import ConfigError, NotFoundError
 from eval.cases import EvalCase, EvalSet, Gold
 from eval.store import EvalStore, set_hash
+from tests.fixtures.postgres import catalog_url, pg_server  # noqa: F401 - fixtures
 
 SET = EvalSet("demo", (EvalCase("a", "where is RETRY_LIMIT?", (Gold("retry.py", "app"),)),
                        EvalCase("b", "how do we deploy?", (Gold("docs/deploy.md", "app"),)),
@@ -17,8 +16,8 @@ SET = EvalSet("demo", (EvalCase("a", "where is RETRY_LIMIT?", (Gold("retry.py", 
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> EvalStore:
-    return EvalStore(Database(f"sqlite:///{tmp_path}/c.db"))
+def store(catalog_url: str) -> EvalStore:
+    return EvalStore(Database(catalog_url))  # on SQLite and on PostgreSQL
 
 
 def result(case_id: str, passed: bool = True) -> dict:

@@ -1,4 +1,5 @@
-"""A real SQLite catalog with two users, one answered question and one indexed document."""
+"""A real catalog (each test on SQLite and on PostgreSQL) with two users, one answered question
+and one indexed document."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from assistant.catalog.repo import Catalog
 from assistant.feedback import FeedbackService
 from assistant.notify import Notifier
 from assistant.users import UserStore
+from tests.fixtures.postgres import catalog_url, pg_server  # noqa: F401 - fixtures
 
 
 class RecordingStore:
@@ -31,8 +33,8 @@ class RecordingStore:
 
 
 class World:
-    def __init__(self, tmp_path: Path) -> None:
-        self.db = Database(f"sqlite:///{tmp_path / 'catalog.db'}")
+    def __init__(self, tmp_path: Path, catalog_url: str | None = None) -> None:
+        self.db = Database(catalog_url or f"sqlite:///{tmp_path / 'catalog.db'}")
         self.catalog = Catalog(self.db)
         self.users = UserStore(self.db)
         self.audit = AuditLog(self.db)
@@ -72,7 +74,7 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> World:
-    w = World(tmp_path)
+def world(tmp_path: Path, catalog_url: str) -> World:
+    w = World(tmp_path, catalog_url)
     yield w
     w.db.close()

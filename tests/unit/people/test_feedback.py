@@ -81,3 +81,32 @@ def test_review_and_promotion_to_an_eval_case(world) -> None:
     world.feedback.promote("flag", flag, [{"path": "docs/deploy.md"}], world.root)
     assert world.feedback.review(pending=True) == []
     assert world.feedback.cited_sources(up_q) == [{"doc_id": "app:pay.py", "path": "pay.py"}]
+
+
+def test_concurrent_first_ratings_of_one_answer_make_one_row(world) -> None:
+    """Regression (PostgreSQL): a double-clicked thumb sends two requests at once; both read
+    "no rating yet" and insert, the loser hit the unique key and the user got an error."""
+    import threading
+
+    alice = world.alice.user()
+    for round_ in range(3):
+        with world.db.session() as s:
+            s.query(FeedbackRow).delete()
+        start, ids, errors = threading.Barrier(6), [], []
+
+        def rate(value: str) -> None:
+            start.wait()
+            try:
+                ids.append(world.feedback.rate(world.asked, alice, value))
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=rate, args=("up" if i % 2 else "down",)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [], f"round {round_}: {errors!r}"
+        with world.db.session() as s:
+            rows = list(s.scalars(select(FeedbackRow)))
+        assert len(rows) == 1 and set(ids) == {rows[0].id}

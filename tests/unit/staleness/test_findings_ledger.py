@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -15,6 +14,7 @@ from assistant.staleness import Weights, combine, readers_may_see, refresh_score
 from indexers.staleness.findings import Candidate, apply
 from indexers.staleness.ignore import StaleIgnore
 from indexers.staleness.patch import replace_on_lines, unified_patch
+from tests.fixtures.postgres import catalog_url, pg_server  # noqa: F401 - fixtures
 
 
 def cand(ref: str = "old_name", line: int = 3, kind: str = "dead", code: str = "app", doc: str = "app:a.md") -> Candidate:
@@ -23,8 +23,8 @@ def cand(ref: str = "old_name", line: int = 3, kind: str = "dead", code: str = "
 
 
 @pytest.fixture
-def db(tmp_path: Path):
-    d = Database(f"sqlite:///{tmp_path}/c.db")
+def db(catalog_url: str):
+    d = Database(catalog_url)  # on SQLite and on PostgreSQL
     Catalog(d).add_source("app", "git", "/x")
     yield d
     d.close()

@@ -6,7 +6,17 @@ from __future__ import annotations
 import pytest
 
 from assistant.errors import ConfigError, NotFoundError, PermissionDeniedError
+from tests.fixtures.postgres import catalog_url, pg_server  # noqa: F401 - fixtures
 from tests.unit.staleness.conftest import BILLING_V1, StaleWorld, make_billing_repo
+
+
+@pytest.fixture
+def stale(tmp_path, monkeypatch: pytest.MonkeyPatch, catalog_url: str):
+    """The staleness world with its catalog on SQLite and on PostgreSQL (findings' lifecycle SQL)."""
+    monkeypatch.setenv("SOURCEWISE_CATALOG__URL", catalog_url)
+    w = StaleWorld(tmp_path, monkeypatch)
+    yield w
+    w.close()
 
 
 def renamed_world(stale: StaleWorld, tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -16,6 +15,7 @@ from assistant.catalog.symbols import (
     symbol_key,
     write_references,
 )
+from tests.fixtures.postgres import catalog_url, pg_server  # noqa: F401 - fixtures
 
 DELAY = SymbolRecord("RetryPolicy.delay", "method", 12, 13, "(self, attempt: int)", None,
                      (("self", None, None), ("attempt", None, "int")))
@@ -24,8 +24,8 @@ OPTION = SymbolRecord("--dry-run", "option", 20, 20)
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> tuple[Catalog, SymbolCatalog, int]:
-    db = Database(f"sqlite:///{tmp_path}/c.db")
+def world(catalog_url: str) -> tuple[Catalog, SymbolCatalog, int]:
+    db = Database(catalog_url)  # on SQLite and on PostgreSQL
     catalog = Catalog(db)
     row = catalog.add_source("app", "git", "/x")
     return catalog, SymbolCatalog(db), row.id

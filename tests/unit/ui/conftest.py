@@ -1,5 +1,6 @@
-"""Chat UI test fixtures: a real catalog in a temp dir, the UI runtime installed, Chainlit kept
-out of the working directory (it writes ``.chainlit/`` and ``.files/`` where it is first imported)."""
+"""Chat UI test fixtures: a real catalog (each test on SQLite and on PostgreSQL), the UI runtime
+installed, Chainlit kept out of the working directory (it writes ``.chainlit/`` and ``.files/``
+where it is first imported)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ import pytest
 from assistant.catalog.interactions import InteractionLog
 from assistant.container import Container, build
 from assistant.settings import load_settings
+from tests.fixtures.postgres import catalog_url, pg_server  # noqa: F401 - fixtures
 from ui import identity, runtime
 
 
 @pytest.fixture
-def container(tmp_path: Path) -> Iterator[Container]:
-    c = build(load_settings(home=tmp_path / "home"))
+def container(tmp_path: Path, catalog_url: str) -> Iterator[Container]:
+    c = build(load_settings(home=tmp_path / "home", catalog={"url": catalog_url}))
     yield c
     c.close()
 

@@ -123,6 +123,30 @@ def test_elements_keep_their_text_for_the_owner_only(rt: Any) -> None:
         run("bob", lambda: dl.delete_element(element.id, "t1"))
 
 
+def test_oversized_ids_are_refused_and_oversized_fields_clipped_alike_on_every_database(rt: Any) -> None:
+    """Regression (PostgreSQL enforces VARCHAR lengths, SQLite does not): a hostile client's
+    100-character ids and field values were stored on SQLite and failed the write on PostgreSQL."""
+    import chainlit as cl
+
+    dl = CatalogDataLayer()
+    with pytest.raises(PermissionDeniedError):
+        run("alice", lambda: dl.update_thread("t" * 100, name="long id", user_id="alice"))
+    make_thread(dl, "alice", "t1")
+    with pytest.raises(PermissionDeniedError):
+        run("alice", lambda: dl.create_step(step("s" * 100, "t1")))
+    run("alice", lambda: dl.create_step(step("odd", "t1", type="x" * 100, language="y" * 100,
+                                             parentId="p" * 100, showInput="z" * 100)))
+    element = cl.Text(name="[9]", content="text", display="side", thread_id="t1", for_id="odd",
+                      mime="m" * 300, language="l" * 100)
+    run("alice", lambda: dl.create_element(element))
+    thread = run("alice", lambda: dl.get_thread("t1"))
+    odd = next(s for s in thread["steps"] if s["id"] == "odd")
+    assert (odd["type"], odd["language"], odd["parentId"]) == ("x" * 40, "y" * 40, None)
+    stored = next(e for e in thread["elements"] if e["name"] == "[9]")
+    assert (stored["mime"], stored["language"]) == ("m" * 200, "l" * 40)
+    assert run("alice", lambda: dl.get_thread("t" * 100)) is None
+
+
 def test_users_are_catalog_accounts(rt: Any) -> None:
     dl = CatalogDataLayer()
     user = run(None, lambda: dl.get_user("alice"))
