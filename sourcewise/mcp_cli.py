@@ -84,14 +84,15 @@ def _serve_http(container: Any, host: str, port: int) -> None:
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
-    from assistant.mcp.server import McpHttpApp, build_server, mcp_tools, token_verifier
+    from assistant.api.auth import catalog_token_verifier
+    from assistant.mcp.server import McpHttpApp, build_server, mcp_tools
 
     settings = container.settings
     if settings.store.backend == "edge":
         container.store  # noqa: B018 - the embedded store admits one process: fail now, with its advice
     container.db  # noqa: B018 - migrations before the first request
     server = build_server(mcp_tools(container))
-    endpoint = McpHttpApp(server, token_verifier(container), max_body_bytes=settings.api.max_body_bytes)
+    endpoint = McpHttpApp(server, catalog_token_verifier(container), max_body_bytes=settings.api.max_body_bytes)
 
     async def healthz(request: Any) -> PlainTextResponse:
         return PlainTextResponse("ok")

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from assistant.api import ask, openai_compat, search
-from assistant.api.auth import TokenVerifier, bearer_token
+from assistant.api.auth import TokenVerifier, bearer_token, catalog_token_verifier
 from assistant.api.deps import Services
 from assistant.api.errors import ApiError, CatchAllMiddleware, install_error_handlers
 from assistant.api.metrics_route import install_metrics
@@ -44,7 +44,7 @@ def create_app(
     )
     app.state.services = Services(container, answerer=answerer, retriever=retriever)
     app.state.started_at = int(time.time())
-    app.state.verify_token = token_verifier or _lazy_verifier(container)
+    app.state.verify_token = token_verifier or catalog_token_verifier(container)
 
     install_error_handlers(app)
     app.add_middleware(CatchAllMiddleware, max_body_bytes=container.settings.api.max_body_bytes)
@@ -106,17 +106,3 @@ def _store_health(container: Container) -> StoreHealth | None:
             ping()
 
     return StoreHealth(probe)
-
-
-def _lazy_verifier(container: Container) -> TokenVerifier:
-    """Verify against the catalog, opening it (and running migrations) on first use."""
-    from assistant.catalog.tokens import TokenStore
-
-    store: list[TokenStore] = []
-
-    def verify(token: str) -> Any:
-        if not store:
-            store.append(TokenStore(container.db))
-        return store[0].verify(token)
-
-    return verify

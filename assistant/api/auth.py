@@ -11,7 +11,7 @@ has at that moment. ``/docs`` and ``/openapi.json`` need a caller too
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -52,3 +52,19 @@ def current_user(request: Request) -> User:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def catalog_token_verifier(container: Any) -> TokenVerifier:
+    """Tokens checked against the catalog on every request (``TokenStore.verify``: a revoked
+    token, or a user disabled since it was made, gets nothing); the catalog is opened (and
+    migrated) on first use. One verifier for every door that takes API tokens (/api, /v1, MCP)."""
+    from assistant.catalog.tokens import TokenStore
+
+    store: list[TokenStore] = []
+
+    def verify(token: str) -> Any:
+        if not store:
+            store.append(TokenStore(container.db))
+        return store[0].verify(token)
+
+    return verify

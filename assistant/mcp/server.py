@@ -153,18 +153,3 @@ def http_endpoint(container: Any, services: Any, verify: TokenVerifier) -> McpHt
     sharing the API's services and token verifier."""
     return McpHttpApp(build_server(mcp_tools(container, services)), verify,
                       max_body_bytes=container.settings.api.max_body_bytes)
-
-
-def token_verifier(container: Any) -> TokenVerifier:
-    """Tokens checked against the catalog on every request (``TokenStore.verify``: a revoked
-    token, or a user disabled since it was made, gets nothing)."""
-    from assistant.catalog.tokens import TokenStore
-
-    store: list[TokenStore] = []
-
-    def verify(token: str) -> Any:
-        if not store:
-            store.append(TokenStore(container.db))
-        return store[0].verify(token)
-
-    return verify
