@@ -132,7 +132,8 @@ class Container:
         from assistant.store.edge import EdgeStore
         from assistant.store.edge_config import tuning_from
 
-        tuning = tuning_from(cfg.edge_quantization, cfg.edge_oversampling, cfg.edge_payload_hnsw)
+        tuning = tuning_from(cfg.edge_quantization, cfg.edge_oversampling, cfg.edge_payload_hnsw,
+                             cfg.edge_optimize_every)
         return EdgeStore(self.settings.store_dir / name, tuning)
 
     def close(self) -> None:

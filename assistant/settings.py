@@ -116,6 +116,12 @@ class StoreSettings(BaseModel):
         "(filtered dense search on a selective value). Every other field keeps its index without links, "
         "which is what made a 1M-chunk `optimize()` take an hour.",
     )
+    edge_optimize_every: int = Field(
+        default=100_000, ge=0,
+        description="Embedded store: after this many points written since the last optimize, a write "
+        "optimizes the store itself (builds that segment's HNSW graph), so a bulk load never holds "
+        "more than this many unindexed points in RAM. 0: only the indexer's optimize after a run.",
+    )
 
     @model_validator(mode="after")
     def _consistency(self) -> "StoreSettings":

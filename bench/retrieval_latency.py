@@ -171,7 +171,8 @@ def filtered_recall(store: Any, rng: Any, flt: Any, n: int = 50) -> float:
     return found / max(total, 1)
 
 
-def child(size: int, directory: Path, queries: int, seed: int, tuning: str = "default") -> None:
+def child(size: int, directory: Path, queries: int, seed: int, tuning: str = "default",
+          optimize_every: int = 0) -> None:
     """Load ``size`` points, optimize, time queries; reports progress as JSON lines."""
     import numpy as np
 
@@ -189,17 +190,26 @@ def child(size: int, directory: Path, queries: int, seed: int, tuning: str = "de
     emit("tuning", spec=tuning)
     store.ensure_collection(DIM)
     t0 = time.perf_counter()
-    gen_s = 0.0
+    gen_s = bulk_opt_s = 0.0
+    since_opt = 0
     for start in range(0, size, BATCH):
         g0 = time.perf_counter()
         pts = make_points(rng, start, min(BATCH, size - start))
         gen_s += time.perf_counter() - g0
         store.upsert(pts)
+        since_opt += len(pts)
+        if optimize_every and since_opt >= optimize_every and start + len(pts) < size:
+            o0 = time.perf_counter()
+            store.optimize()
+            bulk_opt_s += time.perf_counter() - o0
+            since_opt = 0
         if (start // BATCH) % 20 == 0:
-            emit("loading", loaded=start + len(pts), seconds=time.perf_counter() - t0)
+            emit("loading", loaded=start + len(pts), seconds=time.perf_counter() - t0,
+                 bulk_optimize_s=bulk_opt_s)
     store.flush()
     load_s = time.perf_counter() - t0
-    emit("loaded", seconds=load_s, generate_s=gen_s, upsert_s=load_s - gen_s, rss_mb=rss_mb())
+    emit("loaded", seconds=load_s, generate_s=gen_s, upsert_s=load_s - gen_s - bulk_opt_s,
+         bulk_optimize_s=bulk_opt_s, rss_mb=rss_mb())
     t1 = time.perf_counter()
     store.optimize()
     opt_s = time.perf_counter() - t1
@@ -317,7 +327,8 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
     bound = args.time_bound_1m if size >= 1_000_000 else args.time_bound
     directory = Path(args.dir) / f"n{size}"
     cmd = [sys.executable, __file__, "--_child", str(size), "--dir", str(directory),
-           "--queries", str(args.queries), "--seed", str(args.seed), "--tuning", args.tuning]
+           "--queries", str(args.queries), "--seed", str(args.seed), "--tuning", args.tuning,
+           "--optimize-every", str(args.optimize_every)]
     out: dict[str, Any] = {"size": size, "bound": bound, "events": []}
     started = time.time()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -384,10 +395,12 @@ def main() -> None:
     parser.add_argument("--model", action="store_true", help="also time the real model's embed_query")
     parser.add_argument("--tuning", default="default",
                         help="store layout: default, legacy (before 2026-12-07) or JSON EdgeTuning fields")
+    parser.add_argument("--optimize-every", type=int, default=0,
+                        help="call optimize() every N loaded points during the load (0: only at the end)")
     parser.add_argument("--_child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child is not None:
-        child(args._child, Path(args.dir), args.queries, args.seed, args.tuning)
+        child(args._child, Path(args.dir), args.queries, args.seed, args.tuning, args.optimize_every)
         return
 
     started = time.time()
@@ -416,7 +429,8 @@ def main() -> None:
             print(f"{head} – | – | – |")
         notes += [f"{r['size']:,}: {e['message']}" for e in r["events"] if e["event"] == "note"]
         if r["status"] != "ok":
-            notes.append(f"{r['size']:,}: {r['status']} (wall {r['wall_s']:.0f} s)")
+            notes.append(f"{r['size']:,}: {r['status']} (wall {r['wall_s']:.0f} s, peak anonymous RSS "
+                         f"{r.get('peak_rss_gb', 0):.1f} GB sampled)")
         else:
             notes.append(f"{r['size']:,}: finished in {r['wall_s']:.0f} s wall, peak RSS "
                          f"{r.get('peak_rss_gb', 0):.1f} GB (sampled)")

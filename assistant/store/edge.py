@@ -12,7 +12,12 @@ Quirks worth knowing:
   open, in this process or another, fails and we raise ``LockedError``.
 * Edge runs no background optimizers. After bulk upserts call ``optimize()`` (not part of
   the protocol) to build HNSW indexes and merge segments; until then queries are exact
-  scans of the appendable segment, correct but slower as the shard grows.
+  scans of the appendable segment, correct but slower as the shard grows. Everything
+  upserted since the last ``optimize()`` sits in that appendable segment in RAM, so
+  ``upsert`` calls ``optimize()`` itself every ``EdgeTuning.optimize_every`` points
+  (100k by default) on a shard created with bounded segments (``max_segment_kb``, the
+  default since 2026-12-07): a million-chunk load keeps at most that many unindexed
+  points in RAM, and each bounded segment's graph is built once.
 """
 
 from __future__ import annotations
@@ -110,9 +115,12 @@ class EdgeStore(ScrollReads):
         self._shard: qe.EdgeShard | None = None
         self._dim: int | None = None
         self._closed = False
+        self._since_optimize = 0  # points upserted since the last optimize()
+        self._optimize_every: int | None = None  # set once the shard's segment bound is known
         if self._has_shard():
             self._shard = self._open(lambda: qe.EdgeShard.load(str(self._path)))
             self._dim = self._persisted_dim()
+            self._optimize_every = self._tuning.optimize_every if self._persisted_bounded() else None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -129,6 +137,7 @@ class EdgeStore(ScrollReads):
             config = self._tuning.edge_config(dense_dim)
             self._shard = self._open(lambda: qe.EdgeShard.create(str(self._path), config))
             self._dim = dense_dim
+            self._optimize_every = self._tuning.optimize_every if self._persisted_bounded() else None
         elif self._dim is not None and self._dim != dense_dim:
             raise DimensionMismatchError(f"the vector store at {self._path}", self._dim, dense_dim)
         shard = self._shard
@@ -150,7 +159,11 @@ class EdgeStore(ScrollReads):
         Call after bulk indexing; returns whether anything was optimized. Blocking.
         """
         shard = self._reader()
-        return shard is not None and bool(self._call(shard.optimize, "optimize"))
+        if shard is None:
+            return False
+        done = bool(self._call(shard.optimize, "optimize"))
+        self._since_optimize = 0
+        return done
 
     def close(self) -> None:
         """Flush and release the directory (and its lock). Safe to call twice."""
@@ -172,14 +185,21 @@ class EdgeStore(ScrollReads):
     # -- writes ------------------------------------------------------------------------
 
     def upsert(self, points: Sequence[Point]) -> None:
-        """Insert or overwrite points by id, in batches (one WAL record per batch)."""
+        """Insert or overwrite points by id, in batches (one WAL record per batch).
+
+        Every ``EdgeTuning.optimize_every`` points since the last ``optimize()`` it runs
+        one (blocking), so bulk loads keep a bounded appendable segment in RAM."""
         shard = self._require_shard()
         for p in points:  # validate all before writing any batch
             self._check_dim(len(p.dense))
+        every = self._optimize_every
         for start in range(0, len(points), UPSERT_BATCH):
             batch = [self._to_point(p) for p in points[start : start + UPSERT_BATCH]]
             op = qe.UpdateOperation.upsert_points(batch)
             self._call(lambda: shard.update(op), "upsert")
+            self._since_optimize += len(batch)
+            if every and self._since_optimize >= every:
+                self.optimize()
 
     def delete_docs(self, doc_ids: Iterable[str]) -> None:
         ids = list(dict.fromkeys(doc_ids))
@@ -361,6 +381,17 @@ class EdgeStore(ScrollReads):
             return int(config["vectors"][DENSE]["size"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+    def _persisted_bounded(self) -> bool:
+        """Whether the shard was created with a segment size bound (``EdgeTuning.max_segment_kb``).
+
+        Only such a shard optimizes by itself during upserts: on an older one, with the
+        engine's default merging, each ``optimize()`` could rebuild one giant segment."""
+        try:
+            config = json.loads((self._path / _CONFIG_FILE).read_text())
+            return bool((config.get("optimizers") or {}).get("max_segment_size"))
+        except (OSError, ValueError, AttributeError):
+            return False
 
     def _open(self, opener: Callable[[], qe.EdgeShard]) -> qe.EdgeShard:
         try:

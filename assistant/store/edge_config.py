@@ -43,12 +43,27 @@ class EdgeTuning:
     payload_m: int | None = 16  # None: Qdrant's default (= m)
     vectors_on_disk: bool = True  # float originals mmapped; only the int8 copy is pinned
     legacy_indexes: bool = False  # plain ``PayloadSchemaType`` indexes, links for all
+    # Optimizer settings of a new shard (None: the engine's default). Sizes are in KB of
+    # float vector data, 1.5 KB per 384-dim chunk: 150,000 KB is 100k such chunks. With up
+    # to 16 segments the optimizer builds each bounded segment once instead of merging
+    # everything into one giant segment (and rebuilding its graph) on every ``optimize()``.
+    max_segment_kb: int | None = 150_000
+    indexing_threshold_kb: int | None = None
+    default_segment_number: int | None = 16
+    # Where the sparse index, payload indexes and id tracker of optimized segments live:
+    # None keeps the engine's defaults (in RAM); "cold"/"cached" mmap them from disk.
+    indexes_memory: Literal["cold", "cached"] | None = None
+    # Not layout: ``EdgeStore.upsert`` calls ``optimize()`` itself once this many points were
+    # upserted since the last one, so a bulk load's in-RAM appendable segment stays bounded
+    # (None: only explicit ``optimize()`` calls, as before).
+    optimize_every: int | None = 100_000
 
     @classmethod
     def legacy(cls) -> EdgeTuning:
         """The layout every shard had before: float vectors in RAM, links on every index."""
         return cls(quantization="none", payload_m=None, vectors_on_disk=False, legacy_indexes=True,
-                   payload_hnsw_fields=tuple(KEYWORD_FIELDS))
+                   payload_hnsw_fields=tuple(KEYWORD_FIELDS), max_segment_kb=None,
+                   default_segment_number=None, optimize_every=None)
 
     def edge_config(self, dense_dim: int) -> qe.EdgeConfig:
         """The ``EdgeConfig`` a new shard is created with."""
@@ -62,17 +77,29 @@ class EdgeTuning:
             if self.quantization == "int8" else None
         )
         memory = qe.Memory.Cold if self.vectors_on_disk and quant is not None else None
+        optimizers = None
+        if (self.max_segment_kb, self.indexing_threshold_kb, self.default_segment_number) != (None,) * 3:
+            optimizers = qe.EdgeOptimizersConfig(
+                max_segment_size=self.max_segment_kb, indexing_threshold=self.indexing_threshold_kb,
+                default_segment_number=self.default_segment_number,
+            )
         return qe.EdgeConfig(
             vectors={DENSE: qe.EdgeVectorParams(
                 size=dense_dim, distance=qe.Distance.Cosine, quantization_config=quant, memory=memory,
             )},
-            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf,
+                                                              memory=self._indexes_memory())},
+            id_tracker_memory=self._indexes_memory(),
             hnsw_config=qe.HnswIndexConfig(
                 m=self.hnsw_m, ef_construct=self.ef_construct, full_scan_threshold=10_000,
                 payload_m=self.payload_m,
             ),
             payload_memory=qe.Memory.Cold,
+            optimizers=optimizers,
         )
+
+    def _indexes_memory(self) -> qe.Memory | None:
+        return {"cold": qe.Memory.Cold, "cached": qe.Memory.Cached}.get(self.indexes_memory or "")
 
     def search_params(self) -> qe.SearchParams | None:
         """Dense-prefetch params: rescore int8 candidates with the float originals."""
@@ -87,17 +114,18 @@ class EdgeTuning:
             out: list[tuple[str, object]] = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
             out += [(f, qe.PayloadSchemaType.Integer) for f in INTEGER_FIELDS]
             return out + [(f, qe.PayloadSchemaType.Float) for f in FLOAT_FIELDS]
-        links = set(self.payload_hnsw_fields)
-        out = [(f, qe.KeywordIndexParams(enable_hnsw=f in links)) for f in KEYWORD_FIELDS]
-        out += [(f, qe.IntegerIndexParams(lookup=True, range=True, enable_hnsw=False))
+        links, mem = set(self.payload_hnsw_fields), self._indexes_memory()
+        out = [(f, qe.KeywordIndexParams(enable_hnsw=f in links, memory=mem)) for f in KEYWORD_FIELDS]
+        out += [(f, qe.IntegerIndexParams(lookup=True, range=True, enable_hnsw=False, memory=mem))
                 for f in INTEGER_FIELDS]
-        return out + [(f, qe.FloatIndexParams(enable_hnsw=False)) for f in FLOAT_FIELDS]
+        return out + [(f, qe.FloatIndexParams(enable_hnsw=False, memory=mem)) for f in FLOAT_FIELDS]
 
 
 def tuning_from(
     quantization: str = "int8", oversampling: float = 2.0,
-    payload_hnsw_fields: Sequence[str] = DENSE_FILTER_FIELDS,
+    payload_hnsw_fields: Sequence[str] = DENSE_FILTER_FIELDS, optimize_every: int = 100_000,
 ) -> EdgeTuning:
-    """``EdgeTuning`` from the ``store.edge_*`` settings."""
+    """``EdgeTuning`` from the ``store.edge_*`` settings (``optimize_every`` 0: never by itself)."""
     return EdgeTuning(quantization="none" if quantization == "none" else "int8",
-                      oversampling=oversampling, payload_hnsw_fields=tuple(payload_hnsw_fields))
+                      oversampling=oversampling, payload_hnsw_fields=tuple(payload_hnsw_fields),
+                      optimize_every=optimize_every or None)

@@ -148,3 +148,39 @@ def test_settings_choose_the_layout_of_new_stores(tmp_path: Path) -> None:
     store.close()
     assert Settings().store.edge_quantization == "int8"
     assert set(Settings().store.edge_payload_hnsw) == set(DENSE_FILTER_FIELDS)
+
+
+def test_bulk_upserts_optimize_every_n_points_into_bounded_segments(tmp_path: Path) -> None:
+    """``optimize_every``: a long load optimizes itself, so unindexed points in RAM stay bounded."""
+    store = EdgeStore(tmp_path / "bulk", EdgeTuning(optimize_every=2_500))
+    store.ensure_collection(8)
+    assert _config(store.path)["optimizers"]["max_segment_size"] == 150_000
+    assert _config(store.path)["optimizers"]["default_segment_number"] == 16
+    calls: list[int] = []
+    real = store.optimize
+    store.optimize = lambda: calls.append(store.count()) or real()  # type: ignore[method-assign]
+    rng = np.random.default_rng(5)
+    points = [Point(point_id(f"d{i}", 0), rng.standard_normal(8).astype(np.float32), SparseVector((), ()),
+                    {"source": "s", "doc_id": f"d{i}"}) for i in range(6_000)]
+    store.upsert(points[:1_500])
+    assert calls == []
+    store.upsert(points[1_500:])  # counted per 1,000-point batch, across calls
+    assert calls == [2_500, 5_500]
+    assert store.count() == 6_000
+    assert store.query(points[42].dense, SparseVector((), ()), None, 1)[0].id == points[42].id
+    store.close()
+    assert EdgeTuning.legacy().optimize_every is None
+    assert tuning_from(optimize_every=0).optimize_every is None
+
+
+def test_a_store_without_segment_bounds_never_optimizes_by_itself(tmp_path: Path) -> None:
+    old = EdgeStore(tmp_path / "old", EdgeTuning(max_segment_kb=None, optimize_every=None))
+    old.ensure_collection(8)
+    old.close()
+    reopened = EdgeStore(tmp_path / "old", EdgeTuning(optimize_every=1_000))  # today's tuning
+    reopened.optimize = lambda: pytest.fail("optimized by itself")  # type: ignore[method-assign]
+    rng = np.random.default_rng(6)
+    reopened.upsert([Point(point_id(f"d{i}", 0), rng.standard_normal(8).astype(np.float32),
+                           SparseVector((), ()), {"doc_id": f"d{i}"}) for i in range(2_500)])
+    assert reopened.count() == 2_500
+    reopened.close()
