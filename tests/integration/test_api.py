@@ -6,10 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +24,7 @@ from assistant.settings import load_settings
 from indexers.pipeline import Pipeline
 from indexers.sources.factory import make_source
 from tests.fixtures.gitrepo import make_sample_repo
+from tests.fixtures.serve_process import start_serve
 
 pytestmark = pytest.mark.slow
 
@@ -46,35 +43,6 @@ class Server:
 
     def auth(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.alice}"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve_command(port: int) -> list[str]:
-    """`sourcewise serve` once registered in the main CLI, else the API's own typer app."""
-    from sourcewise import cli
-
-    registered = any(c.name == "serve" for c in cli.app.registered_commands)
-    module = "sourcewise.cli" if registered else "sourcewise.api_cli"
-    return [sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port)]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)  # polling for readiness, not timing anything
-    raise AssertionError(f"server not healthy after {timeout_s} s:\n{log.read_text()}")
 
 
 @pytest.fixture(scope="module")
@@ -99,23 +67,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     finally:
         container.close()  # the server process must be the store's only opener
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = base / "server.log"
-    env = {**os.environ, "SOURCEWISE_HOME": str(home)}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(_serve_command(port), env=env, cwd=base, stdout=out, stderr=subprocess.STDOUT)
+    running = start_serve(base, {**os.environ, "SOURCEWISE_HOME": str(home)})
     try:
-        _wait_healthy(url, proc, log)
-        yield Server(url, home, alice, bob, revoked)
+        yield Server(running.url, home, alice, bob, revoked)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    assert "Traceback" not in log.read_text(), log.read_text()
+        text = running.stop()
+    assert "Traceback" not in text, text
 
 
 def _client(server: Server, token: str | None = None) -> OpenAI:

@@ -36,7 +36,7 @@ from assistant.settings import load_settings
 from indexers import admin
 from indexers.runner import index_source
 from tests.fixtures.gitrepo import GitRepo, make_sample_repo
-from tests.integration.test_api import _free_port, _serve_command, _wait_healthy
+from tests.fixtures.serve_process import ServeProcess, free_port, start_serve, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -236,42 +236,19 @@ def test_stdio_refuses_a_bad_token_and_an_unknown_user(world: World) -> None:
 
 
 # -- HTTP: the mount in `sourcewise serve` ------------------------------------------------
-@dataclass
-class Serve:
-    url: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        assert "Traceback" not in self.log.read_text(), self.log.read_text()
-
-
 @pytest.fixture(scope="module")
-def served(world: World) -> Iterator[Serve]:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = world.base / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(_serve_command(port), env=world.env(), cwd=world.base, stdout=out,
-                                stderr=subprocess.STDOUT)
-    running = Serve(f"{url}/mcp", proc, log)
+def served(world: World) -> Iterator[ServeProcess]:
+    running = start_serve(world.base, world.env())
     try:
-        _wait_healthy(url, proc, log)
         yield running
     finally:
-        running.stop()
+        text = running.stop()
+        assert "Traceback" not in text, text
 
 
 @pytest.fixture
-def serve(served: Serve) -> str:
-    return served.url
+def serve(served: ServeProcess) -> str:
+    return f"{served.url}/mcp"
 
 
 def test_http_refuses_missing_bad_revoked_and_disabled_tokens(world: World, serve: str) -> None:
@@ -401,17 +378,17 @@ def test_hostile_document_stays_in_text_fields(world: World, serve: str) -> None
 
 
 # -- HTTP: `sourcewise mcp --http` on its own ---------------------------------------------
-def test_mcp_http_command(world: World, served: Serve) -> None:
+def test_mcp_http_command(world: World, served: ServeProcess) -> None:
     """After ``serve`` (which holds the embedded store) has stopped: its own process, port and path."""
     served.stop()
-    port = _free_port()
+    port = free_port()
     log = world.base / "mcp-http.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "sourcewise.cli", "mcp", "--http", "--port", str(port)],
                                 env=world.env(SOURCEWISE_MCP__PATH="/tools/mcp"), cwd=world.base, stdout=out,
                                 stderr=subprocess.STDOUT)
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}", proc, log)
+        wait_healthy(f"http://127.0.0.1:{port}", proc, log)
         url = f"http://127.0.0.1:{port}/tools/mcp"
         assert httpx.post(url, json={}).status_code == 401
 

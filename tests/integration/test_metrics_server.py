@@ -5,7 +5,6 @@ generator), scraped with an admin's token; and with ``metrics.bind``, on its own
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,8 @@ from assistant.settings import load_settings
 from indexers.pipeline import Pipeline
 from indexers.sources.factory import make_source
 from tests.fixtures.gitrepo import make_sample_repo
-from tests.integration.test_api import TIMEOUT, _free_port, _serve_command, _wait_healthy
+from tests.fixtures.serve_process import ServeProcess, free_port, start_serve
+from tests.integration.test_api import TIMEOUT
 
 pytestmark = pytest.mark.slow
 
@@ -37,22 +37,6 @@ class World:
     home: Path
     admin: str
     alice: str
-
-
-@dataclass
-class Running:
-    url: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self) -> str:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        return self.log.read_text()
 
 
 @pytest.fixture(scope="module")
@@ -79,20 +63,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     return World(base, home, admin, alice)
 
 
-def start(world: World, **env: str) -> Running:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = world.base / f"server-{port}.log"
-    full = {**os.environ, "SOURCEWISE_HOME": str(world.home), **env}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(_serve_command(port), env=full, cwd=world.base, stdout=out,
-                                stderr=subprocess.STDOUT)
-    _wait_healthy(url, proc, log)
-    return Running(url, proc, log)
+def start(world: World, **env: str) -> ServeProcess:
+    return start_serve(world.base, {**os.environ, "SOURCEWISE_HOME": str(world.home), **env}, name="server")
 
 
 @pytest.fixture(scope="module")
-def server(world: World) -> Iterator[Running]:
+def server(world: World) -> Iterator[ServeProcess]:
     running = start(world)
     yield running
     text = running.stop()
@@ -123,7 +99,7 @@ def audit_actions(world: World) -> list[str]:
         db.close()
 
 
-def test_questions_move_the_counters_histograms_and_cache(world: World, server: Running) -> None:
+def test_questions_move_the_counters_histograms_and_cache(world: World, server: ServeProcess) -> None:
     before = scrape(server.url, world.admin)
     resp = httpx.post(f"{server.url}/api/ask", json={"question": QUESTION},
                       headers={"Authorization": f"Bearer {world.alice}"}, timeout=TIMEOUT)
@@ -160,7 +136,7 @@ def test_questions_move_the_counters_histograms_and_cache(world: World, server: 
     assert v(after, "sourcewise_owner_open_items", source="app", kind="flags") == 0
 
 
-def test_only_an_admin_token_reads_metrics_and_refusals_are_audited(world: World, server: Running) -> None:
+def test_only_an_admin_token_reads_metrics_and_refusals_are_audited(world: World, server: ServeProcess) -> None:
     before = audit_actions(world)
     for headers, status in (({}, 401), ({"Authorization": f"Bearer {world.alice}"}, 403),
                             ({"Authorization": "Bearer sw_forged"}, 401)):
@@ -174,9 +150,9 @@ def test_only_an_admin_token_reads_metrics_and_refusals_are_audited(world: World
     assert len([a for a in new if a.startswith("metrics")]) == 3  # ... successful scrapes not
 
 
-def test_with_metrics_bind_the_main_app_has_no_metrics(world: World, server: Running) -> None:
+def test_with_metrics_bind_the_main_app_has_no_metrics(world: World, server: ServeProcess) -> None:
     server.stop()  # one process may hold the embedded store
-    port = _free_port()
+    port = free_port()
     running = start(world, SOURCEWISE_METRICS__BIND=f"127.0.0.1:{port}")
     try:
         resp = httpx.get(f"{running.url}/metrics", headers={"Authorization": f"Bearer {world.admin}"},

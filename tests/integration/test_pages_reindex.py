@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 
 import ui.pages
@@ -19,7 +17,7 @@ from assistant.container import Container
 from assistant.models import User
 from assistant.settings import load_settings
 from tests.fixtures.gitrepo import make_sample_repo
-from ui.pages.deps import LoginRequired, current_account
+from tests.fixtures.signed_in import sign_in_as
 from ui.pages.jobs import jobs_for, start_worker
 
 pytestmark = pytest.mark.slow
@@ -39,15 +37,7 @@ def test_add_index_and_mark_fixed_through_the_pages(tmp_path: Path) -> None:
     container.users.create("pat", groups=["payments-team"])
     app = create_app(container)
     app.include_router(ui.pages.router)
-    who = {"name": "root"}
-
-    async def account(request: Request) -> Any:
-        found = container.users.get(who["name"])
-        if found is None:
-            raise LoginRequired("/login")
-        return found
-
-    app.dependency_overrides[current_account] = account
+    who = sign_in_as(app, container)
     start_worker(app, container)  # as `sourcewise serve` does with SQLite and the embedded store
     try:
         with TestClient(app) as client:

@@ -17,22 +17,18 @@ There is no Qdrant server binary on PyPI (checked), so what is real and what is 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import socketio
 import uvicorn
 from qdrant_client import QdrantClient
 
@@ -45,7 +41,9 @@ from assistant.settings import load_settings
 from assistant.store.server import QdrantServerStore
 from indexers.pipeline import Pipeline
 from indexers.sources.factory import make_source
+from tests.fixtures.chainlit_socket import ask_over_socket
 from tests.fixtures.gitrepo import make_sample_repo
+from tests.fixtures.serve_process import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -53,12 +51,6 @@ ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "where do we retry failed payments?"
 EMPTY = SparseVector((), ())
 PASSWORD = "correct horse battery staple 42"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _assert_down_message(message: str, url: str) -> None:
@@ -94,7 +86,7 @@ class _Listener:
 
 
 def test_store_down_names_the_url_and_the_client_reconnects_afterwards() -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     store = QdrantServerStore("sourcewise-down", url=url, timeout_s=5)
     for call in (lambda: store.query([1.0, 0.0, 0.0, 0.0], EMPTY, None, 5), store.ping, store.count):
@@ -111,7 +103,7 @@ def test_store_down_names_the_url_and_the_client_reconnects_afterwards() -> None
 
 
 def test_credentials_in_the_url_never_reach_the_message() -> None:
-    port = _free_port()
+    port = free_port()
     store = QdrantServerStore("c", url=f"http://admin:s3cret@127.0.0.1:{port}", timeout_s=5)
     with pytest.raises(StoreError) as err:
         store.ping()
@@ -124,7 +116,7 @@ def test_credentials_in_the_url_never_reach_the_message() -> None:
 
 class _Uvicorn:
     def __init__(self, app: Any) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -155,7 +147,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Containe
     in-process engine that the store's client can be switched to ("the server is back")."""
     base = tmp_path_factory.mktemp("qdrant-down")
     repo = make_sample_repo(base / "repo")
-    dead_url = f"http://127.0.0.1:{_free_port()}"
+    dead_url = f"http://127.0.0.1:{free_port()}"
     settings = load_settings(home=base / "home", store={"backend": "server", "url": dead_url, "timeout_s": 5})
     container = build(settings)
     store = container.store
@@ -215,7 +207,7 @@ def test_the_api_answers_503_while_qdrant_is_down_and_answers_again_when_it_is_b
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, str, str]]:
     home = tmp_path_factory.mktemp("serve-down") / "home"
-    dead_url = f"http://127.0.0.1:{_free_port()}"
+    dead_url = f"http://127.0.0.1:{free_port()}"
     setup = build(load_settings(home=home))
     try:
         setup.catalog.add_source("payments", "git", "/nowhere", access_groups=["everyone"])
@@ -223,7 +215,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         _, token = TokenStore(setup.db).create("t", user="alice", groups=["everyone"])
     finally:
         setup.close()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCEWISE_", "CHAINLIT_"))}
     env |= {"SOURCEWISE_HOME": str(home), "SOURCEWISE_STORE__BACKEND": "server",
@@ -268,35 +260,15 @@ def test_the_chat_shows_the_store_error(served: tuple[str, Path, str, str]) -> N
     assert client.post("/login", data={"username": "alice", "password": PASSWORD}).status_code == 200
     cookie = client.cookies.get("access_token")
     assert cookie
-    texts = asyncio.run(_chat(base, cookie, QUESTION))
+    texts = _chat(base, cookie, QUESTION)
     assert any("⚠️" in t and f"the Qdrant server at {dead_url} is not answering" in t for t in texts), texts
 
 
-async def _chat(base: str, cookie: str, question: str) -> list[str]:
+def _chat(base: str, cookie: str, question: str) -> list[str]:
     """Ask over Chainlit's socket as the browser does; the texts of the messages sent back."""
-    sio = socketio.AsyncClient(reconnection=False)
-    texts: list[str] = []
-    done = asyncio.Event()
-    thread_id = str(uuid.uuid4())
 
-    def on_message(data: Any = None, *_: Any) -> None:
-        text = (data or {}).get("output") or ""
-        texts.append(text)
-        if "⚠️" in text:
-            done.set()
+    def warned(name: str, data: Any) -> bool:
+        return name in ("new_message", "update_message") and "⚠️" in ((data or {}).get("output") or "")
 
-    sio.on("new_message", on_message)
-    sio.on("update_message", on_message)
-    await sio.connect(base, socketio_path="/ws/socket.io", transports=["websocket"],
-                      headers={"Cookie": f"access_token={cookie}"},
-                      auth={"sessionId": str(uuid.uuid4()), "clientType": "webapp", "userEnv": "{}",
-                            "threadId": thread_id})
-    await sio.emit("connection_successful")
-    await sio.emit("client_message", {"message": {
-        "id": str(uuid.uuid4()), "threadId": thread_id, "type": "user_message", "name": "alice",
-        "output": question, "createdAt": datetime.now(UTC).isoformat()}, "fileReferences": None})
-    try:
-        await asyncio.wait_for(done.wait(), 300)
-    finally:
-        await sio.disconnect()
-    return texts
+    events = ask_over_socket(base, cookie, question, warned, name="alice", timeout_s=300, settle_s=0)
+    return [(d or {}).get("output") or "" for k in ("new_message", "update_message") for d in events.get(k, [])]

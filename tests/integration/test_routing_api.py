@@ -25,7 +25,7 @@ from indexers.pipeline import Pipeline
 from indexers.sources.factory import make_source
 from tests.fixtures.gitrepo import make_sample_repo
 from tests.fixtures.llama_server import HAS_SERVER, LlamaServer, free_port
-from tests.integration.test_api import _serve_command, _wait_healthy
+from tests.fixtures.serve_process import serve_command, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -74,11 +74,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     port = free_port()
     log = base / "server.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(_serve_command(port), env={**os.environ, "SOURCEWISE_HOME": str(home), **env_routing},
+        proc = subprocess.Popen(serve_command(port), env={**os.environ, "SOURCEWISE_HOME": str(home), **env_routing},
                                 cwd=base, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc, log)
+        wait_healthy(url, proc, log)
         yield Served(url, home, token)
     finally:
         proc.terminate()

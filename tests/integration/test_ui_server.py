@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,21 +22,17 @@ from sqlalchemy import select
 from assistant.catalog.db import Database
 from assistant.catalog.schema import FeedbackRow, FlagRow, InteractionRow
 from assistant.users import UserStore
+from tests.fixtures.chainlit_socket import ask_over_socket
+from tests.fixtures.serve_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = 'where are failed payments retried? <script>alert("q")</script>'
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Server:
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCEWISE_", "CHAINLIT_"))}
         self.log = (home / f"server-{self.port}.log").open("w")
@@ -95,34 +90,11 @@ def admin_password(home: Path) -> str:
 def chat_round_trip(base: str, cookie: str, question: str) -> dict[str, Any]:
     """Connect as the browser does, ask, and collect what the server sends until the answer is final."""
 
-    async def run() -> dict[str, Any]:
-        sio = socketio.AsyncClient(reconnection=False)
-        events: dict[str, list[Any]] = {}
-        done = asyncio.Event()
-        thread_id = str(uuid.uuid4())
-        for name in ("new_message", "update_message", "stream_start", "send_token", "element", "action",
-                     "first_interaction", "chat_settings"):
-            def handler(data: Any = None, *_: Any, _name: str = name) -> None:
-                events.setdefault(_name, []).append(data)
-                if _name in ("new_message", "update_message") and (data or {}).get("metadata", {}).get(
-                        "interaction_id"):
-                    done.set()
-            sio.on(name, handler)
-        await sio.connect(base, socketio_path="/ws/socket.io", transports=["websocket"],
-                          headers={"Cookie": f"access_token={cookie}"},
-                          auth={"sessionId": str(uuid.uuid4()), "clientType": "webapp", "userEnv": "{}",
-                                "threadId": thread_id})
-        await sio.emit("connection_successful")
-        await sio.emit("client_message", {"message": {
-            "id": str(uuid.uuid4()), "threadId": thread_id, "type": "user_message", "name": "admin",
-            "output": question, "createdAt": datetime.now(UTC).isoformat()}, "fileReferences": None})
-        await asyncio.wait_for(done.wait(), 60)
-        await asyncio.sleep(0.5)  # let the data layer's queued writes land before disconnecting
-        await sio.disconnect()
-        events["thread_id"] = [thread_id]
-        return events
+    def answered(name: str, data: Any) -> bool:
+        return name in ("new_message", "update_message") and bool((data or {}).get("metadata", {}).get(
+            "interaction_id"))
 
-    return asyncio.run(run())
+    return ask_over_socket(base, cookie, question, answered)
 
 
 def test_routes_coexist(server: Server) -> None:

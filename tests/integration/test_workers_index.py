@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 
 import ui.pages
 from assistant.container import Container
 from assistant.settings import load_settings
 from tests.fixtures.gitrepo import make_sample_repo
+from tests.fixtures.signed_in import sign_in_as
 from tests.integration.cli import run_cli, run_json
-from ui.pages.deps import LoginRequired, current_account
 from ui.server import create_server_app
 
 pytestmark = pytest.mark.slow
@@ -37,15 +36,7 @@ def _serve_app(tmp_path: Path, repo: Path, **settings: Any) -> tuple[Any, Contai
     container.users.create("root", is_admin=True)
     container.users.create("pat", groups=["eng"])
     app = create_server_app(container, chat=False)  # `sourcewise serve`'s app, Chainlit aside
-    who = {"name": "root"}
-
-    async def account(request: Request) -> Any:
-        found = container.users.get(who["name"])
-        if found is None:
-            raise LoginRequired("/login")
-        return found
-
-    app.dependency_overrides[current_account] = account
+    who = sign_in_as(app, container)
     return app, container, who
 
 

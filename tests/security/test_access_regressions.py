@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 
 from assistant.answer import Answerer
@@ -31,6 +30,7 @@ from assistant.store.edge import EdgeStore
 from assistant.store.server import QdrantServerStore
 from indexers import admin
 from tests.fixtures.gitrepo import make_sample_repo
+from tests.fixtures.signed_in import sign_in_as
 from tests.unit.generation.fakes import FakeRetriever
 from tests.unit.generation.passages import passage
 from tests.unit.retrieval.test_retriever import DIM, WordEmbedder, make_points
@@ -392,19 +392,10 @@ def test_failed_lookups_show_nothing(container: Container) -> None:
 def pages(container: Container) -> Iterator[tuple[TestClient, dict[str, str]]]:
     import ui.pages
     from assistant.api.app import create_app
-    from ui.pages.deps import LoginRequired, current_account
-
+    
     app = create_app(container)
     app.include_router(ui.pages.router)
-    who = {"name": "root"}
-
-    async def account(request: Request) -> Any:
-        found = container.users.get(who["name"])
-        if found is None:
-            raise LoginRequired("/login")
-        return found
-
-    app.dependency_overrides[current_account] = account
+    who = sign_in_as(app, container)
     from ui.pages.jobs import start_worker
 
     start_worker(app, container)  # access changes are indexing jobs: run them as `serve` does

@@ -16,7 +16,8 @@ from openai import OpenAI
 from assistant.catalog.db import Database
 from assistant.catalog.tokens import TokenStore
 from assistant.users import UserStore
-from tests.integration.test_api import TIMEOUT, _free_port, _serve_command, _wait_healthy
+from tests.fixtures.serve_process import free_port, serve_command, wait_healthy
+from tests.integration.test_api import TIMEOUT
 from tests.security.conftest import Indexed
 from tests.security.leaks import find_leaks
 from tests.security.test_secrets_answers import QUESTIONS
@@ -43,15 +44,15 @@ def server(indexed: Indexed) -> Iterator[Server]:
                   "admin": store.create("admin", user="root", groups=[], is_admin=True)[1]}
     finally:
         db.close()
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = indexed.home.parent / "server.log"
     env = {**os.environ, "SOURCEWISE_HOME": str(indexed.home)}
     with log.open("wb") as out:
-        proc = subprocess.Popen(_serve_command(port), env=env, cwd=indexed.home.parent, stdout=out,
+        proc = subprocess.Popen(serve_command(port), env=env, cwd=indexed.home.parent, stdout=out,
                                 stderr=subprocess.STDOUT)
     try:
-        _wait_healthy(url, proc, log)
+        wait_healthy(url, proc, log)
         yield Server(url, tokens)
     finally:
         proc.terminate()
