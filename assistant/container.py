@@ -133,7 +133,7 @@ class Container:
         from assistant.store.edge_config import tuning_from
 
         tuning = tuning_from(cfg.edge_quantization, cfg.edge_oversampling, cfg.edge_payload_hnsw,
-                             cfg.edge_optimize_every)
+                             cfg.edge_optimize_every, cfg.edge_indexing_threads)
         return EdgeStore(self.settings.store_dir / name, tuning)
 
     def close(self) -> None:

@@ -122,6 +122,11 @@ class StoreSettings(BaseModel):
         "optimizes the store itself (builds that segment's HNSW graph), so a bulk load never holds "
         "more than this many unindexed points in RAM. 0: only the indexer's optimize after a run.",
     )
+    edge_indexing_threads: int = Field(
+        default=0, ge=0, le=256,
+        description="Embedded store, new stores only: threads that build a segment's HNSW graph. 0: every "
+        "CPU (the engine's own default leaves one CPU out, which on two CPUs is one thread).",
+    )
 
     @model_validator(mode="after")
     def _consistency(self) -> "StoreSettings":

@@ -26,7 +26,9 @@ machine is shared. Stores live under ``--dir`` (default ``bench/.cache/latency``
 after each size unless ``--keep``). ``--tuning`` picks the store layout (``default``:
 today's ``EdgeTuning``; ``legacy``: the layout before 2026-12-07; or a JSON object of
 ``EdgeTuning`` fields), and each size also reports recall@10 of filtered dense queries
-against an exact scan with the same filter. Prints numbers; asserts nothing.
+against an exact scan with the same filter. ``--allocator jemalloc`` runs each size's
+process under jemalloc instead of glibc's malloc (``LD_PRELOAD``; the engine's payload
+parsing during ``optimize()`` is allocation-bound). Prints numbers; asserts nothing.
 
     .venv/bin/python bench/retrieval_latency.py --sizes 10000,100000 [--queries 200]
 """
@@ -58,6 +60,8 @@ DOC_TERMS = 60
 BATCH = 5_000
 N_SOURCES = 20
 CHUNKS_PER_FILE = 12
+ALLOCATORS = {"jemalloc": "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
+              "mimalloc": "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"}
 TEXT = ("def retry_payment(self, invoice, attempts=3):\n    \"\"\"Retry a failed payment with "
         "exponential backoff and record each attempt for the audit log.\"\"\"\n") * 8
 
@@ -331,7 +335,10 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
            "--optimize-every", str(args.optimize_every)]
     out: dict[str, Any] = {"size": size, "bound": bound, "events": []}
     started = time.time()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    env = dict(os.environ)
+    if args.allocator != "system":  # the engine's allocations go through malloc; swap it
+        env["LD_PRELOAD"] = ALLOCATORS[args.allocator]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
     try:
         os.set_blocking(proc.stdout.fileno(), True)
@@ -397,8 +404,14 @@ def main() -> None:
                         help="store layout: default, legacy (before 2026-12-07) or JSON EdgeTuning fields")
     parser.add_argument("--optimize-every", type=int, default=0,
                         help="call optimize() every N loaded points during the load (0: only at the end)")
+    parser.add_argument("--allocator", choices=["system", *ALLOCATORS], default="system",
+                        help="run the store under another malloc (LD_PRELOAD; Debian's libjemalloc2 "
+                        "or libmimalloc2.0)")
     parser.add_argument("--_child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.allocator != "system" and not Path(ALLOCATORS[args.allocator]).exists():
+        parser.error(f"--allocator {args.allocator}: {ALLOCATORS[args.allocator]} is missing "
+                     f"(apt-get install {'libjemalloc2' if args.allocator == 'jemalloc' else 'libmimalloc2.0'})")
     if args._child is not None:
         child(args._child, Path(args.dir), args.queries, args.seed, args.tuning, args.optimize_every)
         return
@@ -407,7 +420,7 @@ def main() -> None:
     print(f"## Sourcewise retrieval latency — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine.describe()}; "
           f"EdgeStore (qdrant-edge), synthetic {DIM}-dim dense + ~{DOC_TERMS}-term sparse, "
-          f"{args.queries} timed queries per kind, top 10, payloads returned")
+          f"{args.queries} timed queries per kind, top 10, payloads returned; malloc: {args.allocator}")
     rows = []
     notes = []
     for size in [int(s) for s in args.sizes.split(",") if s.strip()]:

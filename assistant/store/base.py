@@ -16,17 +16,17 @@ from assistant.models import Filter, Hit, Point, SparseVector
 DENSE = "dense"
 SPARSE = "sparse"
 
-# Payload fields with a keyword index (filters, deletes by document or source).
+# Payload fields with a keyword index: the ones a filter, a delete or a score formula reads
+# (``scoring.build_filter``/``build_formula``, deletes by document or source). Every index
+# costs a pass over every payload each time a segment is built, so fields that are only
+# returned (``path``, ``symbol``, ``owner``, ``model_id``) have none since 2026-12-07; a
+# filter on them still works, by reading payloads. Stores created before keep theirs.
 KEYWORD_FIELDS = (
     "source",
     "doc_id",
-    "path",
     "kind",
     "language",
-    "symbol",
     "access_groups",
-    "owner",
-    "model_id",
     "status",
     "symbols",
     "path_keys",

@@ -17,6 +17,7 @@ pick the new layout up on a rebuild into a new store directory.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -29,6 +30,8 @@ from assistant.store.base import DENSE, FLOAT_FIELDS, INTEGER_FIELDS, KEYWORD_FI
 # selective value of these (one repository, a small group) is where the main graph alone
 # loses recall, so their value blocks get their own HNSW links.
 DENSE_FILTER_FIELDS = ("access_groups", "source")
+# Fields the layout before 2026-12-07 also indexed (for ``legacy()`` benchmarks).
+UNFILTERED_FIELDS = ("path", "symbol", "owner", "model_id")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class EdgeTuning:
     hnsw_m: int = 16
     ef_construct: int = 100
     payload_m: int | None = 16  # None: Qdrant's default (= m)
+    # HNSW build threads. 0: every CPU. Qdrant's own "auto" leaves one CPU for searches,
+    # which on a 2-CPU machine builds every graph on one thread (measured: optimize() of
+    # 100k chunks 87 s on one thread, 69 s on two; the graph itself about 2x faster).
+    indexing_threads: int = 0
     vectors_on_disk: bool = True  # float originals mmapped; only the int8 copy is pinned
     legacy_indexes: bool = False  # plain ``PayloadSchemaType`` indexes, links for all
     # Optimizer settings of a new shard (None: the engine's default). Sizes are in KB of
@@ -62,7 +69,7 @@ class EdgeTuning:
     def legacy(cls) -> EdgeTuning:
         """The layout every shard had before: float vectors in RAM, links on every index."""
         return cls(quantization="none", payload_m=None, vectors_on_disk=False, legacy_indexes=True,
-                   payload_hnsw_fields=tuple(KEYWORD_FIELDS), max_segment_kb=None,
+                   payload_hnsw_fields=KEYWORD_FIELDS + UNFILTERED_FIELDS, max_segment_kb=None,
                    default_segment_number=None, optimize_every=None)
 
     def edge_config(self, dense_dim: int) -> qe.EdgeConfig:
@@ -92,7 +99,7 @@ class EdgeTuning:
             id_tracker_memory=self._indexes_memory(),
             hnsw_config=qe.HnswIndexConfig(
                 m=self.hnsw_m, ef_construct=self.ef_construct, full_scan_threshold=10_000,
-                payload_m=self.payload_m,
+                payload_m=self.payload_m, max_indexing_threads=self.indexing_threads or (os.cpu_count() or 1),
             ),
             payload_memory=qe.Memory.Cold,
             optimizers=optimizers,
@@ -111,7 +118,8 @@ class EdgeTuning:
     def payload_indexes(self) -> list[tuple[str, object]]:
         """``(field, schema)`` for every payload index, HNSW links only where wanted."""
         if self.legacy_indexes:
-            out: list[tuple[str, object]] = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
+            out: list[tuple[str, object]] = [(f, qe.PayloadSchemaType.Keyword)
+                                             for f in KEYWORD_FIELDS + UNFILTERED_FIELDS]
             out += [(f, qe.PayloadSchemaType.Integer) for f in INTEGER_FIELDS]
             return out + [(f, qe.PayloadSchemaType.Float) for f in FLOAT_FIELDS]
         links, mem = set(self.payload_hnsw_fields), self._indexes_memory()
@@ -124,8 +132,9 @@ class EdgeTuning:
 def tuning_from(
     quantization: str = "int8", oversampling: float = 2.0,
     payload_hnsw_fields: Sequence[str] = DENSE_FILTER_FIELDS, optimize_every: int = 100_000,
+    indexing_threads: int = 0,
 ) -> EdgeTuning:
     """``EdgeTuning`` from the ``store.edge_*`` settings (``optimize_every`` 0: never by itself)."""
     return EdgeTuning(quantization="none" if quantization == "none" else "int8",
                       oversampling=oversampling, payload_hnsw_fields=tuple(payload_hnsw_fields),
-                      optimize_every=optimize_every or None)
+                      optimize_every=optimize_every or None, indexing_threads=indexing_threads)

@@ -9,6 +9,7 @@ return exactly the points the filter allows, ranked as a brute-force scan ranks 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from assistant.models import Filter, Point, SparseVector, point_id
 from assistant.settings import Settings
 from assistant.store.base import KEYWORD_FIELDS
 from assistant.store.edge import EdgeStore
-from assistant.store.edge_config import DENSE_FILTER_FIELDS, EdgeTuning, tuning_from
+from assistant.store.edge_config import DENSE_FILTER_FIELDS, UNFILTERED_FIELDS, EdgeTuning, tuning_from
 
 DIM = 384
 N = 14_000  # two segments above qdrant's indexing threshold, so HNSW and quantization are built
@@ -72,7 +73,9 @@ def test_a_new_store_is_quantized_with_links_only_for_filter_fields(optimized) -
     assert dense["memory"] == "cold"  # float originals on disk, for rescoring
     links = _links(store)
     assert {f for f, on in links.items() if on} == set(DENSE_FILTER_FIELDS)
-    assert set(KEYWORD_FIELDS) <= set(links)  # every field still has its index
+    assert set(KEYWORD_FIELDS) <= set(links)  # every filtered field still has its index
+    assert not set(UNFILTERED_FIELDS) & set(links)  # fields only returned, never filtered: none
+    assert _config(store.path)["hnsw_config"]["max_indexing_threads"] == (os.cpu_count() or 1)
     assert store._shard.info().indexed_vectors_count >= N  # HNSW built over the int8 vectors
     quantized = list((store.path / "segments").glob("*/vector_storage-dense/quantized.data"))
     assert quantized and all(q.stat().st_size >= DIM for q in quantized)  # the int8 copy exists
@@ -137,12 +140,14 @@ def test_an_existing_store_keeps_its_layout(tmp_path: Path) -> None:
 
 
 def test_settings_choose_the_layout_of_new_stores(tmp_path: Path) -> None:
-    settings = Settings(store={"edge_quantization": "none", "edge_payload_hnsw": ["source"]})
+    settings = Settings(store={"edge_quantization": "none", "edge_payload_hnsw": ["source"],
+                               "edge_indexing_threads": 3})
     tuning = tuning_from(settings.store.edge_quantization, settings.store.edge_oversampling,
-                         settings.store.edge_payload_hnsw)
+                         settings.store.edge_payload_hnsw, indexing_threads=settings.store.edge_indexing_threads)
     store = EdgeStore(tmp_path / "s", tuning)
     store.ensure_collection(8)
     assert "quantization_config" not in _config(store.path)["vectors"]["dense"]
+    assert _config(store.path)["hnsw_config"]["max_indexing_threads"] == 3
     assert {f for f, on in _links(store).items() if on} == {"source"}
     assert tuning.search_params() is None
     store.close()
