@@ -125,7 +125,8 @@ class StoreSettings(BaseModel):
     edge_indexing_threads: int = Field(
         default=0, ge=0, le=256,
         description="Embedded store, new stores only: threads that build a segment's HNSW graph. 0: every "
-        "CPU (the engine's own default leaves one CPU out, which on two CPUs is one thread).",
+        "CPU the process may use, a container's CPU quota included (the engine's own default leaves one "
+        "CPU out, which on two CPUs is one thread).",
     )
 
     @model_validator(mode="after")

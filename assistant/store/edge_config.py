@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,7 +45,7 @@ class EdgeTuning:
     hnsw_m: int = 16
     ef_construct: int = 100
     payload_m: int | None = 16  # None: Qdrant's default (= m)
-    # HNSW build threads. 0: every CPU. Qdrant's own "auto" leaves one CPU for searches,
+    # HNSW build threads. 0: every CPU this process may use (``usable_cpus``). Qdrant's own "auto" leaves one CPU for searches,
     # which on a 2-CPU machine builds every graph on one thread (measured: optimize() of
     # 100k chunks 87 s on one thread, 69 s on two; the graph itself about 2x faster).
     indexing_threads: int = 0
@@ -99,7 +100,7 @@ class EdgeTuning:
             id_tracker_memory=self._indexes_memory(),
             hnsw_config=qe.HnswIndexConfig(
                 m=self.hnsw_m, ef_construct=self.ef_construct, full_scan_threshold=10_000,
-                payload_m=self.payload_m, max_indexing_threads=self.indexing_threads or (os.cpu_count() or 1),
+                payload_m=self.payload_m, max_indexing_threads=self.indexing_threads or usable_cpus(),
             ),
             payload_memory=qe.Memory.Cold,
             optimizers=optimizers,
@@ -127,6 +128,32 @@ class EdgeTuning:
         out += [(f, qe.IntegerIndexParams(lookup=True, range=True, enable_hnsw=False, memory=mem))
                 for f in INTEGER_FIELDS]
         return out + [(f, qe.FloatIndexParams(enable_hnsw=False, memory=mem)) for f in FLOAT_FIELDS]
+
+
+def cpu_quota(cpu_max: str) -> int | None:
+    """CPUs a cgroup v2 ``cpu.max`` line ("200000 100000", "max 100000") allows, rounded up."""
+    parts = cpu_max.split()
+    if len(parts) != 2 or parts[0] == "max":
+        return None
+    try:
+        quota, period = int(parts[0]), int(parts[1])
+    except ValueError:
+        return None
+    return max(1, -(-quota // period)) if quota > 0 and period > 0 else None
+
+
+def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPUs this process may use: its affinity mask, capped by a container's CPU quota, so a
+    pod limited to 2 CPUs on a 64-CPU node builds graphs on 2 threads, not 64."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    try:
+        quota = cpu_quota(cgroup.read_text())
+    except OSError:
+        quota = None
+    return max(1, min(cpus, quota) if quota else cpus)
 
 
 def tuning_from(

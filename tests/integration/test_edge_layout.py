@@ -9,7 +9,6 @@ return exactly the points the filter allows, ranked as a brute-force scan ranks 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,13 @@ from assistant.models import Filter, Point, SparseVector, point_id
 from assistant.settings import Settings
 from assistant.store.base import KEYWORD_FIELDS
 from assistant.store.edge import EdgeStore
-from assistant.store.edge_config import DENSE_FILTER_FIELDS, UNFILTERED_FIELDS, EdgeTuning, tuning_from
+from assistant.store.edge_config import (
+    DENSE_FILTER_FIELDS,
+    UNFILTERED_FIELDS,
+    EdgeTuning,
+    tuning_from,
+    usable_cpus,
+)
 
 DIM = 384
 N = 14_000  # two segments above qdrant's indexing threshold, so HNSW and quantization are built
@@ -75,7 +80,7 @@ def test_a_new_store_is_quantized_with_links_only_for_filter_fields(optimized) -
     assert {f for f, on in links.items() if on} == set(DENSE_FILTER_FIELDS)
     assert set(KEYWORD_FIELDS) <= set(links)  # every filtered field still has its index
     assert not set(UNFILTERED_FIELDS) & set(links)  # fields only returned, never filtered: none
-    assert _config(store.path)["hnsw_config"]["max_indexing_threads"] == (os.cpu_count() or 1)
+    assert _config(store.path)["hnsw_config"]["max_indexing_threads"] == usable_cpus() >= 1
     assert store._shard.info().indexed_vectors_count >= N  # HNSW built over the int8 vectors
     quantized = list((store.path / "segments").glob("*/vector_storage-dense/quantized.data"))
     assert quantized and all(q.stat().st_size >= DIM for q in quantized)  # the int8 copy exists
