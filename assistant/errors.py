@@ -61,3 +61,13 @@ class DimensionMismatchError(ConfigError, StoreError):
         )
         self.have = have
         self.got = got
+
+
+class RunStopped(Exception):
+    """A progress sink raises it when the run must stop on purpose (a cancelled or stopping
+    indexing job): the run is recorded ``interrupted``, as for Ctrl-C, never ``failed``, so
+    a cancel does not raise the ``index_failing`` alert."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

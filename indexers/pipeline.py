@@ -33,7 +33,7 @@ from assistant.catalog.repo import Catalog, DocState
 from assistant.catalog.schema import SourceRow
 from assistant.embedding.base import Embedder
 from assistant.embedding.sparse import SparseEncoder, path_terms, terms
-from assistant.errors import ItemError, SourceError
+from assistant.errors import ItemError, RunStopped, SourceError
 from assistant.models import Chunk, Document, Filter, ItemFailure, Point, point_id
 from assistant.retention import purge_documents
 from assistant.staleness import doc_staleness
@@ -223,9 +223,10 @@ class Pipeline:
         except SourceError as exc:
             report.status, report.error = "failed", str(exc)
         except BaseException as exc:  # store/model down, Ctrl-C: record the run, then stop
-            interrupted = isinstance(exc, KeyboardInterrupt)
+            interrupted = isinstance(exc, KeyboardInterrupt | RunStopped)
             report.status = "interrupted" if interrupted else "failed"
-            report.error = "interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
+            report.error = (f"interrupted ({exc.reason})" if isinstance(exc, RunStopped) else "interrupted"
+                            ) if interrupted else f"{type(exc).__name__}: {exc}"
             report.seconds = time.perf_counter() - started
             with contextlib.suppress(Exception):
                 self._finish(row, run_id, report)

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from assistant.catalog.jobs import JobQueue, JobView
-from assistant.errors import NotFoundError, PermissionDeniedError, SourceError, SourcewiseError
+from assistant.errors import NotFoundError, PermissionDeniedError, RunStopped, SourceError, SourcewiseError
 from assistant.settings import WorkerSettings
 
 log = logging.getLogger("sourcewise.worker")
@@ -44,12 +44,8 @@ Handler = Callable[["JobContext"], "dict[str, Any] | None"]
 PROGRESS_MIN_S = 1.0  # progress moves reach the catalog at most this often (and every heartbeat)
 
 
-class JobInterrupted(Exception):
+class JobInterrupted(RunStopped):
     """Raised inside a running job when it must stop: ``reason`` is lost, cancel or stop."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class JobProgress:

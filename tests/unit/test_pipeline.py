@@ -221,6 +221,29 @@ def test_store_failure_marks_run_failed_and_propagates(world: World) -> None:
     assert world.catalog.doc_states(world.row.id) == {}
 
 
+def test_a_run_stopped_on_purpose_is_interrupted_not_failed(world: World) -> None:
+    """A cancelled job's run must not read as a failure (the ``index_failing`` alert reads it)."""
+    from assistant.errors import RunStopped
+
+    class Cancelling:
+        def start(self, task: str, total: int) -> None:
+            pass
+
+        def advance(self, task: str, amount: int = 1) -> None:
+            raise RunStopped("cancel")
+
+        def finish(self, task: str) -> None:
+            pass
+
+    row = world.catalog.get_source("app")
+    pipe = Pipeline(world.catalog, world.store, world.embedder, SparseEncoder(), batch_docs=3,
+                    progress=Cancelling())
+    with pytest.raises(RunStopped):
+        pipe.index(row, make_source(row, world.settings, world.catalog))
+    run = world.catalog.last_run(world.row.id)
+    assert run.status == "interrupted" and run.error == "interrupted (cancel)"
+
+
 def test_owner_decisions_survive_reindexing(world: World) -> None:
     """A reassigned owner and a deprecation (excluded from retrieval) outlive a content change."""
     world.index()
