@@ -944,6 +944,9 @@ class WorkerSettings(BaseModel):
     max_attempts: int = Field(
         default=3, ge=1, le=100, description="Claims of one job (takeovers and connection losses included) "
         "before it is marked failed.")
+    keep_finished_days: int = Field(
+        default=30, ge=0, le=3650, description="Days a finished job (done, failed, cancelled) stays in the queue's "
+        "history; an idle worker deletes older ones about once an hour. 0: keep them forever.")
 
     @model_validator(mode="after")
     def _lease_outlives_heartbeats(self) -> "WorkerSettings":

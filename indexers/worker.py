@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -41,6 +42,7 @@ log = logging.getLogger("sourcewise.worker")
 # (container, source name, full=..., progress=...) -> RunReport; tests give a fake
 Reindex = Callable[..., Any]
 Handler = Callable[["JobContext"], "dict[str, Any] | None"]
+PRUNE_EVERY_S = 3600.0  # an idle worker prunes the job history at most this often
 PROGRESS_MIN_S = 1.0  # progress moves reach the catalog at most this often (and every heartbeat)
 
 
@@ -192,6 +194,7 @@ class Worker:
         self.settings = self.settings or self.container.settings.workers
         self.current: JobView | None = None
         self._progress: JobProgress | None = None
+        self._pruned_at: float | None = None  # monotonic time of the last history prune
 
     @property
     def queue(self) -> JobQueue:
@@ -222,8 +225,24 @@ class Worker:
                 continue
             if once:
                 break
+            self._prune_history()
             self.stopping.wait(self.settings.poll_s)  # type: ignore[union-attr]
         return ran
+
+    def _prune_history(self) -> None:
+        """While idle, about once an hour: drop finished jobs older than ``keep_finished_days``."""
+        days = self.settings.keep_finished_days  # type: ignore[union-attr]
+        now = time.monotonic()
+        if not days or (self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY_S):
+            return
+        self._pruned_at = now
+        try:
+            gone = self.queue.prune(timedelta(days=days))
+        except (OperationalError, DBAPIError) as exc:  # the next idle hour tries again
+            log.warning("worker %s could not prune old jobs (%s)", self.name, type(exc).__name__)
+            return
+        if gone:
+            log.info("worker %s deleted %d finished jobs older than %d days", self.name, gone, days)
 
     def run_one(self) -> bool:
         """Claim one job and run it; False when there was nothing to claim."""

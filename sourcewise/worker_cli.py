@@ -1,5 +1,5 @@
 """``sourcewise worker`` and ``sourcewise jobs ...``: run indexing jobs from the catalog's
-queue, and list, show or cancel them.
+queue, and list, show, cancel or prune them.
 
 Workers need a catalog every worker and app replica shares (PostgreSQL) and a store they
 can all open (a Qdrant server); with SQLite and the embedded store the worker runs inside
@@ -21,7 +21,7 @@ from rich.table import Table
 from assistant.errors import ConfigError, NotFoundError
 from sourcewise.context import cli_actor, open_container
 
-jobs_app = typer.Typer(no_args_is_help=True, help="Indexing jobs in the catalog: list, show, cancel.")
+jobs_app = typer.Typer(no_args_is_help=True, help="Indexing jobs in the catalog: list, show, cancel, prune.")
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 log = logging.getLogger("sourcewise.worker")
@@ -115,6 +115,25 @@ def jobs_cancel(job_id: Annotated[int, typer.Argument(help="The job's number.")]
                                                                        "state": job.state})
     console.print(f"job {job.id}: " + ("cancelled" if job.state == "cancelled"
                                        else "asked to stop; its worker stops at the next step"))
+
+
+@jobs_app.command("prune")
+def jobs_prune(
+    older_than_days: Annotated[Optional[int], typer.Option(
+        "--older-than-days", min=0,
+        help="Delete finished jobs older than this (default: SOURCEWISE_WORKERS__KEEP_FINISHED_DAYS).")] = None,
+) -> None:
+    """Delete finished jobs (done, failed, cancelled) from the history now (audited); idle
+    workers do the same about once an hour."""
+    from datetime import timedelta
+
+    with open_container() as c:
+        days = c.settings.workers.keep_finished_days if older_than_days is None else older_than_days
+        if not days and older_than_days is None:
+            raise ConfigError("SOURCEWISE_WORKERS__KEEP_FINISHED_DAYS is 0 (keep forever); pass --older-than-days N")
+        gone = c.jobs.prune(timedelta(days=days))
+        c.audit.record(cli_actor(), "job.prune", "-", {"older_than_days": days, "deleted": gone})
+    console.print(f"deleted {gone} finished job(s) older than {days} day(s)")
 
 
 def enqueue_index(names: list[str] | None, *, full: bool, as_json: bool) -> None:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from assistant.catalog.db import Database
@@ -184,6 +184,17 @@ class JobQueue:
                 row.cancel_requested = True
             s.flush()
             return _view(row)
+
+    def prune(self, older_than: timedelta) -> int:
+        """Delete finished jobs (done, failed, cancelled) that finished more than ``older_than``
+        ago; queued and running ones are never touched. Returns how many went. Safe to run
+        from several workers at once (a plain ``DELETE``)."""
+        cutoff = utcnow() - older_than
+        with self.db.session() as s:
+            result = s.execute(delete(IndexJobRow).where(
+                IndexJobRow.state.in_(FINISHED), IndexJobRow.finished_at.is_not(None),
+                IndexJobRow.finished_at < cutoff))
+            return int(result.rowcount or 0)
 
     def wait(self, job_id: int, timeout: float, poll_s: float = 0.1) -> JobView:
         """Poll until the job is finished or ``timeout`` passes; returns its last state."""

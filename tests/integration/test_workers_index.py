@@ -128,3 +128,9 @@ def test_cli_cancels_a_queued_job_and_refuses_paused_sources(tmp_path: Path) -> 
     assert refused.returncode == 2 and "paused" in refused.stderr
     missing = run_cli(home, "jobs", "show", "999", check=False)
     assert missing.returncode == 2 and "no job 999" in missing.stderr
+    kept = run_cli(home, "jobs", "prune")  # the default 30 days: the cancelled job is new
+    assert "deleted 0 finished job(s) older than 30 day(s)" in kept.stdout
+    pruned = run_cli(home, "jobs", "prune", "--older-than-days", "0")
+    assert "deleted 1 finished job(s)" in pruned.stdout
+    assert run_json(home, "jobs", "list") == []
+    assert "job.prune" in run_cli(home, "audit", "--action", "job.prune").stdout

@@ -147,3 +147,29 @@ def test_wait_returns_the_last_state(db: Database) -> None:
     held: Any = q.claim("w", 60)
     q.finish(held, "done")
     assert q.wait(job.id, timeout=5).state == "done"
+
+
+def _finished_days_ago(db: Database, job_id: int, days: float) -> None:
+    with db.session() as s:
+        s.execute(update(IndexJobRow).where(IndexJobRow.id == job_id)
+                  .values(finished_at=utcnow() - timedelta(days=days)))
+
+
+def test_prune_deletes_only_finished_jobs_past_the_cutoff(db: Database) -> None:
+    q = JobQueue(db)
+    old_done = q.enqueue("index", "a", requested_by="root")
+    q.finish(q.claim("w1", 60), "done")
+    old_failed = q.enqueue("index", "b", requested_by="root")
+    q.finish(q.claim("w1", 60), "failed", error="boom")
+    old_cancelled = q.cancel(q.enqueue("index", "c", requested_by="root").id)
+    recent = q.enqueue("index", "d", requested_by="root")
+    q.finish(q.claim("w1", 60), "done")
+    running = q.enqueue("index", "e", requested_by="root")
+    assert q.claim("w1", 60).id == running.id
+    queued = q.enqueue("index", "f", requested_by="root")
+    for job in (old_done, old_failed, old_cancelled):
+        _finished_days_ago(db, job.id, 31)
+    _finished_days_ago(db, recent.id, 29)
+    assert q.prune(timedelta(days=30)) == 3
+    assert {j.id for j in q.list(50)} == {recent.id, running.id, queued.id}
+    assert q.prune(timedelta(days=30)) == 0  # idempotent

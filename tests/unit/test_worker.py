@@ -192,6 +192,35 @@ def test_runs_in_serve(tmp_path: Path, mode: str, catalog: str | None, backend: 
     assert runs_in_serve(settings) is expected
 
 
+def test_an_idle_worker_prunes_old_finished_jobs_at_most_hourly(container: Any) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from assistant.catalog.job_schema import IndexJobRow
+    from assistant.catalog.schema import utcnow
+
+    q = container.jobs
+    old = q.cancel(q.enqueue("index", "a", requested_by="root").id)
+
+    def age(job_id: int) -> None:
+        with container.db.session() as s:
+            s.execute(update(IndexJobRow).where(IndexJobRow.id == job_id)
+                      .values(finished_at=utcnow() - timedelta(days=40)))
+
+    age(old.id)
+    worker = _worker(container, None, settings=FAST.model_copy(update={"keep_finished_days": 30}))
+    worker._prune_history()
+    assert q.get(old.id) is None
+    later = q.cancel(q.enqueue("index", "b", requested_by="root").id)
+    age(later.id)
+    worker._prune_history()  # within the hour: not again
+    assert q.get(later.id) is not None
+    keep = _worker(container, None, settings=FAST.model_copy(update={"keep_finished_days": 0}))
+    keep._prune_history()  # 0: keep forever
+    assert q.get(later.id) is not None
+
+
 def test_lease_must_outlive_heartbeats() -> None:
     with pytest.raises(ValueError, match="twice heartbeat_s"):
         WorkerSettings(heartbeat_s=10, lease_s=15)
