@@ -45,6 +45,9 @@ class AlertRow(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     post_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # a process posting this alert now (until then no other process takes the post; a
+    # process that dies mid-post leaves it to expire and the next check posts it)
+    posting_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     post_error: Mapped[str | None] = mapped_column(Text)
     notifications: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from assistant.audit import AuditLog
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 ACTOR = "system:alerts"
 HEALTH_PATH = "/admin/health"
+POST_CLAIM_S = 120  # a webhook post in flight holds its alert this long (a post times out after 5 s)
 
 
 @dataclass(frozen=True)
@@ -192,20 +193,33 @@ class AlertService:
             log.exception("could not write the %s audit row for %s", action, key)
 
     # -- delivery ------------------------------------------------------------------------
-    def _owed(self, now: datetime) -> list[tuple[int, str]]:
+    def _due(self, r: AlertRow, now: datetime) -> str | None:
+        """The post ``r`` is owed now (raised, reminder, resolved), if any."""
         remind = timedelta(hours=self.cfg.reminder_hours) if self.cfg.reminder_hours > 0 else None
-        out: list[tuple[int, str]] = []
+        if r.state == "open" and r.raised_sent_at is None:
+            return "raised"
+        if r.state == "open" and remind and now - (r.reminded_at or r.raised_sent_at) >= remind:
+            return "reminder"
+        if r.state == "resolved" and r.raised_sent_at is not None and r.resolved_sent_at is None:
+            return "resolved"
+        return None
+
+    def _owed(self, now: datetime) -> list[tuple[int, str]]:
         with self.db.session() as s:
-            for r in s.scalars(select(AlertRow).where(
-                    (AlertRow.state == "open")
-                    | (AlertRow.resolved_sent_at.is_(None) & AlertRow.raised_sent_at.is_not(None))).order_by(AlertRow.id)):
-                if r.state == "open" and r.raised_sent_at is None:
-                    out.append((r.id, "raised"))
-                elif r.state == "open" and remind and now - (r.reminded_at or r.raised_sent_at) >= remind:
-                    out.append((r.id, "reminder"))
-                elif r.state == "resolved" and r.raised_sent_at is not None and r.resolved_sent_at is None:
-                    out.append((r.id, "resolved"))
-        return out
+            rows = s.scalars(select(AlertRow).where(
+                (AlertRow.state == "open")
+                | (AlertRow.resolved_sent_at.is_(None) & AlertRow.raised_sent_at.is_not(None))).order_by(AlertRow.id))
+            return [(r.id, event) for r in rows if (event := self._due(r, now)) is not None]
+
+    def _claim(self, alert_id: int, now: datetime) -> bool:
+        """Take the post of ``alert_id`` for ``POST_CLAIM_S``: False while another process
+        holds it, so app replicas delivering at once post each event once, not twice."""
+        with self.db.session() as s:
+            done = s.execute(update(AlertRow).where(
+                AlertRow.id == alert_id,
+                AlertRow.posting_until.is_(None) | (AlertRow.posting_until < now),
+            ).values(posting_until=now + timedelta(seconds=POST_CLAIM_S)))
+            return bool(done.rowcount)
 
     def deliver(self, now: datetime | None = None) -> tuple[int, int]:
         """Post every raise, reminder and resolve still owed; returns (sent, failed)."""
@@ -214,8 +228,13 @@ class AlertService:
             return 0, 0  # the rows stand; `sourcewise alerts list` and /admin/health show them
         sent = failed = 0
         for alert_id, event in self._owed(now):
+            if not self._claim(alert_id, now):
+                continue  # another process is posting it
             with self.db.session() as s:
                 row = s.get(AlertRow, alert_id)
+                if self._due(row, now) != event:  # another process posted it since we looked
+                    row.posting_until = None
+                    continue
                 body = {"text": self._text(row, event)}
             error: str | None = None
             try:
@@ -226,6 +245,7 @@ class AlertService:
             with self.db.session() as s:
                 row = s.get(AlertRow, alert_id)
                 row.post_attempts += 1
+                row.posting_until = None
                 row.post_error = error
                 row.notifications = [*(row.notifications or []), {"event": event, "at": now.isoformat(),
                                                                    "ok": error is None, "error": error}][-50:]

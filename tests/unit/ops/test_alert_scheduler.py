@@ -52,3 +52,31 @@ def test_a_broken_canary_or_check_never_escapes_tick(tmp_path: Path) -> None:
         conn.exec_driver_sql("DROP TABLE alerts")
     assert sched.tick() is None  # logged, not raised
     db.close()
+
+
+def test_two_processes_delivering_at_once_post_each_alert_once(tmp_path: Path) -> None:
+    """Two app replicas each run the scheduler: an owed post is claimed by one of them."""
+    from datetime import UTC, datetime
+
+    from assistant.ops.alert_rules import Signal
+
+    db = Database(f"sqlite:///{tmp_path / 'catalog.db'}")
+    settings = Settings(home=tmp_path, alerts={"webhook_url": "https://hooks.example.com/x"})
+    posts: list[str] = []
+
+    def other_replica_post(url: str, body: dict) -> None:
+        posts.append(body["text"])
+
+    replica_b = AlertService(db, settings, poster=other_replica_post)
+
+    def replica_a_post(url: str, body: dict) -> None:
+        posts.append(body["text"])
+        # while A's post is in flight, B delivers: the alert is still unsent, but A holds it
+        assert replica_b.deliver() == (0, 0)
+
+    replica_a = AlertService(db, settings, poster=replica_a_post)
+    now = datetime.now(UTC)
+    assert replica_a._open(Signal("index_failing", "app", "Source app: its last run failed"), now) is not None
+    assert replica_a.deliver(now) == (1, 0)
+    assert len(posts) == 1 and "ALERT" in posts[0]
+    assert replica_b.deliver(now) == (0, 0)  # sent: nothing owed any more
