@@ -8,7 +8,10 @@ value block large enough to matter (``kind=code``, ``language=python``, ``status
 dense query actually carries need them (the caller's ``access_groups`` and ``source``);
 every other field keeps its index for filtering, deletes and counts but builds no links.
 Dense vectors are kept as int8 (scalar quantization, in RAM) for the graph and the
-search, and the float originals stay on disk (mmap) for rescoring the candidates.
+search, and the float originals stay on disk (mmap) for rescoring the candidates. With
+those gone, a segment build is mostly Qdrant parsing every payload once per payload index
+(py-spy, 2026-12-07), and the engine's "auto" thread count built graphs on one of two
+CPUs: so graphs use every usable CPU, and fields nothing filters on have no index.
 
 The tuning applies when a shard is *created*; an existing shard keeps its persisted
 layout (``EdgeShard.load`` without a config), so old stores keep working unchanged and
@@ -19,8 +22,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import qdrant_edge as qe
@@ -45,9 +48,9 @@ class EdgeTuning:
     hnsw_m: int = 16
     ef_construct: int = 100
     payload_m: int | None = 16  # None: Qdrant's default (= m)
-    # HNSW build threads. 0: every CPU this process may use (``usable_cpus``). Qdrant's own "auto" leaves one CPU for searches,
-    # which on a 2-CPU machine builds every graph on one thread (measured: optimize() of
-    # 100k chunks 87 s on one thread, 69 s on two; the graph itself about 2x faster).
+    # HNSW build threads. 0: every CPU this process may use (``usable_cpus``). Qdrant's own
+    # "auto" leaves one CPU for searches, which on a 2-CPU machine builds every graph on one
+    # thread (measured: optimize() of 100k chunks 87 s on one thread, 69 s on two).
     indexing_threads: int = 0
     vectors_on_disk: bool = True  # float originals mmapped; only the int8 copy is pinned
     legacy_indexes: bool = False  # plain ``PayloadSchemaType`` indexes, links for all
