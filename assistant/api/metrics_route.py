@@ -4,8 +4,10 @@ Two ways to protect it (``metrics.bind``):
 
 - unset: the main app serves ``/metrics`` to a bearer token whose user is an admin.
   Anonymous callers get 401, other users 403, with nothing of the metrics in the body.
-  Refusals are audited (``metrics.refused``); successful scrapes are not, since a
-  scraper every 15 s would bury the audit log.
+  Refusals are audited (``metrics.refused``), at most one row per caller, reason and
+  address a minute (the next row counts the ones ``suppressed``), so a flood of bad
+  requests cannot bury the audit log; successful scrapes are not audited, since a
+  scraper every 15 s would.
 - ``host:port``: a second small server, started with the app, serves ``/metrics`` there
   without a token (bind it to an address only Prometheus reaches); the main app then
   has no ``/metrics`` at all (404).
@@ -19,6 +21,9 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -34,6 +39,33 @@ log = logging.getLogger("sourcewise.metrics")
 
 ROUTE = "/metrics"
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+AUDIT_EVERY_S = 60.0  # one refusal row per (caller, reason, address) this often
+_MAX_KEYS = 4096  # distinct refused callers remembered (oldest forgotten first)
+
+
+class RefusalThrottle:
+    """Decides which refusals get an audit row: the first of a key, then one per window,
+    carrying how many were left out since. Bounded memory whatever the traffic."""
+
+    def __init__(self, every_s: float = AUDIT_EVERY_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every_s = every_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[tuple[str, str, str | None], tuple[float, int]] = OrderedDict()
+
+    def admit(self, key: tuple[str, str, str | None]) -> int | None:
+        """None: leave this one out; else how many of ``key`` were left out before it."""
+        now = self._clock()
+        with self._lock:
+            last = self._seen.get(key)
+            if last is not None and now - last[0] < self.every_s:
+                self._seen[key] = (last[0], last[1] + 1)
+                return None
+            self._seen[key] = (now, 0)
+            self._seen.move_to_end(key)
+            while len(self._seen) > _MAX_KEYS:
+                self._seen.popitem(last=False)
+            return last[1] if last is not None else 0
 
 
 def install_metrics(app: FastAPI, container: Any) -> None:
@@ -49,15 +81,18 @@ def install_metrics(app: FastAPI, container: Any) -> None:
         app.router.on_shutdown.append(listener.stop)
         return
 
+    throttle = RefusalThrottle()
+    app.state.metrics_refusals = throttle
+
     @app.get(ROUTE, include_in_schema=False)
     async def scrape(request: Request) -> Response:
-        await run_in_threadpool(_admit, request, container)
+        await run_in_threadpool(_admit, request, container, throttle)
         return Response(await run_in_threadpool(metrics.render), media_type=CONTENT_TYPE,
                         headers={"Cache-Control": "no-store"})
 
 
-def _admit(request: Request, container: Any) -> None:
-    """An admin's token passes; anyone else is refused (and the refusal audited)."""
+def _admit(request: Request, container: Any, throttle: RefusalThrottle) -> None:
+    """An admin's token passes; anyone else is refused (and the refusal audited, throttled)."""
     token = bearer_token(request.headers.get("authorization"))
     user = request.app.state.verify_token(token) if token is not None else None
     if user is not None and user.is_admin:
@@ -66,9 +101,13 @@ def _admit(request: Request, container: Any) -> None:
     reason = "missing token" if token is None else "invalid token" if user is None else "not an admin"
     try:
         audit = getattr(container, "audit", None)
-        if audit is not None:
-            client = request.client.host if request.client else None
-            audit.record(who, "metrics.refused", ROUTE, {"reason": reason, "address": client})
+        client = request.client.host if request.client else None
+        suppressed = throttle.admit((who, reason, client)) if audit is not None else None
+        if audit is not None and suppressed is not None:
+            details: dict[str, Any] = {"reason": reason, "address": client}
+            if suppressed:
+                details["suppressed"] = suppressed
+            audit.record(who, "metrics.refused", ROUTE, details)
     except Exception:  # noqa: BLE001 - the refusal stands even if the audit row fails
         log.exception("could not audit a refused /metrics request")
     if user is None:

@@ -35,6 +35,31 @@ def test_admin_token_reads_metrics_others_are_refused_and_audited(api: Api) -> N
     assert "/metrics" not in api.client.get("/openapi.json", headers=api.auth()).text  # not advertised
 
 
+def test_a_flood_of_refusals_writes_one_audit_row_a_minute(api: Api) -> None:
+    for _ in range(20):
+        assert api.client.get("/metrics").status_code == 401
+    rows = [e for e in api.container.audit.entries() if e.action == "metrics.refused"]
+    assert len(rows) == 1 and "suppressed" not in rows[0].details
+
+
+def test_refusal_throttle_counts_what_it_left_out_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.api import metrics_route
+    from assistant.api.metrics_route import RefusalThrottle
+
+    now = [0.0]
+    throttle = RefusalThrottle(every_s=60, clock=lambda: now[0])
+    key = ("anonymous", "missing token", "10.0.0.9")
+    assert throttle.admit(key) == 0
+    assert [throttle.admit(key) for _ in range(3)] == [None] * 3
+    assert throttle.admit(("alice", "not an admin", "10.0.0.9")) == 0  # another key: its own row
+    now[0] = 61.0
+    assert throttle.admit(key) == 3  # the next row says three were left out
+    monkeypatch.setattr(metrics_route, "_MAX_KEYS", 10)
+    for i in range(50):
+        throttle.admit(("anonymous", "missing token", f"10.1.0.{i}"))
+    assert len(throttle._seen) == 10
+
+
 def test_a_revoked_admin_token_is_refused(api: Api) -> None:
     api.tokens.revoke("ops")
     assert api.client.get("/metrics", headers=api.auth(api.admin)).status_code == 401
