@@ -27,10 +27,13 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     database.close()
 
 
-def _age_heartbeat(db: Database, job_id: int, seconds: float) -> None:
+def _backdate(db: Database, job_id: int, column: str, ago: timedelta) -> None:
     with db.session() as s:
-        s.execute(update(IndexJobRow).where(IndexJobRow.id == job_id)
-                  .values(heartbeat_at=utcnow() - timedelta(seconds=seconds)))
+        s.execute(update(IndexJobRow).where(IndexJobRow.id == job_id).values({column: utcnow() - ago}))
+
+
+def _age_heartbeat(db: Database, job_id: int, seconds: float) -> None:
+    _backdate(db, job_id, "heartbeat_at", timedelta(seconds=seconds))
 
 
 def test_enqueue_dedupes_an_identical_queued_job_only(db: Database) -> None:
@@ -149,12 +152,6 @@ def test_wait_returns_the_last_state(db: Database) -> None:
     assert q.wait(job.id, timeout=5).state == "done"
 
 
-def _finished_days_ago(db: Database, job_id: int, days: float) -> None:
-    with db.session() as s:
-        s.execute(update(IndexJobRow).where(IndexJobRow.id == job_id)
-                  .values(finished_at=utcnow() - timedelta(days=days)))
-
-
 def test_prune_deletes_only_finished_jobs_past_the_cutoff(db: Database) -> None:
     q = JobQueue(db)
     old_done = q.enqueue("index", "a", requested_by="root")
@@ -168,8 +165,8 @@ def test_prune_deletes_only_finished_jobs_past_the_cutoff(db: Database) -> None:
     assert q.claim("w1", 60).id == running.id
     queued = q.enqueue("index", "f", requested_by="root")
     for job in (old_done, old_failed, old_cancelled):
-        _finished_days_ago(db, job.id, 31)
-    _finished_days_ago(db, recent.id, 29)
+        _backdate(db, job.id, "finished_at", timedelta(days=31))
+    _backdate(db, recent.id, "finished_at", timedelta(days=29))
     assert q.prune(timedelta(days=30)) == 3
     assert {j.id for j in q.list(50)} == {recent.id, running.id, queued.id}
     assert q.prune(timedelta(days=30)) == 0  # idempotent
