@@ -36,7 +36,7 @@ from assistant.settings import load_settings
 from indexers import admin
 from indexers.runner import index_source
 from tests.fixtures.gitrepo import GitRepo, make_sample_repo
-from tests.fixtures.serve_process import ServeProcess, free_port, start_serve, wait_healthy
+from tests.fixtures.serve_process import ServeProcess, free_port, start_serve, stop_process, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -401,6 +401,5 @@ def test_mcp_http_command(world: World, served: ServeProcess) -> None:
 
         anyio.run(main)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_process(proc)
     assert "Traceback" not in log.read_text(), log.read_text()

@@ -25,6 +25,7 @@ from assistant.catalog.tokens import TokenStore
 from assistant.users import UserStore
 from tests.fixtures.gitrepo import make_sample_repo
 from tests.fixtures.postgres import PostgresServer, database_name, pg_server  # noqa: F401 - fixture
+from tests.fixtures.serve_process import stop_process
 from tests.integration.cli import run_cli, run_json
 from tests.integration.test_ui_server import chat_round_trip, login
 
@@ -61,13 +62,7 @@ class Serve:
         raise AssertionError(f"serve not healthy:\n{self.log_path.read_text()}")
 
     def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
         return self.log_path.read_text()
 
 

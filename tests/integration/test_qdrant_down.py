@@ -43,7 +43,7 @@ from indexers.pipeline import Pipeline
 from indexers.sources.factory import make_source
 from tests.fixtures.chainlit_socket import ask_over_socket
 from tests.fixtures.gitrepo import make_sample_repo
-from tests.fixtures.serve_process import free_port
+from tests.fixtures.serve_process import free_port, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -236,12 +236,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
                 time.sleep(0.3)
         yield base, home, token, dead_url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def test_serve_stays_up_and_says_why_when_qdrant_is_down(served: tuple[str, Path, str, str]) -> None:

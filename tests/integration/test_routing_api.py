@@ -25,7 +25,7 @@ from indexers.pipeline import Pipeline
 from indexers.sources.factory import make_source
 from tests.fixtures.gitrepo import make_sample_repo
 from tests.fixtures.llama_server import HAS_SERVER, LlamaServer, free_port
-from tests.fixtures.serve_process import serve_command, wait_healthy
+from tests.fixtures.serve_process import serve_command, stop_process, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -81,12 +81,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         wait_healthy(url, proc, log)
         yield Served(url, home, token)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         llama.stop()
     assert "Traceback" not in log.read_text(), log.read_text()
 

@@ -23,7 +23,7 @@ from assistant.catalog.db import Database
 from assistant.catalog.schema import FeedbackRow, FlagRow, InteractionRow
 from assistant.users import UserStore
 from tests.fixtures.chainlit_socket import ask_over_socket
-from tests.fixtures.serve_process import free_port
+from tests.fixtures.serve_process import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = 'where are failed payments retried? <script>alert("q")</script>'
@@ -51,13 +51,7 @@ class Server:
         raise AssertionError("server did not start")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc, 20)
         self.log.close()
 
 

@@ -16,7 +16,7 @@ from openai import OpenAI
 from assistant.catalog.db import Database
 from assistant.catalog.tokens import TokenStore
 from assistant.users import UserStore
-from tests.fixtures.serve_process import free_port, serve_command, wait_healthy
+from tests.fixtures.serve_process import free_port, serve_command, stop_process, wait_healthy
 from tests.integration.test_api import TIMEOUT
 from tests.security.conftest import Indexed
 from tests.security.leaks import find_leaks
@@ -55,12 +55,7 @@ def server(indexed: Indexed) -> Iterator[Server]:
         wait_healthy(url, proc, log)
         yield Server(url, tokens)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.mark.parametrize("who", ["nobody", "admin"])
