@@ -3,8 +3,10 @@
 Synthetic points (no model needed for the store-scale part): random unit 384-dim dense
 vectors, sparse vectors shaped like the code-aware encoder's (about 60 terms per chunk
 from a Zipf-distributed 50k vocabulary, BM25-saturated weights), and payloads with every
-field the pipeline writes (source, doc_id, path, kind, language, groups, ~800 chars of
-text, line numbers, timestamps). Each size loads into a fresh ``EdgeStore``, calls its
+field the pipeline writes (``indexers/payload.py``: source, doc_id, path, kind, language,
+groups, ~800 chars of text, line numbers, timestamps, and the exact-match keys ``symbols``,
+``path_keys``, ``dirs``, ``ext`` and ``role`` from the same helpers; before 2026-12-07 the
+synthetic payload left those five out). Each size loads into a fresh ``EdgeStore``, calls its
 ``optimize()`` (HNSW + segment merge), then times ``store.query`` (dense + sparse
 prefetches fused with RRF, payloads returned) for:
 
@@ -89,6 +91,7 @@ def make_points(rng: Any, start: int, n: int) -> list[Any]:
     import numpy as np
 
     from assistant.models import Point, SparseVector, point_id
+    from assistant.retrieval.identifiers import dir_prefixes, extension, file_role, path_keys
 
     dense = rng.standard_normal((n, DIM)).astype(np.float32)
     dense /= np.linalg.norm(dense, axis=1, keepdims=True)
@@ -117,6 +120,9 @@ def make_points(rng: Any, start: int, n: int) -> list[Any]:
             "end_line": chunk_no * 40 + 40, "symbol": f"Module{file_no}.retry_{chunk_no}",
             "title": None, "context": f"class Module{file_no}:", "chunk_kind": "function",
             "text": TEXT[: 600 + (i % 400)],
+            "symbols": [f"module{file_no}", f"retry_{chunk_no}", f"module{file_no}.retry_{chunk_no}"],
+            "path_keys": path_keys(path), "dirs": dir_prefixes(path), "ext": extension(path),
+            "role": file_role(path),
         }
         points.append(Point(point_id(doc_id, chunk_no), dense[j],
                             SparseVector(tuple(t for t, _ in items), tuple(w for _, w in items)), payload))
