@@ -42,6 +42,7 @@ from assistant.store.base import (
     matches_nothing,
 )
 from assistant.store.edge_config import EdgeTuning
+from assistant.store.edge_tags import TAGS, TagLayout, strip_tags
 
 # Qdrant's own default RRF constant, so edge and server rank (and score) alike.
 RRF_K = 2
@@ -53,19 +54,15 @@ _CONFIG_FILE = "edge_config.json"
 T = TypeVar("T")
 
 
-def _to_filter(flt: Filter | None, extra: Condition | None = None) -> qe.Filter | None:
+def _to_filter(layout: TagLayout, flt: Filter | None, extra: Condition | None = None) -> qe.Filter | None:
     must, must_not = filter_conditions(flt, extra)
     if not must and not must_not:
         return None
-    return qe.Filter(must=[_match(k, v) for k, v in must] or None,
-                     must_not=[_match(k, v) for k, v in must_not] or None)
+    return qe.Filter(must=[layout.condition(k, v) for k, v in must] or None,
+                     must_not=[layout.condition(k, v) for k, v in must_not] or None)
 
 
-def _match(key: str, values: Sequence[str]) -> qe.FieldCondition:
-    return qe.FieldCondition(key=key, match=qe.MatchAny(list(values)))
-
-
-def _formula(f: ScoreFormula) -> qe.Formula:
+def _formula(layout: TagLayout, f: ScoreFormula) -> qe.Formula:
     """``ScoreFormula`` as an edge ``Formula`` over ``$score`` (the fused RRF score)."""
     E = qe.Expression
     factors = [E.Variable("$score")]
@@ -75,13 +72,13 @@ def _formula(f: ScoreFormula) -> qe.Formula:
                 qe.DecayKind.Exp, E.Variable("updated_ts"), E.Constant(float(f.now_ts)),
                 midpoint=0.5, scale=float(half_life),
             )
-            is_kind = E.Condition(_match("kind", [kind]))
+            is_kind = E.Condition(layout.condition("kind", [kind]))
             loss = E.Sum([decay, E.Constant(-1.0)])  # 0 when fresh, -> -1 when old
             factors.append(E.Sum([E.Constant(1.0), E.Mult([
                 E.Constant(float(f.freshness_weight)), is_kind, loss])]))
     for status, penalty in sorted(f.status_penalties.items()):
         if penalty:
-            flagged = E.Condition(_match("status", [status]))
+            flagged = E.Condition(layout.condition("status", [status]))
             factors.append(E.Sum([E.Constant(1.0), E.Mult([E.Constant(-float(penalty)), flagged])]))
     if f.boost_weight:
         factors.append(E.Exp(E.Mult([E.Constant(float(f.boost_weight)), E.Variable("boost")])))
@@ -90,14 +87,18 @@ def _formula(f: ScoreFormula) -> qe.Formula:
             E.Constant(-float(f.staleness_weight)), E.Variable("staleness")])]))
     for m in f.matches:
         if m.values and m.weight:
-            hit = E.Condition(_match(m.field, m.values))
+            hit = E.Condition(layout.condition(m.field, m.values))
             factors.append(E.Sum([E.Constant(1.0), E.Mult([E.Constant(float(m.weight)), hit])]))
     defaults = {"boost": 0.0, "staleness": 0.0, "updated_ts": float(f.now_ts)}
     return qe.Formula(E.Mult(factors), defaults=defaults)
 
 
-def _doc_filter(doc_ids: Sequence[str]) -> qe.Filter:
-    return qe.Filter(must=[qe.FieldCondition(key="doc_id", match=qe.MatchAny(list(doc_ids)))])
+def _doc_filter(layout: TagLayout, doc_ids: Sequence[str]) -> qe.Filter:
+    return qe.Filter(must=[layout.condition("doc_id", doc_ids)])
+
+
+def _source_filter(layout: TagLayout, source: str) -> qe.Filter:
+    return qe.Filter(must=[layout.condition("source", [source])])
 
 
 def _floats(vector: Sequence[float]) -> list[float]:
@@ -117,7 +118,9 @@ class EdgeStore(ScrollReads):
         self._closed = False
         self._since_optimize = 0  # points upserted since the last optimize()
         self._optimize_every: int | None = None  # set once the shard's segment bound is known
+        self._layout = TagLayout()  # the shard's own, once one exists
         if self._has_shard():
+            self._layout = TagLayout.load(self._path)
             self._shard = self._open(lambda: qe.EdgeShard.load(str(self._path)))
             self._dim = self._persisted_dim()
             self._optimize_every = self._tuning.optimize_every if self._persisted_bounded() else None
@@ -135,6 +138,8 @@ class EdgeStore(ScrollReads):
         self._check_open()
         if self._shard is None:
             config = self._tuning.edge_config(dense_dim)
+            self._layout = self._tuning.tag_layout()
+            self._layout.save(self._path)  # before the shard: a shard never exists without it
             self._shard = self._open(lambda: qe.EdgeShard.create(str(self._path), config))
             self._dim = dense_dim
             self._optimize_every = self._tuning.optimize_every if self._persisted_bounded() else None
@@ -142,7 +147,7 @@ class EdgeStore(ScrollReads):
             raise DimensionMismatchError(f"the vector store at {self._path}", self._dim, dense_dim)
         shard = self._shard
         existing = set(self._call(lambda: shard.info().payload_schema, "read shard info"))
-        for field, schema in self._tuning.payload_indexes():
+        for field, schema in self._tuning.payload_indexes(self._layout):
             if field not in existing:
                 op = qe.UpdateOperation.create_field_index(field, schema)
                 self._call(lambda: shard.update(op), f"create payload index {field!r}")
@@ -204,31 +209,49 @@ class EdgeStore(ScrollReads):
     def delete_docs(self, doc_ids: Iterable[str]) -> None:
         ids = list(dict.fromkeys(doc_ids))
         for start in range(0, len(ids), DELETE_BATCH):
-            flt = _doc_filter(ids[start : start + DELETE_BATCH])
+            flt = _doc_filter(self._layout, ids[start : start + DELETE_BATCH])
             self._update(qe.UpdateOperation.delete_points_by_filter(flt), "delete documents")
 
     def delete_doc_tail(self, doc_id: str, keep: int) -> None:
         flt = qe.Filter(
             must=[
-                qe.FieldCondition(key="doc_id", match=qe.MatchValue(doc_id)),
+                self._layout.condition("doc_id", [doc_id]),
                 qe.FieldCondition(key="chunk_index", range=qe.RangeFloat(gte=float(keep))),
             ]
         )
         self._update(qe.UpdateOperation.delete_points_by_filter(flt), "delete document tail")
 
     def delete_source(self, source: str) -> None:
-        flt = qe.Filter(must=[qe.FieldCondition(key="source", match=qe.MatchValue(source))])
+        flt = _source_filter(self._layout, source)
         self._update(qe.UpdateOperation.delete_points_by_filter(flt), "delete source")
 
     def set_doc_payload(self, doc_id: str, payload: dict) -> None:
-        if payload:
-            op = qe.UpdateOperation.set_payload_by_filter(_doc_filter([doc_id]), dict(payload))
-            self._update(op, "set document payload")
+        self._set_payload(_doc_filter(self._layout, [doc_id]), payload, "set document payload")
 
     def set_source_payload(self, source: str, payload: dict) -> None:
-        if payload:
-            flt = qe.Filter(must=[qe.FieldCondition(key="source", match=qe.MatchValue(source))])
-            self._update(qe.UpdateOperation.set_payload_by_filter(flt, dict(payload)), "set source payload")
+        self._set_payload(_source_filter(self._layout, source), payload, "set source payload")
+
+    def _set_payload(self, flt: qe.Filter, payload: dict, what: str) -> None:
+        """Overwrite keys on every matching point; a folded field's ``_tags`` follow it."""
+        payload = {k: v for k, v in payload.items() if k != TAGS}
+        if not payload:
+            return
+        self._update(qe.UpdateOperation.set_payload_by_filter(flt, payload), what)
+        if self._layout.touches(payload):
+            self._retag(flt, what)
+
+    def _retag(self, flt: qe.Filter, what: str) -> None:
+        """Recompute ``_tags`` of the matching points from their (updated) folded fields.
+
+        Points with the same tags are updated together; the chunks of one document share
+        all but their ``symbols``."""
+        groups: dict[tuple[str, ...], list[Any]] = {}
+        for record in self._records(flt, sorted(self._layout.fields)):
+            groups.setdefault(tuple(self._layout.tags(record.payload or {})), []).append(record.id)
+        for tags, ids in groups.items():
+            for start in range(0, len(ids), UPSERT_BATCH):
+                op = qe.UpdateOperation.set_payload(ids[start : start + UPSERT_BATCH], {TAGS: list(tags)})
+                self._update(op, what)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -248,7 +271,7 @@ class EdgeStore(ScrollReads):
         shard = self._reader()
         if shard is None or matches_nothing(request.flt) or request.limit <= 0:
             return []
-        qflt = _to_filter(request.flt)
+        qflt = _to_filter(self._layout, request.flt)
         depth = max(request.depth, request.limit)
         payload: bool | list[str] = True if request.payload_fields is None else list(request.payload_fields)
         if request.lexical:
@@ -270,7 +293,7 @@ class EdgeStore(ScrollReads):
         for leg in request.active_legs():
             prefetches.append(qe.Prefetch(
                 limit=depth, query=qe.Query.Nearest(dense, using=DENSE),
-                filter=_to_filter(request.flt, (leg.field, leg.values)), params=params,
+                filter=_to_filter(self._layout, request.flt, (leg.field, leg.values)), params=params,
             ))
         weights = request.weights()
         fusion = qe.Fusion.Rrf(
@@ -283,7 +306,7 @@ class EdgeStore(ScrollReads):
         else:
             fused = qe.Prefetch(limit=depth, prefetches=prefetches, query=fusion)
             query = qe.QueryRequest(
-                limit=request.limit, prefetches=[fused], query=_formula(request.formula),
+                limit=request.limit, prefetches=[fused], query=_formula(self._layout, request.formula),
                 with_payload=payload,
             )
         return self._hits(shard, query)
@@ -300,29 +323,36 @@ class EdgeStore(ScrollReads):
         else:
             query = qe.QueryRequest(
                 limit=request.limit, prefetches=[qe.Prefetch(limit=depth, query=nearest, filter=qflt)],
-                query=_formula(request.formula), with_payload=payload,
+                query=_formula(self._layout, request.formula), with_payload=payload,
             )
         return self._hits(shard, query)
 
     def _hits(self, shard: Any, query: qe.QueryRequest) -> list[Hit]:
         found = self._call(lambda: shard.query(query), "query")
-        return [Hit(id=str(p.id), score=float(p.score), payload=p.payload or {}) for p in found]
+        return [Hit(id=str(p.id), score=float(p.score), payload=strip_tags(p.payload)) for p in found]
 
     def count(self, flt: Filter | None = None) -> int:
         shard = self._reader()
         if shard is None or matches_nothing(flt):
             return 0
-        request = qe.CountRequest(exact=True, filter=_to_filter(flt))
+        request = qe.CountRequest(exact=True, filter=_to_filter(self._layout, flt))
         return int(self._call(lambda: shard.count(request), "count"))
 
     # -- internals ---------------------------------------------------------------------
 
+    def points(self, flt: Filter | None = None) -> list[Hit]:
+        return [Hit(id=str(r.id), score=0.0, payload=strip_tags(r.payload)) for r in self._scroll(flt, True)]
+
     def _scroll(self, flt: Filter | None, with_payload: bool | list[str]) -> list[Any]:
         """Every matching record, page by page (works for any number of points)."""
-        shard = self._reader()
-        if shard is None or matches_nothing(flt):
+        if matches_nothing(flt):
             return []
-        qflt = _to_filter(flt)
+        return self._records(_to_filter(self._layout, flt), with_payload)
+
+    def _records(self, qflt: qe.Filter | None, with_payload: bool | list[str]) -> list[Any]:
+        shard = self._reader()
+        if shard is None:
+            return []
         records: list[Any] = []
         offset: Any = None
         while True:
@@ -334,12 +364,11 @@ class EdgeStore(ScrollReads):
             if offset is None or not page:
                 return records
 
-    @staticmethod
-    def _to_point(point: Point) -> qe.Point:
+    def _to_point(self, point: Point) -> qe.Point:
         vector: dict[str, Any] = {DENSE: _floats(point.dense)}
         if point.sparse.indices:
             vector[SPARSE] = qe.SparseVector(list(point.sparse.indices), list(point.sparse.values))
-        return qe.Point(point.id, vector, dict(point.payload))
+        return qe.Point(point.id, vector, self._layout.with_tags(point.payload))
 
     def _check_dim(self, got: int) -> None:
         if self._dim is not None and got != self._dim:

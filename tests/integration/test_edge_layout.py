@@ -25,6 +25,7 @@ from assistant.store.edge_config import (
     tuning_from,
     usable_cpus,
 )
+from assistant.store.edge_tags import LAYOUT_FILE, TAGS
 
 DIM = 384
 N = 14_000  # two segments above qdrant's indexing threshold, so HNSW and quantization are built
@@ -78,7 +79,9 @@ def test_a_new_store_is_quantized_with_links_only_for_filter_fields(optimized) -
     assert dense["memory"] == "cold"  # float originals on disk, for rescoring
     links = _links(store)
     assert {f for f, on in links.items() if on} == set(DENSE_FILTER_FIELDS)
-    assert set(KEYWORD_FIELDS) <= set(links)  # every filtered field still has its index
+    folded = store._layout.fields  # keyword fields without links share the one _tags index
+    assert folded == set(KEYWORD_FIELDS) - set(DENSE_FILTER_FIELDS)
+    assert set(links) & set(KEYWORD_FIELDS) == set(DENSE_FILTER_FIELDS) and links[TAGS] is False
     assert not set(UNFILTERED_FIELDS) & set(links)  # fields only returned, never filtered: none
     assert _config(store.path)["hnsw_config"]["max_indexing_threads"] == usable_cpus() >= 1
     assert store._shard.info().indexed_vectors_count >= N  # HNSW built over the int8 vectors
@@ -131,6 +134,7 @@ def test_an_existing_store_keeps_its_layout(tmp_path: Path) -> None:
     old.upsert([Point(point_id(p["doc_id"], 0), vectors[i], SparseVector((), ()), p)
                 for i, p in enumerate(payloads[:500])])
     old.close()
+    (path / LAYOUT_FILE).unlink()  # stores created before 2026-12-07 have none
     before = _config(path)
     reopened = EdgeStore(path)  # today's default tuning
     reopened.ensure_collection(DIM)
@@ -139,6 +143,8 @@ def test_an_existing_store_keeps_its_layout(tmp_path: Path) -> None:
     after = _config(path)
     assert after["vectors"] == before["vectors"] and after.get("hnsw_config") == before.get("hnsw_config")
     assert all(_links(reopened).values())  # the old indexes, links and all
+    assert TAGS not in _links(reopened) and not reopened._layout.fields  # fields matched directly
+    assert not (path / LAYOUT_FILE).exists()
     hits = reopened.query(vectors[7], SparseVector((), ()), Filter({"source": [payloads[7]["source"]]}), 3)
     assert hits[0].id == point_id("doc7", 0)
     reopened.close()
