@@ -71,7 +71,8 @@ def main() -> None:
     if args.drop_index or args.add_index:
         keep, drop = tuning.payload_indexes, set(args.drop_index)
         extra = [(f, qe.KeywordIndexParams(enable_hnsw=False)) for f in args.add_index]
-        object.__setattr__(tuning, "payload_indexes", lambda: [x for x in keep() if x[0] not in drop] + extra)
+        object.__setattr__(tuning, "payload_indexes",
+                           lambda layout=None: [x for x in keep(layout) if x[0] not in drop] + extra)
     if args.no_text:
         rl.TEXT = ""
     directory = Path(args.dir or tempfile.mkdtemp(prefix="edge-profile-"))

@@ -173,7 +173,7 @@ def filtered_recall(store: Any, rng: Any, flt: Any, n: int = 50) -> float:
         dense /= np.linalg.norm(dense)
         got = {h.id for h in store.query(dense, SparseVector((), ()), flt, 10)}
         exact = shard.query(qe.QueryRequest(
-            limit=10, query=qe.Query.Nearest(dense.tolist(), using="dense"), filter=_to_filter(flt),
+            limit=10, query=qe.Query.Nearest(dense.tolist(), using="dense"), filter=_to_filter(store._layout, flt),
             params=qe.SearchParams(exact=True)))
         want = {str(p.id) for p in exact}
         found += len(got & want)

@@ -20,7 +20,9 @@ SPARSE = "sparse"
 # (``scoring.build_filter``/``build_formula``, deletes by document or source). Every index
 # costs a pass over every payload each time a segment is built, so fields that are only
 # returned (``path``, ``symbol``, ``owner``, ``model_id``) have none since 2026-12-07; a
-# filter on them still works, by reading payloads. Stores created before keep theirs.
+# filter on them still works on the server store and old embedded stores, by reading
+# payloads (a new embedded store packs them and refuses such a filter: ``edge_payload``).
+# Stores created before keep theirs.
 KEYWORD_FIELDS = (
     "source",
     "doc_id",

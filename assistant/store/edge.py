@@ -18,6 +18,10 @@ Quirks worth knowing:
   (100k by default) on a shard created with bounded segments (``max_segment_kb``, the
   default since 2026-12-07): a million-chunk load keeps at most that many unindexed
   points in RAM, and each bounded segment's graph is built once.
+* A shard created since 2026-12-07 stores payloads compactly (``edge_payload``): the
+  link-less keyword fields as ``_tags`` of one index, everything the engine never reads
+  as one JSON string. Reads give back the payload as written; a filter on a packed field
+  (``path``, ``owner`` ...) is refused rather than silently matching nothing.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from assistant.store.base import (
     matches_nothing,
 )
 from assistant.store.edge_config import EdgeTuning
-from assistant.store.edge_tags import TAGS, TagLayout, strip_tags
+from assistant.store.edge_payload import PayloadLayout, from_stored
 
 # Qdrant's own default RRF constant, so edge and server rank (and score) alike.
 RRF_K = 2
@@ -54,7 +58,7 @@ _CONFIG_FILE = "edge_config.json"
 T = TypeVar("T")
 
 
-def _to_filter(layout: TagLayout, flt: Filter | None, extra: Condition | None = None) -> qe.Filter | None:
+def _to_filter(layout: PayloadLayout, flt: Filter | None, extra: Condition | None = None) -> qe.Filter | None:
     must, must_not = filter_conditions(flt, extra)
     if not must and not must_not:
         return None
@@ -62,7 +66,7 @@ def _to_filter(layout: TagLayout, flt: Filter | None, extra: Condition | None = 
                      must_not=[layout.condition(k, v) for k, v in must_not] or None)
 
 
-def _formula(layout: TagLayout, f: ScoreFormula) -> qe.Formula:
+def _formula(layout: PayloadLayout, f: ScoreFormula) -> qe.Formula:
     """``ScoreFormula`` as an edge ``Formula`` over ``$score`` (the fused RRF score)."""
     E = qe.Expression
     factors = [E.Variable("$score")]
@@ -93,11 +97,11 @@ def _formula(layout: TagLayout, f: ScoreFormula) -> qe.Formula:
     return qe.Formula(E.Mult(factors), defaults=defaults)
 
 
-def _doc_filter(layout: TagLayout, doc_ids: Sequence[str]) -> qe.Filter:
+def _doc_filter(layout: PayloadLayout, doc_ids: Sequence[str]) -> qe.Filter:
     return qe.Filter(must=[layout.condition("doc_id", doc_ids)])
 
 
-def _source_filter(layout: TagLayout, source: str) -> qe.Filter:
+def _source_filter(layout: PayloadLayout, source: str) -> qe.Filter:
     return qe.Filter(must=[layout.condition("source", [source])])
 
 
@@ -118,9 +122,9 @@ class EdgeStore(ScrollReads):
         self._closed = False
         self._since_optimize = 0  # points upserted since the last optimize()
         self._optimize_every: int | None = None  # set once the shard's segment bound is known
-        self._layout = TagLayout()  # the shard's own, once one exists
+        self._layout = PayloadLayout()  # the shard's own, once one exists
         if self._has_shard():
-            self._layout = TagLayout.load(self._path)
+            self._layout = PayloadLayout.load(self._path)
             self._shard = self._open(lambda: qe.EdgeShard.load(str(self._path)))
             self._dim = self._persisted_dim()
             self._optimize_every = self._tuning.optimize_every if self._persisted_bounded() else None
@@ -138,7 +142,7 @@ class EdgeStore(ScrollReads):
         self._check_open()
         if self._shard is None:
             config = self._tuning.edge_config(dense_dim)
-            self._layout = self._tuning.tag_layout()
+            self._layout = self._tuning.payload_layout()
             self._layout.save(self._path)  # before the shard: a shard never exists without it
             self._shard = self._open(lambda: qe.EdgeShard.create(str(self._path), config))
             self._dim = dense_dim
@@ -232,26 +236,30 @@ class EdgeStore(ScrollReads):
         self._set_payload(_source_filter(self._layout, source), payload, "set source payload")
 
     def _set_payload(self, flt: qe.Filter, payload: dict, what: str) -> None:
-        """Overwrite keys on every matching point; a folded field's ``_tags`` follow it."""
-        payload = {k: v for k, v in payload.items() if k != TAGS}
-        if not payload:
-            return
-        self._update(qe.UpdateOperation.set_payload_by_filter(flt, payload), what)
-        if self._layout.touches(payload):
-            self._retag(flt, what)
+        """Overwrite keys on every matching point. Keys the engine stores as themselves are
+        one update by filter; a folded or packed key rewrites each point's ``_tags``/``_p``."""
+        direct = self._layout.direct(payload)
+        if direct:
+            self._update(qe.UpdateOperation.set_payload_by_filter(flt, direct), what)
+        if self._layout.rewrites(payload):
+            self._rewrite(flt, {k: v for k, v in payload.items() if k not in direct}, what)
 
-    def _retag(self, flt: qe.Filter, what: str) -> None:
-        """Recompute ``_tags`` of the matching points from their (updated) folded fields.
+    def _rewrite(self, flt: qe.Filter, update: dict, what: str) -> None:
+        """Apply ``update`` to the packed/folded part of every matching point.
 
-        Points with the same tags are updated together; the chunks of one document share
-        all but their ``symbols``."""
-        groups: dict[tuple[str, ...], list[Any]] = {}
-        for record in self._records(flt, sorted(self._layout.fields)):
-            groups.setdefault(tuple(self._layout.tags(record.payload or {})), []).append(record.id)
-        for tags, ids in groups.items():
+        Points whose new stored part is identical share one update (with tags alone, the
+        chunks of a document differ only in their ``symbols``)."""
+        groups: dict[str, tuple[dict, list[Any]]] = {}
+        for record in self._records(flt, True):
+            payload = from_stored(record.payload)
+            payload.update(update)
+            stored = self._layout.to_stored(payload)
+            part = {k: v for k, v in stored.items() if k not in self._layout.direct(stored)}
+            key = json.dumps(part, sort_keys=True)
+            groups.setdefault(key, (part, []))[1].append(record.id)
+        for part, ids in groups.values():
             for start in range(0, len(ids), UPSERT_BATCH):
-                op = qe.UpdateOperation.set_payload(ids[start : start + UPSERT_BATCH], {TAGS: list(tags)})
-                self._update(op, what)
+                self._update(qe.UpdateOperation.set_payload(ids[start : start + UPSERT_BATCH], part), what)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -273,9 +281,10 @@ class EdgeStore(ScrollReads):
             return []
         qflt = _to_filter(self._layout, request.flt)
         depth = max(request.depth, request.limit)
-        payload: bool | list[str] = True if request.payload_fields is None else list(request.payload_fields)
+        payload: bool | list[str] = (True if request.payload_fields is None
+                                     else self._layout.stored_fields(request.payload_fields))
         if request.lexical:
-            return self._lexical(shard, request, qflt, depth, payload)
+            return self._hits(self._lexical(shard, request, qflt, depth, payload), request)
         for vector in [request.dense, *(v.vector for v in request.active_views())]:
             self._check_dim(len(vector))
         dense = _floats(request.dense)
@@ -309,10 +318,10 @@ class EdgeStore(ScrollReads):
                 limit=request.limit, prefetches=[fused], query=_formula(self._layout, request.formula),
                 with_payload=payload,
             )
-        return self._hits(shard, query)
+        return self._hits(self._found(shard, query), request)
 
     def _lexical(self, shard: Any, request: SearchRequest, qflt: qe.Filter | None, depth: int,
-                 payload: bool | list[str]) -> list[Hit]:
+                 payload: bool | list[str]) -> list[Any]:
         """The sparse list alone with raw scores, rescaled by the formula (``SearchRequest.lexical``)."""
         if not request.sparse.indices:
             return []
@@ -325,11 +334,15 @@ class EdgeStore(ScrollReads):
                 limit=request.limit, prefetches=[qe.Prefetch(limit=depth, query=nearest, filter=qflt)],
                 query=_formula(self._layout, request.formula), with_payload=payload,
             )
-        return self._hits(shard, query)
+        return self._found(shard, query)
 
-    def _hits(self, shard: Any, query: qe.QueryRequest) -> list[Hit]:
-        found = self._call(lambda: shard.query(query), "query")
-        return [Hit(id=str(p.id), score=float(p.score), payload=strip_tags(p.payload)) for p in found]
+    def _found(self, shard: Any, query: qe.QueryRequest) -> list[Any]:
+        return list(self._call(lambda: shard.query(query), "query"))
+
+    @staticmethod
+    def _hits(found: list[Any], request: SearchRequest) -> list[Hit]:
+        fields = request.payload_fields
+        return [Hit(id=str(p.id), score=float(p.score), payload=from_stored(p.payload, fields)) for p in found]
 
     def count(self, flt: Filter | None = None) -> int:
         shard = self._reader()
@@ -341,7 +354,11 @@ class EdgeStore(ScrollReads):
     # -- internals ---------------------------------------------------------------------
 
     def points(self, flt: Filter | None = None) -> list[Hit]:
-        return [Hit(id=str(r.id), score=0.0, payload=strip_tags(r.payload)) for r in self._scroll(flt, True)]
+        return [Hit(id=str(r.id), score=0.0, payload=from_stored(r.payload)) for r in self._scroll(flt, True)]
+
+    def doc_ids(self, flt: Filter | None = None) -> set[str]:
+        found = (from_stored(r.payload).get("doc_id") for r in self._scroll(flt, self._layout.stored_fields(["doc_id"])))
+        return {str(d) for d in found if d is not None}
 
     def _scroll(self, flt: Filter | None, with_payload: bool | list[str]) -> list[Any]:
         """Every matching record, page by page (works for any number of points)."""
@@ -368,7 +385,7 @@ class EdgeStore(ScrollReads):
         vector: dict[str, Any] = {DENSE: _floats(point.dense)}
         if point.sparse.indices:
             vector[SPARSE] = qe.SparseVector(list(point.sparse.indices), list(point.sparse.values))
-        return qe.Point(point.id, vector, self._layout.with_tags(point.payload))
+        return qe.Point(point.id, vector, self._layout.to_stored(point.payload))
 
     def _check_dim(self, got: int) -> None:
         if self._dim is not None and got != self._dim:

@@ -12,7 +12,8 @@ search, and the float originals stay on disk (mmap) for rescoring the candidates
 those gone, a segment build is mostly Qdrant parsing every payload once per payload index
 (py-spy, 2026-12-07), and the engine's "auto" thread count built graphs on one of two
 CPUs: so graphs use every usable CPU, fields nothing filters on have no index, and the
-keyword fields without links share one index (``edge_tags``: 16 payload indexes became 7).
+keyword fields without links share one index, and everything the engine never reads is
+one packed JSON string (``edge_payload``: 16 payload indexes became 7).
 
 The tuning applies when a shard is *created*; an existing shard keeps its persisted
 layout (``EdgeShard.load`` without a config), so old stores keep working unchanged and
@@ -30,7 +31,7 @@ from typing import Literal
 import qdrant_edge as qe
 
 from assistant.store.base import DENSE, FLOAT_FIELDS, INTEGER_FIELDS, KEYWORD_FIELDS, SPARSE
-from assistant.store.edge_tags import TAGS, TagLayout
+from assistant.store.edge_payload import TAGS, PayloadLayout
 
 # The filters every retrieval's dense prefetches carry (``scoring.build_filter``); a
 # selective value of these (one repository, a small group) is where the main graph alone
@@ -56,9 +57,10 @@ class EdgeTuning:
     indexing_threads: int = 0
     vectors_on_disk: bool = True  # float originals mmapped; only the int8 copy is pinned
     legacy_indexes: bool = False  # plain ``PayloadSchemaType`` indexes, links for all
-    # Keyword fields without HNSW links share one ``_tags`` index (``edge_tags.TagLayout``)
-    # instead of one index, and one pass over every payload per segment build, each.
-    fold_tags: bool = True
+    # ``edge_payload.PayloadLayout``: keyword fields without HNSW links share one ``_tags``
+    # index (instead of one index, and one pass over every payload per segment build,
+    # each), and the fields the engine never reads are stored as one JSON string.
+    compact_payload: bool = True
     # Optimizer settings of a new shard (None: the engine's default). Sizes are in KB of
     # float vector data, 1.5 KB per 384-dim chunk: 150,000 KB is 100k such chunks. With up
     # to 16 segments the optimizer builds each bounded segment once instead of merging
@@ -79,14 +81,17 @@ class EdgeTuning:
         """The layout every shard had before: float vectors in RAM, links on every index."""
         return cls(quantization="none", payload_m=None, vectors_on_disk=False, legacy_indexes=True,
                    payload_hnsw_fields=KEYWORD_FIELDS + UNFILTERED_FIELDS, max_segment_kb=None,
-                   default_segment_number=None, optimize_every=None, fold_tags=False)
+                   default_segment_number=None, optimize_every=None, compact_payload=False)
 
-    def tag_layout(self) -> TagLayout:
-        """The fields a new shard folds into ``_tags``: every keyword field without links."""
-        if not self.fold_tags or self.legacy_indexes:
-            return TagLayout()
+    def payload_layout(self) -> PayloadLayout:
+        """A new shard's payload layout: every keyword field without links folded into
+        ``_tags``; the linked ones and the numeric fields stored as themselves; the rest packed."""
+        if not self.compact_payload or self.legacy_indexes:
+            return PayloadLayout()
         links = set(self.payload_hnsw_fields)
-        return TagLayout(frozenset(f for f in KEYWORD_FIELDS if f not in links))
+        folded = frozenset(f for f in KEYWORD_FIELDS if f not in links)
+        engine = frozenset(f for f in KEYWORD_FIELDS if f in links) | set(INTEGER_FIELDS + FLOAT_FIELDS)
+        return PayloadLayout(folded, frozenset(engine))
 
     def edge_config(self, dense_dim: int) -> qe.EdgeConfig:
         """The ``EdgeConfig`` a new shard is created with."""
@@ -131,10 +136,10 @@ class EdgeTuning:
         return qe.SearchParams(quantization=qe.QuantizationSearchParams(
             rescore=True, oversampling=float(self.oversampling)))
 
-    def payload_indexes(self, layout: TagLayout | None = None) -> list[tuple[str, object]]:
+    def payload_indexes(self, layout: PayloadLayout | None = None) -> list[tuple[str, object]]:
         """``(field, schema)`` for every payload index of a shard with ``layout`` (default: a
         new shard's), HNSW links only where wanted; folded fields share the ``_tags`` index."""
-        layout = self.tag_layout() if layout is None else layout
+        layout = self.payload_layout() if layout is None else layout
         if self.legacy_indexes:
             out: list[tuple[str, object]] = [(f, qe.PayloadSchemaType.Keyword)
                                              for f in KEYWORD_FIELDS + UNFILTERED_FIELDS]
@@ -142,8 +147,8 @@ class EdgeTuning:
             return out + [(f, qe.PayloadSchemaType.Float) for f in FLOAT_FIELDS]
         links, mem = set(self.payload_hnsw_fields), self._indexes_memory()
         out = [(f, qe.KeywordIndexParams(enable_hnsw=f in links, memory=mem))
-               for f in KEYWORD_FIELDS if f not in layout.fields]
-        if layout.fields:
+               for f in KEYWORD_FIELDS if f not in layout.tag_fields]
+        if layout.tag_fields:
             out.append((TAGS, qe.KeywordIndexParams(enable_hnsw=False, memory=mem)))
         out += [(f, qe.IntegerIndexParams(lookup=True, range=True, enable_hnsw=False, memory=mem))
                 for f in INTEGER_FIELDS]

@@ -685,12 +685,12 @@ def test_edge_directory_is_locked_while_open(tmp_path: Path) -> None:
 def test_edge_indexes_every_filtered_and_scored_field(tmp_path: Path) -> None:
     from assistant.store.base import FLOAT_FIELDS, INTEGER_FIELDS, KEYWORD_FIELDS
 
-    from assistant.store.edge_tags import TAGS
+    from assistant.store.edge_payload import TAGS
 
     with EdgeStore(tmp_path / "shard") as s:
         s.ensure_collection(DIM)
         schema = set(s._shard.info().payload_schema)  # type: ignore[union-attr]
-        folded = s._layout.fields
+        folded = s._layout.tag_fields
         assert {"symbols", "path_keys", "dirs", "ext", "status"} <= folded and TAGS in schema
         # every keyword field is indexed, by itself or (folded) through the one _tags index
         assert set(KEYWORD_FIELDS) - folded <= schema and not folded & schema

@@ -25,7 +25,7 @@ from assistant.store.edge_config import (
     tuning_from,
     usable_cpus,
 )
-from assistant.store.edge_tags import LAYOUT_FILE, TAGS
+from assistant.store.edge_payload import LAYOUT_FILE, TAGS
 
 DIM = 384
 N = 14_000  # two segments above qdrant's indexing threshold, so HNSW and quantization are built
@@ -79,7 +79,7 @@ def test_a_new_store_is_quantized_with_links_only_for_filter_fields(optimized) -
     assert dense["memory"] == "cold"  # float originals on disk, for rescoring
     links = _links(store)
     assert {f for f, on in links.items() if on} == set(DENSE_FILTER_FIELDS)
-    folded = store._layout.fields  # keyword fields without links share the one _tags index
+    folded = store._layout.tag_fields  # keyword fields without links share the one _tags index
     assert folded == set(KEYWORD_FIELDS) - set(DENSE_FILTER_FIELDS)
     assert set(links) & set(KEYWORD_FIELDS) == set(DENSE_FILTER_FIELDS) and links[TAGS] is False
     assert not set(UNFILTERED_FIELDS) & set(links)  # fields only returned, never filtered: none
@@ -143,7 +143,7 @@ def test_an_existing_store_keeps_its_layout(tmp_path: Path) -> None:
     after = _config(path)
     assert after["vectors"] == before["vectors"] and after.get("hnsw_config") == before.get("hnsw_config")
     assert all(_links(reopened).values())  # the old indexes, links and all
-    assert TAGS not in _links(reopened) and not reopened._layout.fields  # fields matched directly
+    assert TAGS not in _links(reopened) and not reopened._layout.tag_fields  # fields matched directly
     assert not (path / LAYOUT_FILE).exists()
     hits = reopened.query(vectors[7], SparseVector((), ()), Filter({"source": [payloads[7]["source"]]}), 3)
     assert hits[0].id == point_id("doc7", 0)

@@ -1,8 +1,9 @@
-"""Folded keyword fields (``edge_tags``) on the real qdrant-edge engine.
+"""A new embedded store's payload layout (``edge_payload``) on the real qdrant-edge engine.
 
-A new embedded store matches its link-less keyword fields through one ``_tags`` index;
-these tests hold it to meaning what per-field matching meant: after payload updates,
-in score formulas, in deletes, and without ``_tags`` ever reaching a caller.
+Link-less keyword fields are matched through one ``_tags`` index and everything the
+engine never reads is one packed JSON string; these tests hold that to meaning what the
+old layout meant: the same payload back, the same matches after payload updates, in
+score formulas and deletes, and neither ``_tags`` nor ``_p`` ever reaching a caller.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from assistant.models import Filter, Point, SparseVector, point_id
 from assistant.store.base import KeywordBoost, ScoreFormula, SearchRequest
 from assistant.store.edge import EdgeStore
 from assistant.store.edge_config import EdgeTuning
-from assistant.store.edge_tags import LAYOUT_FILE, TAGS, TagLayout
+from assistant.store.edge_payload import LAYOUT_FILE, PACKED, TAGS, PayloadLayout, from_stored
 
 DIM = 8
 
@@ -41,16 +42,34 @@ def store(tmp_path: Path) -> EdgeStore:
 
 
 def test_folded_fields_filter_and_never_show(store: EdgeStore) -> None:
-    assert store._layout.fields >= {"kind", "status", "symbols", "doc_id", "excluded"}
+    assert store._layout.tag_fields >= {"kind", "status", "symbols", "doc_id", "excluded"}
     assert store.count(Filter({"kind": ["docs"]})) == 3
     assert store.count(Filter({"symbols": ["sym1"]})) == 2
     assert store.count(Filter({"language": ["python", "markdown"]}, {"doc_id": ["b.md"]})) == 3
     assert store.count(Filter({"kind": ["code=docs"]})) == 0  # a value is never read as a tag
     hits = store.query(np.ones(DIM), SparseVector((), ()), Filter({"kind": ["code"]}), 10)
-    assert len(hits) == 3 and all(TAGS not in h.payload for h in hits)
-    assert all(TAGS not in p.payload for p in store.points())
-    raw = store._records(None, True)
-    assert sorted(raw[0].payload[TAGS]) == raw[0].payload[TAGS]  # stored: the engine has them
+    assert len(hits) == 3 and all(not {TAGS, PACKED} & set(h.payload) for h in hits)
+    assert all(not {TAGS, PACKED} & set(p.payload) for p in store.points())
+    raw = store._records(None, True)[0].payload
+    assert set(raw) == {"source", "chunk_index", TAGS, PACKED}  # what the engine stores
+    assert store.doc_ids() == {"a.py", "b.md"} and store.doc_ids(Filter({"kind": ["docs"]})) == {"b.md"}
+
+
+def test_a_payload_reads_back_as_written(store: EdgeStore) -> None:
+    payload = {"source": "repo", "doc_id": "c.py", "kind": "code", "chunk_index": 0, "updated_ts": 17,
+               "staleness": 0.25, "text": 'def f():\n    return "ünï" \\ 1', "symbols": [], "title": None,
+               "access_groups": ["eng"], "start_line": 3, "nested": {"a": [1, 2.5, True]}}
+    store.upsert([Point(point_id("c.py", 0), np.ones(DIM, dtype=np.float32), SparseVector((), ()), payload)])
+    [hit] = store.points(Filter({"doc_id": ["c.py"]}))
+    assert hit.payload == payload
+    selected = SearchRequest(np.ones(DIM), SparseVector((), ()), 1, Filter({"doc_id": ["c.py"]}),
+                             payload_fields=("source", "text", "missing"))
+    assert store.search(selected)[0].payload == {"source": "repo", "text": payload["text"]}
+
+
+def test_a_filter_on_a_packed_field_is_refused(store: EdgeStore) -> None:
+    with pytest.raises(StoreError, match="cannot filter on 'path'.*filterable fields: access_groups"):
+        store.count(Filter({"path": ["a.py"]}))
 
 
 def test_a_status_change_retags_every_chunk_for_filters_and_formulas(store: EdgeStore) -> None:
@@ -62,9 +81,12 @@ def test_a_status_change_retags_every_chunk_for_filters_and_formulas(store: Edge
         now_ts=0, status_penalties={"deprecated": 0.9}))
     order = [h.payload["doc_id"] for h in store.search(penalised)]
     assert order[:3] == ["b.md"] * 3
-    store.set_doc_payload("a.py", {"status": "active", "excluded": ""})
+    store.set_doc_payload("a.py", {"status": "active", "excluded": "", "owner": "@new", "staleness": 0.5})
     assert store.count(Filter({}, {"excluded": ["deprecated"]})) == 6
     assert store.count(Filter({"status": ["deprecated"]})) == 0
+    chunks = store.points(Filter({"doc_id": ["a.py"]}))
+    assert {(h.payload["owner"], h.payload["staleness"], h.payload["excluded"]) for h in chunks} == {("@new", 0.5, "")}
+    assert sorted(h.payload["symbols"][0] for h in chunks) == ["sym0", "sym1", "sym2"]  # the rest untouched
 
 
 def test_boosts_deletes_and_source_updates_go_through_tags(store: EdgeStore) -> None:
@@ -94,9 +116,9 @@ def test_the_layout_is_persisted_and_checked(tmp_path: Path) -> None:
     with EdgeStore(path, EdgeTuning(payload_hnsw_fields=("access_groups",))) as s:
         s.ensure_collection(DIM)
         s.upsert([_point("a.py", 0, np.ones(DIM, dtype=np.float32))])
-        assert "source" in s._layout.fields  # no links wanted: folded too
+        assert "source" in s._layout.tag_fields  # no links wanted: folded too
     with EdgeStore(path) as s:  # reopened with other settings: the shard's own layout
-        assert "source" in s._layout.fields
+        assert "source" in s._layout.tag_fields
         assert s.count(Filter({"source": ["repo"]})) == 1
     (path / LAYOUT_FILE).write_text('{"version": 99, "tag_fields": []}')
     with pytest.raises(StoreError, match="layout version 99"):
@@ -106,8 +128,11 @@ def test_the_layout_is_persisted_and_checked(tmp_path: Path) -> None:
         EdgeStore(path)
 
 
-def test_tags_hold_only_string_values() -> None:
-    layout = TagLayout(frozenset({"kind", "symbols", "language"}))
+def test_tags_hold_only_string_values_and_reserved_keys_are_dropped() -> None:
+    layout = PayloadLayout(frozenset({"kind", "symbols", "language"}), frozenset({"source"}))
     assert layout.tags({"kind": "code", "symbols": ["a", 3, None], "language": None}) == ["kind=code", "symbols=a"]
-    assert layout.with_tags({"kind": "x", TAGS: ["forged"]}) == {"kind": "x", TAGS: ["kind=x"]}
-    assert TagLayout().with_tags({TAGS: ["forged"], "a": 1}) == {"a": 1}
+    stored = layout.to_stored({"kind": "x", "source": "s", TAGS: ["forged"], PACKED: "{}"})
+    assert stored == {"source": "s", TAGS: ["kind=x"], PACKED: '{"kind":"x"}'}
+    assert from_stored(stored) == {"kind": "x", "source": "s"}
+    assert PayloadLayout().to_stored({TAGS: ["forged"], PACKED: "x", "a": 1}) == {"a": 1}
+    assert from_stored({"a": 1, TAGS: ["t"]}) == {"a": 1}  # an old layout's payload: as stored
