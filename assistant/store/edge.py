@@ -46,7 +46,7 @@ from assistant.store.base import (
     matches_nothing,
 )
 from assistant.store.edge_config import EdgeTuning
-from assistant.store.edge_payload import PayloadLayout, from_stored
+from assistant.store.edge_payload import TAGS, PayloadLayout, from_stored, tag_values
 
 # Qdrant's own default RRF constant, so edge and server rank (and score) alike.
 RRF_K = 2
@@ -357,6 +357,10 @@ class EdgeStore(ScrollReads):
         return [Hit(id=str(r.id), score=0.0, payload=from_stored(r.payload)) for r in self._scroll(flt, True)]
 
     def doc_ids(self, flt: Filter | None = None) -> set[str]:
+        """Read from the ``_tags`` where ``doc_id`` is folded: a source's sweep then reads a
+        few short strings per point, not its packed text."""
+        if "doc_id" in self._layout.tag_fields:
+            return {v for r in self._scroll(flt, [TAGS]) for v in tag_values((r.payload or {}).get(TAGS), "doc_id")}
         found = (from_stored(r.payload).get("doc_id") for r in self._scroll(flt, self._layout.stored_fields(["doc_id"])))
         return {str(d) for d in found if d is not None}
 

@@ -54,6 +54,12 @@ def tag(field: str, value: str) -> str:
     return f"{field}={value}"
 
 
+def tag_values(tags: Any, field: str) -> list[str]:
+    """The values of ``field`` among stored ``_tags``."""
+    prefix = f"{field}="
+    return [t[len(prefix):] for t in tags or () if isinstance(t, str) and t.startswith(prefix)]
+
+
 @dataclass(frozen=True)
 class PayloadLayout:
     """A shard's payload layout. The default (nothing folded, nothing packed) is the one

@@ -53,6 +53,8 @@ def test_folded_fields_filter_and_never_show(store: EdgeStore) -> None:
     raw = store._records(None, True)[0].payload
     assert set(raw) == {"source", "chunk_index", TAGS, PACKED}  # what the engine stores
     assert store.doc_ids() == {"a.py", "b.md"} and store.doc_ids(Filter({"kind": ["docs"]})) == {"b.md"}
+    store.upsert([_point("x=y.py", 0, np.ones(DIM, dtype=np.float32))])
+    assert store.doc_ids(Filter({"kind": ["code"]})) == {"a.py", "x=y.py"}  # a value may hold "="
 
 
 def test_a_payload_reads_back_as_written(store: EdgeStore) -> None:
