@@ -27,6 +27,7 @@ Quirks worth knowing:
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -123,6 +124,10 @@ class EdgeStore(ScrollReads):
         self._since_optimize = 0  # points upserted since the last optimize()
         self._optimize_every: int | None = None  # set once the shard's segment bound is known
         self._layout = PayloadLayout()  # the shard's own, once one exists
+        # Writes of this store's threads (the server's worker and its request handlers):
+        # a payload rewrite reads points and writes them back, and must not interleave
+        # with an upsert of the same points (it would write the old text back).
+        self._writes = threading.RLock()
         if self._has_shard():
             self._layout = PayloadLayout.load(self._path)
             self._shard = self._open(lambda: qe.EdgeShard.load(str(self._path)))
@@ -205,7 +210,8 @@ class EdgeStore(ScrollReads):
         for start in range(0, len(points), UPSERT_BATCH):
             batch = [self._to_point(p) for p in points[start : start + UPSERT_BATCH]]
             op = qe.UpdateOperation.upsert_points(batch)
-            self._call(lambda: shard.update(op), "upsert")
+            with self._writes:
+                self._call(lambda: shard.update(op), "upsert")
             self._since_optimize += len(batch)
             if every and self._since_optimize >= every:
                 self.optimize()
@@ -239,13 +245,15 @@ class EdgeStore(ScrollReads):
         """Overwrite keys on every matching point. Keys the engine stores as themselves are
         one update by filter; a folded or packed key rewrites each point's ``_tags``/``_p``."""
         direct = self._layout.direct(payload)
-        if direct:
-            self._update(qe.UpdateOperation.set_payload_by_filter(flt, direct), what)
-        if self._layout.rewrites(payload):
-            self._rewrite(flt, {k: v for k, v in payload.items() if k not in direct}, what)
+        with self._writes:
+            if direct:
+                self._update(qe.UpdateOperation.set_payload_by_filter(flt, direct), what)
+            if self._layout.rewrites(payload):
+                self._rewrite(flt, {k: v for k, v in payload.items() if k not in direct}, what)
 
     def _rewrite(self, flt: qe.Filter, update: dict, what: str) -> None:
-        """Apply ``update`` to the packed/folded part of every matching point.
+        """Apply ``update`` to the packed/folded part of every matching point (the caller
+        holds ``_writes``: read and write back with no upsert in between).
 
         Points whose new stored part is identical share one update (with tags alone, the
         chunks of a document differ only in their ``symbols``)."""
@@ -399,7 +407,8 @@ class EdgeStore(ScrollReads):
         """Deletes and payload updates before any collection exists have nothing to change."""
         shard = self._reader()
         if shard is not None:
-            self._call(lambda: shard.update(op), what)
+            with self._writes:
+                self._call(lambda: shard.update(op), what)
 
     def _require_shard(self) -> qe.EdgeShard:
         self._check_open()

@@ -8,6 +8,7 @@ score formulas and deletes, and neither ``_tags`` nor ``_p`` ever reaching a cal
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,28 @@ def test_boosts_deletes_and_source_updates_go_through_tags(store: EdgeStore) -> 
     assert store.count() == 1
     store.delete_source("repo")
     assert store.count() == 0
+
+
+def test_a_rewrite_and_an_upsert_of_the_same_point_do_not_interleave(store: EdgeStore) -> None:
+    """An owner's change (read, rewrite) racing the indexer's new text for the same chunk:
+    the upsert waits, so the rewrite never writes the old text back over the new."""
+    fresh = _point("a.py", 0, np.ones(DIM, dtype=np.float32), text="new text")
+    read, wrote, threads = store._records, [], []
+
+    def records(flt, with_payload):  # the rewrite's read; the indexer writes right then
+        found = read(flt, with_payload)
+        if with_payload is True and not threads:
+            threads.append(threading.Thread(target=lambda: (store.upsert([fresh]), wrote.append(1))))
+            threads[0].start()
+            threads[0].join(0.5)
+            assert not wrote, "the upsert ran between the rewrite's read and its write"
+        return found
+
+    store._records = records  # type: ignore[method-assign]
+    store.set_doc_payload("a.py", {"owner": "@x"})
+    threads[0].join(30)
+    chunk0 = [h for h in store.points(Filter({"doc_id": ["a.py"]})) if h.payload["chunk_index"] == 0]
+    assert wrote and chunk0[0].payload["text"] == "new text"
 
 
 def test_a_callers_tags_are_replaced(store: EdgeStore) -> None:
