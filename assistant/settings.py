@@ -113,8 +113,8 @@ class StoreSettings(BaseModel):
     edge_payload_hnsw: list[str] = Field(
         default_factory=lambda: ["access_groups", "source"],
         description="Embedded store, new stores only: payload fields whose values get their own HNSW links "
-        "(filtered dense search on a selective value). Every other field keeps its index without links, "
-        "which is what made a 1M-chunk `optimize()` take an hour.",
+        "(filtered dense search on a selective value). The other keyword fields share one `_tags` index "
+        "without links (links on every field made a 1M-chunk `optimize()` take an hour).",
     )
     edge_optimize_every: int = Field(
         default=100_000, ge=0,
