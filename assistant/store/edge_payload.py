@@ -129,7 +129,10 @@ class PayloadLayout:
         else:
             out = {k: v for k, v in mine.items() if k in self.engine_fields}
             rest = {k: v for k, v in mine.items() if k not in self.engine_fields}
-            out[PACKED] = json.dumps(rest, separators=(",", ":"), ensure_ascii=False)
+            try:
+                out[PACKED] = json.dumps(rest, separators=(",", ":"), ensure_ascii=False, default=_plain)
+            except (TypeError, ValueError) as exc:
+                raise StoreError(f"a payload value cannot be stored: {exc}") from exc
         if self.tag_fields:
             out[TAGS] = self.tags(mine)
         return out
@@ -150,6 +153,14 @@ class PayloadLayout:
         """The keys of an update the engine stores as themselves."""
         return {k: v for k, v in update.items()
                 if k not in RESERVED and (self.engine_fields is None or k in self.engine_fields)}
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays as plain numbers and lists (the engine took them before)."""
+    tolist = getattr(value, "tolist", None)  # numpy: a scalar's is a number, an array's a list
+    if callable(tolist):
+        return tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def from_stored(stored: Mapping[str, Any] | None, fields: Sequence[str] | None = None) -> dict[str, Any]:

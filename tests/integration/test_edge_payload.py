@@ -160,4 +160,7 @@ def test_tags_hold_only_string_values_and_reserved_keys_are_dropped() -> None:
     assert stored == {"source": "s", TAGS: ["kind=x"], PACKED: '{"kind":"x"}'}
     assert from_stored(stored) == {"kind": "x", "source": "s"}
     assert PayloadLayout().to_stored({TAGS: ["forged"], PACKED: "x", "a": 1}) == {"a": 1}
+    assert from_stored(layout.to_stored({"n": np.float32(0.5), "v": np.arange(2)})) == {"n": 0.5, "v": [0, 1]}
+    with pytest.raises(StoreError, match="cannot be stored: object is not JSON"):
+        layout.to_stored({"x": object()})
     assert from_stored({"a": 1, TAGS: ["t"]}) == {"a": 1}  # an old layout's payload: as stored
