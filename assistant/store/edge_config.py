@@ -11,9 +11,9 @@ Dense vectors are kept as int8 (scalar quantization, in RAM) for the graph and t
 search, and the float originals stay on disk (mmap) for rescoring the candidates. With
 those gone, a segment build is mostly Qdrant parsing every payload once per payload index
 (py-spy, 2026-12-07), and the engine's "auto" thread count built graphs on one of two
-CPUs: so graphs use every usable CPU, fields nothing filters on have no index, and the
-keyword fields without links share one index, and everything the engine never reads is
-one packed JSON string (``edge_payload``: 16 payload indexes became 7).
+CPUs: so graphs use every usable CPU and fields nothing filters on have no index. Since
+then the keyword fields without links share one index and everything the engine never
+reads is one packed JSON string (``edge_payload``: 16 payload indexes became 7).
 
 The tuning applies when a shard is *created*; an existing shard keeps its persisted
 layout (``EdgeShard.load`` without a config), so old stores keep working unchanged and
