@@ -47,7 +47,7 @@ from assistant.store.base import (
     matches_nothing,
 )
 from assistant.store.edge_config import EdgeTuning
-from assistant.store.edge_payload import TAGS, PayloadLayout, from_stored, tag_values
+from assistant.store.edge_payload import RESERVED, TAGS, PayloadLayout, from_stored, tag_values
 
 # Qdrant's own default RRF constant, so edge and server rank (and score) alike.
 RRF_K = 2
@@ -262,7 +262,7 @@ class EdgeStore(ScrollReads):
             payload = from_stored(record.payload)
             payload.update(update)
             stored = self._layout.to_stored(payload)
-            part = {k: v for k, v in stored.items() if k not in self._layout.direct(stored)}
+            part = {k: stored[k] for k in RESERVED if k in stored}  # ``_tags`` and ``_p``
             key = json.dumps(part, sort_keys=True)
             groups.setdefault(key, (part, []))[1].append(record.id)
         for part, ids in groups.values():
@@ -369,8 +369,7 @@ class EdgeStore(ScrollReads):
         few short strings per point, not its packed text."""
         if "doc_id" in self._layout.tag_fields:
             return {v for r in self._scroll(flt, [TAGS]) for v in tag_values((r.payload or {}).get(TAGS), "doc_id")}
-        found = (from_stored(r.payload).get("doc_id") for r in self._scroll(flt, self._layout.stored_fields(["doc_id"])))
-        return {str(d) for d in found if d is not None}
+        return super().doc_ids(flt)  # ``doc_id`` is stored as itself
 
     def _scroll(self, flt: Filter | None, with_payload: bool | list[str]) -> list[Any]:
         """Every matching record, page by page (works for any number of points)."""

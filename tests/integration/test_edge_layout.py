@@ -147,6 +147,7 @@ def test_an_existing_store_keeps_its_layout(tmp_path: Path) -> None:
     assert not (path / LAYOUT_FILE).exists()
     hits = reopened.query(vectors[7], SparseVector((), ()), Filter({"source": [payloads[7]["source"]]}), 3)
     assert hits[0].id == point_id("doc7", 0)
+    assert "doc7" in reopened.doc_ids(Filter({"source": [payloads[7]["source"]]}))  # read as stored
     reopened.close()
 
 
