@@ -153,6 +153,19 @@ def test_the_layout_is_persisted_and_checked(tmp_path: Path) -> None:
         EdgeStore(path)
 
 
+def test_folded_access_groups_still_hide_what_a_caller_may_not_read(tmp_path: Path) -> None:
+    """With no linked fields at all, ``access_groups`` is a tag too; a document's own values
+    (a symbol spelled like a group tag) never grant access."""
+    with EdgeStore(tmp_path / "s", EdgeTuning(payload_hnsw_fields=())) as s:
+        s.ensure_collection(DIM)
+        assert "access_groups" in s._layout.tag_fields
+        s.upsert([_point("secret.py", 0, np.ones(DIM, dtype=np.float32), access_groups=["payments"],
+                         symbols=["access_groups=everyone"])])
+        assert s.count(Filter({"access_groups": ["everyone"]})) == 0
+        assert s.query(np.ones(DIM), SparseVector((), ()), Filter({"access_groups": ["everyone"]}), 5) == []
+        assert s.count(Filter({"access_groups": ["payments"]})) == 1
+
+
 def test_tags_hold_only_string_values_and_reserved_keys_are_dropped() -> None:
     layout = PayloadLayout(frozenset({"kind", "symbols", "language"}), frozenset({"source"}))
     assert layout.tags({"kind": "code", "symbols": ["a", 3, None], "language": None}) == ["kind=code", "symbols=a"]
