@@ -190,6 +190,48 @@ def test_bulk_upserts_optimize_every_n_points_into_bounded_segments(tmp_path: Pa
     assert tuning_from(optimize_every=0).optimize_every is None
 
 
+class _Recorder:
+    """The real shard, with the names of the calls made on it recorded."""
+
+    def __init__(self, shard: object, calls: list[str]) -> None:
+        self._shard, self._calls = shard, calls
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._shard, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: object, **kwargs: object) -> object:
+            self._calls.append(name)
+            return attr(*args, **kwargs)
+        return call
+
+
+def test_a_segment_build_is_flushed_and_its_freed_heap_returned(tmp_path: Path, monkeypatch) -> None:
+    """After ``optimize()`` builds a segment, its writes are flushed instead of piling up
+    in RAM until the next flush (3 KB per chunk: 4.9 GB at a million chunks), and the heap
+    the build freed goes back to the OS."""
+    import assistant.store.edge as edge
+
+    released: list[bool] = []
+    monkeypatch.setattr(edge, "release_free_heap", lambda: released.append(True))
+    store = EdgeStore(tmp_path / "s", EdgeTuning(optimize_every=None))
+    store.ensure_collection(DIM)
+    vectors, payloads = _corpus()
+    n = 8_000  # above qdrant's indexing threshold (10 MB of float vectors): a graph is built
+    store.upsert([Point(point_id(payloads[i]["doc_id"], 0), vectors[i], SparseVector((), ()), payloads[i])
+                  for i in range(n)])
+    calls: list[str] = []
+    store._shard = _Recorder(store._shard, calls)  # type: ignore[assignment]
+    assert store.optimize() is True
+    assert calls == ["optimize", "flush"] and released == [True]
+    calls.clear()
+    assert store.optimize() is False  # nothing left to build: nothing to flush either
+    assert calls == ["optimize"] and released == [True]
+    assert store.count() == n
+    store.close()
+
+
 def test_a_store_without_segment_bounds_never_optimizes_by_itself(tmp_path: Path) -> None:
     old = EdgeStore(tmp_path / "old", EdgeTuning(max_segment_kb=None, optimize_every=None))
     old.ensure_collection(8)
