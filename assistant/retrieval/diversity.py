@@ -30,7 +30,7 @@ def shingles(text: str, size: int = SHINGLE) -> frozenset[tuple[str, ...]]:
     words = [w.lower() for w in _WORD.findall(text)]
     if len(words) <= size:
         return frozenset({tuple(words)})
-    return frozenset(tuple(words[i : i + size]) for i in range(len(words) - size + 1))
+    return frozenset(zip(*(words[i:] for i in range(size))))
 
 
 def jaccard(a: frozenset, b: frozenset) -> float:
@@ -43,6 +43,15 @@ def jaccard(a: frozenset, b: frozenset) -> float:
 class _Seen:
     shingles: list[frozenset]
     texts: set[str]
+    # Each candidate's shingles, computed once (a held-back passage is tested twice and a
+    # chosen one remembered): ``id(passage)`` -> shingles.
+    cache: dict[int, frozenset]
+
+    def shingles_of(self, p: Passage) -> frozenset:
+        mine = self.cache.get(id(p))
+        if mine is None:
+            mine = self.cache[id(p)] = shingles(p.text)
+        return mine
 
 
 def diversify(
@@ -57,7 +66,7 @@ def diversify(
     """
     chosen: list[Passage] = []
     held: list[Passage] = []
-    seen = _Seen([], set())
+    seen = _Seen([], set(), {})
     per: dict[str, int] = defaultdict(int)
     for p in ranked:
         if len(chosen) >= k:
@@ -88,13 +97,13 @@ def _is_duplicate(p: Passage, seen: _Seen, threshold: float) -> bool:
         return True
     if threshold >= 1.0:
         return False
-    mine = shingles(p.text)
+    mine = seen.shingles_of(p)
     return any(jaccard(mine, other) >= threshold for other in seen.shingles)
 
 
 def _remember(p: Passage, seen: _Seen) -> None:
     seen.texts.add(" ".join(p.text.split()).lower())
-    seen.shingles.append(shingles(p.text))
+    seen.shingles.append(seen.shingles_of(p))
 
 
 def rank_files(
