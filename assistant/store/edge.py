@@ -22,6 +22,9 @@ Quirks worth knowing:
   link-less keyword fields as ``_tags`` of one index, everything the engine never reads
   as one JSON string. Reads give back the payload as written; a filter on a packed field
   (``path``, ``owner`` ...) is refused rather than silently matching nothing.
+* The binding holds Python's GIL through every call, ``optimize()`` included: while a
+  segment is built (about 80 s per 100k chunks on 2 CPUs) no other thread of the process
+  runs, the server's request handlers included (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ _CONFIG_FILE = "edge_config.json"
 T = TypeVar("T")
 try:
     _LIBC: ctypes.CDLL | None = ctypes.CDLL(None)  # the C library this process runs on
-except OSError:  # pragma: no cover - platforms without a loadable C library
+except (OSError, TypeError):  # pragma: no cover - platforms without a C library to load this way
     _LIBC = None
 
 
