@@ -4,7 +4,8 @@
 the engine's types (``EdgeStore._to_point``), writing them (``shard.update``), and
 ``optimize()``, and with ``--segments`` prints the anonymous memory left after each
 bounded segment is built (before and after ``malloc_trim``, to tell live data from
-allocator retention). ``--drop-index`` and ``--no-text`` are what-ifs that the store
+allocator retention; since 2026-12-07 ``EdgeStore.optimize()`` flushes and trims by itself,
+so the two now mostly agree). ``--drop-index`` and ``--no-text`` are what-ifs that the store
 does not offer (fewer payload indexes, no chunk text in the payload), to size what
 each would buy. Uses ``retrieval_latency.py``'s synthetic points. Prints JSON lines;
 asserts nothing. Run it on an idle machine, one at a time, and under another malloc with
