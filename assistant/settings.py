@@ -107,8 +107,8 @@ class StoreSettings(BaseModel):
     )
     edge_oversampling: float = Field(
         default=2.0, ge=1.0, le=16.0,
-        description="Embedded store with `int8`: int8 candidates fetched per result, rescored with the "
-        "float originals.",
+        description="Embedded store with `int8`: int8 candidates fetched per result of a dense list, "
+        "rescored with the float originals (a keyword leg's prefetch rescores only its own depth).",
     )
     edge_payload_hnsw: list[str] = Field(
         default_factory=lambda: ["access_groups", "source"],

@@ -329,10 +329,11 @@ class EdgeStore(ScrollReads):
             prefetches.append(
                 qe.Prefetch(limit=depth, query=qe.Query.Nearest(vec, using=SPARSE), filter=qflt)
             )
+        leg_params = self._tuning.search_params(leg=True)
         for leg in request.active_legs():
             prefetches.append(qe.Prefetch(
                 limit=depth, query=qe.Query.Nearest(dense, using=DENSE),
-                filter=_to_filter(self._layout, request.flt, (leg.field, leg.values)), params=params,
+                filter=_to_filter(self._layout, request.flt, (leg.field, leg.values)), params=leg_params,
             ))
         weights = request.weights()
         fusion = qe.Fusion.Rrf(

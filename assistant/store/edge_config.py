@@ -47,6 +47,13 @@ class EdgeTuning:
 
     quantization: Literal["int8", "none"] = "int8"
     oversampling: float = 2.0  # int8 candidates per result, rescored with the float originals
+    # The same for a keyword leg's prefetch (``KeywordLeg``: the dense query among the points
+    # holding an exact identifier or path). The engine walks the graph ``max(ef, limit x
+    # oversampling)`` wide, and a leg's filter (a symbol on 1 chunk in 12, say) makes every
+    # step of that walk expensive: at 1M chunks the legs were half of ``Retriever.retrieve``.
+    # At 1 the leg's top 10 is unchanged and its top 100 loses about 1 % (bench/oversampling.py),
+    # while the dense lists keep 2 (at 1 their recall@10 fell from 0.97 to 0.87).
+    leg_oversampling: float = 1.0
     payload_hnsw_fields: tuple[str, ...] = DENSE_FILTER_FIELDS
     hnsw_m: int = 16
     ef_construct: int = 100
@@ -129,12 +136,14 @@ class EdgeTuning:
     def _indexes_memory(self) -> qe.Memory | None:
         return {"cold": qe.Memory.Cold, "cached": qe.Memory.Cached}.get(self.indexes_memory or "")
 
-    def search_params(self) -> qe.SearchParams | None:
-        """Dense-prefetch params: rescore int8 candidates with the float originals."""
+    def search_params(self, leg: bool = False) -> qe.SearchParams | None:
+        """Dense-prefetch params: rescore int8 candidates with the float originals
+        (``leg``: a keyword leg's prefetch, with ``leg_oversampling``)."""
         if self.quantization == "none":
             return None
+        oversampling = self.leg_oversampling if leg else self.oversampling
         return qe.SearchParams(quantization=qe.QuantizationSearchParams(
-            rescore=True, oversampling=float(self.oversampling)))
+            rescore=True, oversampling=float(oversampling)))
 
     def payload_indexes(self, layout: PayloadLayout | None = None) -> list[tuple[str, object]]:
         """``(field, schema)`` for every payload index of a shard with ``layout`` (default: a
