@@ -8,6 +8,7 @@ return exactly the points the filter allows, ranked as a brute-force scan ranks 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -158,6 +159,55 @@ def test_a_keyword_leg_walks_the_graph_only_as_wide_as_its_depth(optimized) -> N
     assert dense.params.quantization.oversampling == EdgeTuning().oversampling == 2.0
     assert leg.params.quantization.oversampling == EdgeTuning().leg_oversampling == 1.0
     assert leg.limit == dense.limit == 50
+
+
+def _sparse_store(path: Path, tuning: EdgeTuning, n: int = 6_000) -> EdgeStore:
+    """``n`` points with ~30-term sparse vectors from a Zipf vocabulary, half of them in
+    source ``alpha`` and 1 in 100 in ``rare``, optimized into an immutable segment."""
+    rng = np.random.default_rng(21)
+    store = EdgeStore(path, tuning)
+    store.ensure_collection(8)
+    points = []
+    for i in range(n):
+        terms = np.unique(np.minimum(rng.zipf(1.2, 30), 2_000))
+        sparse = SparseVector(tuple(int(t) for t in terms), tuple(float(w) for w in rng.uniform(0.3, 2.0, len(terms))))
+        source = "rare" if i % 100 == 0 else ("alpha" if i % 2 else "beta")
+        points.append(Point(point_id(f"d{i}", 0), rng.standard_normal(8).astype(np.float32), sparse,
+                            {"source": source, "doc_id": f"d{i}", "access_groups": ["everyone"]}))
+    store.upsert(points)
+    store.optimize()
+    return store
+
+
+def test_a_filtered_long_sparse_query_walks_the_posting_lists_with_the_same_results(tmp_path: Path) -> None:
+    """New segments score a filtered sparse query through the posting lists once the filter
+    may pass 2,000 of their points (Qdrant's default: 5,000): a 300-term question under a
+    one-repository filter cost points x terms the other way (25-29 ms against 9 ms on four
+    100k-chunk segments). Both ways are exact: the results are the same."""
+    tuned = EdgeTuning(optimize_every=None, indexing_threshold_kb=10)
+    fast = _sparse_store(tmp_path / "fast", tuned)
+    default = _sparse_store(tmp_path / "default", dataclasses.replace(tuned, sparse_full_scan_threshold=None))
+    try:
+        for store, want in ((fast, 2_000), (default, None)):
+            built = [json.loads(f.read_text())["full_scan_threshold"]
+                     for f in (store.path / "segments").glob("*/vector_index-sparse/sparse_index_config.json")]
+            assert want in built  # the engine's own file for the optimized segment
+            assert _config(store.path)["sparse_vectors"]["sparse"].get("full_scan_threshold") == want
+        assert fast.count(Filter({"source": ["alpha"]})) == 3_000  # between the two thresholds
+        rng = np.random.default_rng(22)
+        for flt in (Filter({"source": ["alpha"]}), Filter({"source": ["rare"]}), None):
+            for _ in range(5):
+                terms = np.unique(rng.integers(1, 2_000, 150))
+                query = SparseVector(tuple(int(t) for t in terms), (1.0,) * len(terms))
+                request = SearchRequest((), query, 20, flt, depth=20, lexical=True)
+                got, base = fast.search(request), default.search(request)
+                assert len(got) == 20
+                assert [h.id for h in got] == [h.id for h in base]
+                assert [h.score for h in got] == pytest.approx([h.score for h in base], rel=1e-5)
+                assert flt is None or all(h.payload["source"] == flt.any_of["source"][0] for h in got)
+    finally:
+        fast.close()
+        default.close()
 
 
 def test_an_existing_store_keeps_its_layout(tmp_path: Path) -> None:
